@@ -1,0 +1,192 @@
+import { performance } from 'node:perf_hooks';
+import type { Tracer } from '@opentelemetry/api';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { functionArn, type FunctionRecord } from '../sdk/core/function-config';
+import type { Logger } from '../sdk/core/logger';
+import type { CodeCache } from './code-cache';
+import type { Instance, StartOutcome } from './instance';
+import type { InstancePool } from './instance-pool';
+import { billedDuration, endLine, LogTail, reportLine, startLine } from './log-tail';
+import { planLaunch } from './runtime-launch';
+
+/** One invocation as the router hands it to an agent. */
+export interface AgentInvocation {
+  requestId: string;
+  record: FunctionRecord;
+  payload: Buffer;
+  /** Absolute deadline of the caller, epoch ms; the function's own timeout still applies. */
+  deadlineMs: number;
+  invokedFunctionArn?: string;
+  clientContext?: string;
+  traceparent?: string;
+  tracestate?: string;
+  xrayTraceId?: string;
+}
+
+/** What happened to an invocation on this agent. */
+export type AgentOutcome =
+  | { kind: 'refused'; reason: 'AtCapacity' | 'Draining'; message: string }
+  | {
+      kind: 'completed';
+      payload: Buffer;
+      functionError?: { errorType: string; errorMessage: string; stackTrace: string[] };
+      logTail: string;
+      durationMs: number;
+      billedDurationMs: number;
+      initDurationMs?: number;
+      maxMemoryUsedMb: number;
+      coldStart: boolean;
+    };
+
+/** Lifecycle of the agent. */
+export type AgentLifecycle = 'running' | 'draining' | 'closed';
+
+/** What an Agent is built from; main.ts wires these. */
+export interface AgentDeps {
+  pool: InstancePool;
+  codeCache: CodeCache;
+  tracer: Tracer;
+  logger: Logger;
+  region: string;
+  accountId: string;
+  nodeBinary: string;
+  runtimesDir: string;
+  initTimeoutMs: number;
+  billingGranularityMs: number;
+}
+
+/**
+ * Runs invocations on warm or new instances and has the last word on admission: it refuses
+ * work it has no room for, and the router tries elsewhere.
+ */
+export class Agent {
+  lifecycle: AgentLifecycle = 'running';
+  private inflight = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly deps: AgentDeps) {}
+
+  /** Runs one invocation, or refuses it before anything started. */
+  async invoke(inv: AgentInvocation): Promise<AgentOutcome> {
+    if (this.lifecycle !== 'running') return { kind: 'refused', reason: 'Draining', message: 'agent is draining' };
+    const { pool } = this.deps;
+    const warm = pool.takeIdle(inv.record);
+    const instance = warm ?? pool.admit(inv.record);
+    if (!instance) {
+      return { kind: 'refused', reason: 'AtCapacity', message: `no room for ${inv.record.config.memoryMb} MB more on this agent` };
+    }
+    this.inflight += 1;
+    try {
+      return await this.run(instance, inv, warm === undefined);
+    } finally {
+      this.inflight -= 1;
+      if (this.inflight === 0) for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  /** Stops taking new work and resolves when running invocations have finished. */
+  drain(): Promise<void> {
+    if (this.lifecycle === 'running') this.lifecycle = 'draining';
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async run(instance: Instance, inv: AgentInvocation, cold: boolean): Promise<AgentOutcome> {
+    const { record } = inv;
+    const tail = new LogTail();
+    let initDurationMs: number | undefined;
+    if (cold) {
+      // Failing to fetch code or plan the launch is the platform's error, not the function's.
+      const started = await this.startInstance(instance, record).catch((err: unknown) => {
+        this.deps.pool.remove(instance);
+        throw err;
+      });
+      if (started.kind === 'failed') {
+        this.deps.pool.remove(instance);
+        // Lambda hands an init failure to the invocation that triggered it, as a function error.
+        const r = started.report;
+        tail.push(startLine(inv.requestId, record.version));
+        tail.push(endLine(inv.requestId));
+        return {
+          kind: 'completed',
+          payload: r.body,
+          functionError: { errorType: r.errorType, errorMessage: r.errorMessage, stackTrace: r.stackTrace },
+          logTail: tail.text(),
+          durationMs: 0,
+          billedDurationMs: 0,
+          maxMemoryUsedMb: 0,
+          coldStart: true,
+        };
+      }
+      initDurationMs = started.initDurationMs;
+    }
+    const timeoutMs = record.config.timeoutSeconds * 1000;
+    const begin = performance.now();
+    tail.push(startLine(inv.requestId, record.version));
+    const outcome = await this.deps.tracer.startActiveSpan('stratus.function.invoke', async (span) => {
+      span.setAttribute('faas.invocation_id', inv.requestId);
+      span.setAttribute('faas.coldstart', cold);
+      try {
+        return await instance.invoke(
+          {
+            requestId: inv.requestId,
+            payload: inv.payload,
+            deadlineMs: Date.now() + timeoutMs,
+            invokedFunctionArn: inv.invokedFunctionArn || functionArn(this.deps.region, this.deps.accountId, record.config.name),
+            clientContext: inv.clientContext,
+            traceparent: inv.traceparent,
+            tracestate: inv.tracestate,
+            xrayTraceId: inv.xrayTraceId,
+          },
+          timeoutMs,
+          tail,
+        );
+      } finally {
+        span.end();
+      }
+    });
+    const durationMs = performance.now() - begin;
+    const maxMemoryUsedMb = await instance.maxMemoryUsedMb();
+    const billedDurationMs = billedDuration(durationMs, this.deps.billingGranularityMs);
+    tail.push(endLine(inv.requestId));
+    tail.push(
+      reportLine({ requestId: inv.requestId, durationMs, billedDurationMs, memorySizeMb: record.config.memoryMb, maxMemoryUsedMb, initDurationMs }),
+    );
+    const base = { kind: 'completed' as const, logTail: tail.text(), durationMs, billedDurationMs, initDurationMs, maxMemoryUsedMb, coldStart: cold };
+    if (outcome.kind === 'response') return { ...base, payload: outcome.payload };
+    const r = outcome.report;
+    return { ...base, payload: r.body, functionError: { errorType: r.errorType, errorMessage: r.errorMessage, stackTrace: r.stackTrace } };
+  }
+
+  private async startInstance(
+    instance: Instance,
+    record: FunctionRecord,
+  ): Promise<StartOutcome> {
+    return this.deps.tracer.startActiveSpan('stratus.instance.start', async (span) => {
+      span.setAttribute('faas.name', record.config.name);
+      span.setAttribute('stratus.runtime', record.runtime);
+      try {
+        const codeDir = await this.deps.codeCache.ensure(record.code);
+        const runtimeApi = await instance.listen();
+        const plan = planLaunch({
+          record,
+          instanceId: instance.id,
+          codeDir,
+          runtimeApi,
+          region: this.deps.region,
+          nodeBinary: this.deps.nodeBinary,
+          runtimesDir: this.deps.runtimesDir,
+        });
+        const started = await instance.start(plan, this.deps.initTimeoutMs);
+        if (started.kind === 'failed') span.setStatus({ code: SpanStatusCode.ERROR, message: started.report.errorType });
+        return started;
+      } catch (err) {
+        span.recordException(err as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+        throw err;
+      } finally {
+        span.end();
+      }
+    });
+  }
+}

@@ -1,0 +1,269 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import type { FunctionRecord } from '../sdk/core/function-config';
+import { LineSplitter, LogTail } from './log-tail';
+import type { LaunchPlan } from './runtime-launch';
+import { RuntimeApiServer, type RuntimeErrorReport, type RuntimeEvent } from './runtime-api-server';
+
+/** Lifecycle of an instance; changed only by Instance.setState. */
+export type InstanceState = 'starting' | 'idle' | 'busy' | 'stopped';
+
+/** How an invocation on an instance ended. */
+export type InvocationOutcome =
+  | { kind: 'response'; payload: Buffer }
+  | { kind: 'error'; report: RuntimeErrorReport; /** The instance is gone and must not be reused. */ fatal: boolean };
+
+/** Result of starting an instance: ready, or the init error to hand to the first invocation. */
+export type StartOutcome = { kind: 'ready'; initDurationMs: number } | { kind: 'failed'; report: RuntimeErrorReport };
+
+/** Where an instance's output lines go besides the invocation's tail. */
+export type LogSink = (line: string, requestId: string | undefined) => void;
+
+/** What an instance needs beyond its launch plan. */
+export interface InstanceOptions {
+  id: string;
+  record: FunctionRecord;
+  logSink: LogSink;
+  /** Called once when the process is gone, for whatever reason. */
+  onExit: (instance: Instance) => void;
+  /** How often a busy instance's memory is checked against its limit. */
+  memoryCheckMs: number;
+}
+
+function errorReport(errorType: string, errorMessage: string): RuntimeErrorReport {
+  return { errorType, errorMessage, stackTrace: [], body: Buffer.from(JSON.stringify({ errorType, errorMessage })) };
+}
+
+/** Reads a VmXXX field of /proc/<pid>/status in MB; 0 where /proc is unavailable. */
+async function procMemoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+    return match ? Math.ceil(Number(match[1]) / 1024) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+interface Pending {
+  requestId: string;
+  settle: (outcome: InvocationOutcome) => void;
+}
+
+/**
+ * One function instance: a runtime process in its own process group, talking the Lambda Runtime
+ * API to a server of its own. Runs one invocation at a time; lines it prints while busy belong to
+ * that invocation.
+ */
+export class Instance {
+  readonly id: string;
+  readonly record: FunctionRecord;
+  state: InstanceState = 'starting';
+  lastUsedMs = Date.now();
+  invocations = 0;
+  private child: ChildProcess | undefined;
+  private readonly api: RuntimeApiServer;
+  private pending: Pending | undefined;
+  private currentTail: LogTail | undefined;
+  private currentRequestId: string | undefined;
+  private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  private killedForMemory = false;
+  private readyWaiter: ((o: StartOutcome) => void) | undefined;
+  private readonly exited: Promise<void>;
+  private markExited!: () => void;
+
+  constructor(private readonly options: InstanceOptions) {
+    this.id = options.id;
+    this.record = options.record;
+    this.exited = new Promise((resolve) => (this.markExited = resolve));
+    this.api = new RuntimeApiServer({
+      onNext: () => this.readyWaiter?.({ kind: 'ready', initDurationMs: 0 }),
+      onResponse: (id, body) => this.settle(id, { kind: 'response', payload: body }),
+      onError: (id, report) => this.settle(id, { kind: 'error', report, fatal: false }),
+      onInitError: (report) => this.readyWaiter?.({ kind: 'failed', report }),
+    });
+  }
+
+  /** The Runtime API address to put in the plan's environment; call before start(). */
+  listen(): Promise<string> {
+    return this.api.listen();
+  }
+
+  /** Spawns the runtime and waits until it asks for its first event, reports an init error, exits, or `initTimeoutMs` passes. */
+  async start(plan: LaunchPlan, initTimeoutMs: number): Promise<StartOutcome> {
+    const startedAt = performance.now();
+    const outcome = await new Promise<StartOutcome>((resolve) => {
+      let done = false;
+      const finish = (o: StartOutcome): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        this.readyWaiter = undefined;
+        resolve(o);
+      };
+      this.readyWaiter = finish;
+      const timer = setTimeout(
+        () => finish({ kind: 'failed', report: errorReport('Runtime.InitTimeout', `the function's init phase did not finish within ${initTimeoutMs} ms`) }),
+        initTimeoutMs,
+      );
+      timer.unref();
+      try {
+        this.child = spawn(plan.command, plan.args, { cwd: plan.cwd, env: plan.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      } catch (err) {
+        finish({ kind: 'failed', report: errorReport('Runtime.InvalidEntrypoint', `could not start the runtime: ${(err as Error).message}`) });
+        return;
+      }
+      this.attachOutput(this.child);
+      this.child.once('error', (err) =>
+        finish({ kind: 'failed', report: errorReport('Runtime.InvalidEntrypoint', `could not start the runtime: ${err.message}`) }),
+      );
+      this.child.once('exit', (code, signal) => {
+        this.onProcessExit(code, signal);
+        finish({ kind: 'failed', report: errorReport('Runtime.ExitError', `Runtime exited during init with error: ${this.exitText()}`) });
+      });
+    });
+    if (outcome.kind === 'failed') {
+      this.stop();
+      return outcome;
+    }
+    this.setState('idle');
+    return { kind: 'ready', initDurationMs: performance.now() - startedAt };
+  }
+
+  /**
+   * Runs one invocation. Resolves with the runtime's response or error; a timeout, crash or
+   * memory overrun kills the whole process group and resolves as a fatal error.
+   */
+  async invoke(event: RuntimeEvent, timeoutMs: number, tail: LogTail): Promise<InvocationOutcome> {
+    this.setState('busy');
+    this.invocations += 1;
+    this.currentTail = tail;
+    this.currentRequestId = event.requestId;
+    const watch = setInterval(() => void this.checkMemory(), this.options.memoryCheckMs);
+    watch.unref();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await new Promise<InvocationOutcome>((resolve) => {
+        this.pending = { requestId: event.requestId, settle: resolve };
+        timer = setTimeout(() => {
+          const seconds = (timeoutMs / 1000).toFixed(2);
+          this.fail(errorReport('Sandbox.Timedout', `${new Date().toISOString()} ${event.requestId} Task timed out after ${seconds} seconds`));
+        }, timeoutMs);
+        timer.unref();
+        if (this.exitInfo) this.fail(this.exitReport());
+        else this.api.deliver(event);
+      });
+    } finally {
+      clearTimeout(timer);
+      clearInterval(watch);
+      this.currentTail = undefined;
+      this.currentRequestId = undefined;
+      this.lastUsedMs = Date.now();
+      if (this.state === 'busy') this.setState('idle');
+    }
+  }
+
+  /** Claims an idle instance for an invocation about to be handed to it. */
+  reserve(): void {
+    if (this.state === 'idle') this.setState('busy');
+  }
+
+  /** Peak resident memory of the runtime process, in MB. */
+  maxMemoryUsedMb(): Promise<number> {
+    return this.child?.pid ? procMemoryMb(this.child.pid, 'VmHWM') : Promise.resolve(0);
+  }
+
+  /** Kills the process group and closes the Runtime API; resolves when the process is gone. */
+  stop(): Promise<void> {
+    if (this.state !== 'stopped') {
+      this.setState('stopped');
+      this.killTree();
+      this.api.close();
+    }
+    return this.child?.pid && !this.exitInfo ? this.exited : Promise.resolve();
+  }
+
+  private setState(next: InstanceState): void {
+    if (this.state === 'stopped') return;
+    this.state = next;
+  }
+
+  private settle(requestId: string, outcome: InvocationOutcome): void {
+    const pending = this.pending;
+    if (!pending || pending.requestId !== requestId) return;
+    this.pending = undefined;
+    pending.settle(outcome);
+  }
+
+  /** Ends the current invocation with a fatal error and kills the instance. */
+  private fail(report: RuntimeErrorReport): void {
+    const pending = this.pending;
+    void this.stop();
+    if (!pending) return;
+    this.pending = undefined;
+    pending.settle({ kind: 'error', report, fatal: true });
+  }
+
+  private killTree(): void {
+    const pid = this.child?.pid;
+    if (!pid || this.exitInfo) return;
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+
+  private async checkMemory(): Promise<void> {
+    const pid = this.child?.pid;
+    if (!pid || this.state !== 'busy') return;
+    if ((await procMemoryMb(pid, 'VmRSS')) > this.record.config.memoryMb) {
+      this.killedForMemory = true;
+      this.killTree();
+    }
+  }
+
+  private attachOutput(child: ChildProcess): void {
+    const onLine = (line: string): void => {
+      this.currentTail?.push(line);
+      this.options.logSink(line, this.currentRequestId);
+    };
+    const out = new LineSplitter(onLine);
+    const err = new LineSplitter(onLine);
+    child.stdout?.on('data', (c: Buffer) => out.write(c));
+    child.stderr?.on('data', (c: Buffer) => err.write(c));
+    child.stdout?.on('end', () => out.flush());
+    child.stderr?.on('end', () => err.flush());
+  }
+
+  private exitText(): string {
+    const info = this.exitInfo;
+    if (!info) return 'unknown';
+    return info.signal ? `signal: ${info.signal === 'SIGKILL' ? 'killed' : info.signal}` : `exit status ${info.code}`;
+  }
+
+  private exitReport(): RuntimeErrorReport {
+    const requestId = this.pending?.requestId ?? '';
+    const text = `RequestId: ${requestId} Error: Runtime exited with error: ${this.exitText()}`;
+    // A V8 heap overrun aborts the process (SIGABRT); with the heap sized to the function's memory that is an OOM.
+    const abortedNearLimit = this.exitInfo?.signal === 'SIGABRT' || this.exitInfo?.code === 134;
+    if (this.killedForMemory || abortedNearLimit) {
+      return errorReport('Runtime.OutOfMemory', `${text} (the function used more than its ${this.record.config.memoryMb} MB of memory: raise --memory or use less)`);
+    }
+    return errorReport('Runtime.ExitError', text);
+  }
+
+  private onProcessExit(code: number | null, signal: NodeJS.Signals | null): void {
+    this.exitInfo = { code, signal };
+    const pending = this.pending;
+    if (pending) {
+      // Let the last output lines arrive before the invocation's log is sealed.
+      setImmediate(() => this.fail(this.exitReport()));
+    } else {
+      void this.stop();
+    }
+    this.markExited();
+    this.options.onExit(this);
+  }
+}

@@ -1,0 +1,166 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar';
+import * as yauzl from 'yauzl';
+import * as yazl from 'yazl';
+import { StratusError } from './errors';
+import type { BundleFormat } from './function-config';
+
+/** What inspecting a bundle found. */
+export interface BundleSummary {
+  format: BundleFormat;
+  files: number;
+  unpackedBytes: number;
+}
+
+/** Recognises zip and gzip by their magic bytes; throws InvalidCode for anything else. */
+export async function detectBundleFormat(file: string): Promise<BundleFormat> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    const { bytesRead } = await handle.read(head, 0, 4, 0);
+    if (bytesRead >= 4 && head[0] === 0x50 && head[1] === 0x4b && (head[2] === 0x03 || head[2] === 0x05)) return 'zip';
+    if (bytesRead >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'tar.gz';
+  } finally {
+    await handle.close();
+  }
+  throw new StratusError('InvalidCode', 'the code bundle is neither a zip nor a tar.gz archive: upload a .zip or .tar.gz of your function folder');
+}
+
+function openZip(file: string): Promise<yauzl.ZipFile> {
+  return new Promise((resolve, reject) => {
+    yauzl.open(file, { lazyEntries: true, autoClose: true, strictFileNames: false, validateEntrySizes: true }, (err, zip) =>
+      err || !zip ? reject(err) : resolve(zip),
+    );
+  });
+}
+
+/** Walks a zip's entries; `onEntry` may extract them. yauzl refuses absolute and `..` paths itself. */
+async function walkZip(file: string, onEntry: (zip: yauzl.ZipFile, entry: yauzl.Entry) => Promise<void>): Promise<void> {
+  const zip = await openZip(file);
+  await new Promise<void>((resolve, reject) => {
+    zip.on('error', reject);
+    zip.on('end', resolve);
+    zip.on('entry', (entry: yauzl.Entry) => {
+      onEntry(zip, entry).then(() => zip.readEntry(), (err) => {
+        zip.close();
+        reject(err);
+      });
+    });
+    zip.readEntry();
+  });
+}
+
+function unsafePath(name: string): boolean {
+  const normalized = path.posix.normalize(name.replace(/\\/g, '/'));
+  return path.posix.isAbsolute(normalized) || normalized === '..' || normalized.startsWith('../');
+}
+
+function tooLarge(limit: number): StratusError {
+  return new StratusError(
+    'InvalidCode',
+    `the bundle unpacks to more than ${Math.round(limit / 1024 / 1024)} MB: remove unused files or move dependencies into a layer`,
+  );
+}
+
+/**
+ * Reads a whole bundle's listing without unpacking it: proves it is readable, counts the
+ * unpacked bytes against `maxUnpackedBytes`, and refuses paths that escape the folder.
+ */
+export async function inspectBundle(file: string, maxUnpackedBytes: number): Promise<BundleSummary> {
+  const format = await detectBundleFormat(file);
+  let files = 0;
+  let unpackedBytes = 0;
+  const count = (name: string, size: number): void => {
+    if (unsafePath(name)) throw new StratusError('InvalidCode', `the bundle has an entry outside its folder ('${name}'): rebuild it with relative paths`);
+    files += 1;
+    unpackedBytes += size;
+    if (unpackedBytes > maxUnpackedBytes) throw tooLarge(maxUnpackedBytes);
+  };
+  try {
+    if (format === 'zip') {
+      await walkZip(file, async (_zip, entry) => count(entry.fileName, entry.uncompressedSize));
+    } else {
+      await tar.t({ file, strict: true, onReadEntry: (entry) => count(entry.path, entry.size ?? 0) });
+    }
+  } catch (err) {
+    if (err instanceof StratusError) throw err;
+    throw new StratusError('InvalidCode', `the ${format} bundle is unreadable (${(err as Error).message}): rebuild the archive and upload it again`, {
+      cause: err,
+    });
+  }
+  return { format, files, unpackedBytes };
+}
+
+/** Unpacks a bundle into `dest` (which must exist), keeping executable bits (a custom runtime's bootstrap needs them). */
+export async function extractBundle(file: string, dest: string, maxUnpackedBytes: number): Promise<void> {
+  const format = await detectBundleFormat(file);
+  let written = 0;
+  if (format === 'zip') {
+    await walkZip(file, async (zip, entry) => {
+      if (unsafePath(entry.fileName)) throw new StratusError('InvalidCode', `unsafe path '${entry.fileName}' in bundle`);
+      const target = path.join(dest, entry.fileName);
+      if (entry.fileName.endsWith('/')) {
+        await fs.mkdir(target, { recursive: true });
+        return;
+      }
+      written += entry.uncompressedSize;
+      if (written > maxUnpackedBytes) throw tooLarge(maxUnpackedBytes);
+      await fs.mkdir(path.dirname(target), { recursive: true });
+      const stream = await new Promise<NodeJS.ReadableStream>((resolve, reject) =>
+        zip.openReadStream(entry, (err, s) => (err || !s ? reject(err) : resolve(s))),
+      );
+      const unixMode = (entry.externalFileAttributes >>> 16) & 0o777;
+      await pipeline(stream, createWriteStream(target, { mode: unixMode & 0o111 ? 0o755 : 0o644 }));
+    });
+  } else {
+    await tar.x({
+      file,
+      cwd: dest,
+      strict: true,
+      preservePaths: false,
+      filter: (_p, entry) => {
+        written += 'size' in entry ? (entry.size ?? 0) : 0;
+        if (written > maxUnpackedBytes) throw tooLarge(maxUnpackedBytes);
+        return true;
+      },
+    });
+  }
+}
+
+/** Zips a folder for upload, keeping file modes; returns the zip file's path (in `workDir`). */
+export async function packDirectory(dir: string, workDir: string): Promise<string> {
+  const zip = new yazl.ZipFile();
+  const walk = async (rel: string): Promise<void> => {
+    const entries = await fs.readdir(path.join(dir, rel), { withFileTypes: true });
+    entries.sort((a, b) => a.name.localeCompare(b.name));
+    for (const entry of entries) {
+      const relPath = rel ? `${rel}/${entry.name}` : entry.name;
+      const abs = path.join(dir, relPath);
+      if (entry.isDirectory()) await walk(relPath);
+      else if (entry.isFile()) {
+        const stat = await fs.stat(abs);
+        // A fixed mtime keeps the zip, and so its sha256, the same for the same files.
+        zip.addFile(abs, relPath, { mode: stat.mode, mtime: new Date(0) });
+      }
+    }
+  };
+  await walk('');
+  zip.end();
+  const out = path.join(workDir, `${path.basename(path.resolve(dir))}.zip`);
+  await pipeline(zip.outputStream, createWriteStream(out));
+  return out;
+}
+
+/** Hex sha256 and size of a file. */
+export async function hashFile(file: string): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(file)) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), size };
+}

@@ -1,0 +1,177 @@
+import { StratusError } from './errors';
+import { LIMITS } from './limits';
+import { resolveRuntime, runtimeNeedsHandler, type RuntimeName } from './runtimes';
+
+/** What a user sets on a function, with defaults applied. */
+export interface FunctionConfig {
+  name: string;
+  /** As the user wrote it (a Lambda alias stays an alias); see FunctionRecord.runtime. */
+  runtime: string;
+  handler: string;
+  memoryMb: number;
+  timeoutSeconds: number;
+  environment: Record<string, string>;
+  description: string;
+  layers: string[];
+  ephemeralStorageMb: number;
+  /** Undefined: unreserved. 0 stops the function. */
+  reservedConcurrency: number | undefined;
+  role: string;
+  tags: Record<string, string>;
+}
+
+/** A function's code bundle in the Object Store. */
+export interface CodeRef {
+  sha256: string;
+  size: number;
+  unpackedSize: number;
+  format: BundleFormat;
+}
+
+/** Archive formats Stratus accepts for code and layers. */
+export type BundleFormat = 'zip' | 'tar.gz';
+
+/** A function as the registry stores it. */
+export interface FunctionRecord {
+  config: FunctionConfig;
+  runtime: RuntimeName;
+  code: CodeRef;
+  /** "$LATEST" or a published version number. */
+  version: string;
+  /** Changes on every update: instances of an older revision are never reused. */
+  revisionId: string;
+  lastModifiedMs: number;
+}
+
+/** The version name of the mutable draft. */
+export const LATEST = '$LATEST';
+
+const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+const HANDLER_PATTERN = /^[^\s]{1,128}$/;
+const ENV_KEY_PATTERN = /^[A-Za-z][A-Za-z0-9_]*$/;
+
+/** Variables the platform sets; a function's configuration may not override them (as in Lambda). */
+const RESERVED_ENV = new Set([
+  '_HANDLER',
+  '_X_AMZN_TRACE_ID',
+  'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+  'AWS_EXECUTION_ENV',
+  'AWS_LAMBDA_FUNCTION_NAME',
+  'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
+  'AWS_LAMBDA_FUNCTION_VERSION',
+  'AWS_LAMBDA_INITIALIZATION_TYPE',
+  'AWS_LAMBDA_LOG_GROUP_NAME',
+  'AWS_LAMBDA_LOG_STREAM_NAME',
+  'AWS_ACCESS_KEY',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_LAMBDA_RUNTIME_API',
+  'LAMBDA_TASK_ROOT',
+  'LAMBDA_RUNTIME_DIR',
+  'TZ',
+]);
+
+/** Throws InvalidRequest unless `name` is a valid function name. */
+export function validateFunctionName(name: string): string {
+  if (!NAME_PATTERN.test(name)) {
+    throw new StratusError(
+      'InvalidRequest',
+      `invalid function name '${name}': use 1-64 letters, digits, '-' or '_'`,
+    );
+  }
+  return name;
+}
+
+function checkRange(what: string, value: number, min: number, max: number, unit: string): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new StratusError('InvalidRequest', `invalid ${what} ${value}: use a whole number from ${min} to ${max} ${unit}`);
+  }
+  return value;
+}
+
+function validateEnvironment(env: Record<string, string>): Record<string, string> {
+  let bytes = 0;
+  for (const [key, value] of Object.entries(env)) {
+    if (!ENV_KEY_PATTERN.test(key)) {
+      throw new StratusError('InvalidRequest', `invalid environment variable name '${key}': start with a letter, then letters, digits or '_'`);
+    }
+    if (RESERVED_ENV.has(key)) {
+      throw new StratusError('InvalidRequest', `environment variable '${key}' is reserved: the platform sets it; choose another name`);
+    }
+    bytes += Buffer.byteLength(key) + Buffer.byteLength(value);
+  }
+  if (bytes > LIMITS.maxEnvironmentBytes) {
+    throw new StratusError(
+      'InvalidRequest',
+      `environment variables take ${bytes} bytes, over the ${LIMITS.maxEnvironmentBytes}-byte limit: move large values into the code bundle`,
+    );
+  }
+  return env;
+}
+
+function validateHandler(runtime: RuntimeName, handler: string): string {
+  if (!runtimeNeedsHandler(runtime)) return handler;
+  const lastSegment = handler.split('/').pop() ?? '';
+  if (!HANDLER_PATTERN.test(handler) || !/^[^.]+\.[^.]/.test(lastSegment)) {
+    const example = runtime === 'python' ? 'app.handler (function handler in app.py)' : 'index.handler (export handler from index.js)';
+    throw new StratusError('InvalidRequest', `invalid handler '${handler}': write it as file.function, e.g. ${example}`);
+  }
+  return handler;
+}
+
+/** Applies defaults to a partial configuration and validates every field; the one place that does. */
+export function normalizeFunctionConfig(input: Partial<FunctionConfig> & { name: string; runtime: string }): {
+  config: FunctionConfig;
+  runtime: RuntimeName;
+} {
+  const runtime = resolveRuntime(input.runtime);
+  const handler = input.handler?.trim() || (runtimeNeedsHandler(runtime) ? '' : 'bootstrap');
+  if (runtimeNeedsHandler(runtime) && handler === '') {
+    throw new StratusError('InvalidRequest', `a ${runtime} function needs a handler, e.g. --handler index.handler`);
+  }
+  const description = input.description ?? '';
+  if (description.length > LIMITS.maxDescriptionLength) {
+    throw new StratusError('InvalidRequest', `description is ${description.length} characters: keep it under ${LIMITS.maxDescriptionLength}`);
+  }
+  const layers = input.layers ?? [];
+  if (layers.length > LIMITS.maxLayers) {
+    throw new StratusError('InvalidRequest', `${layers.length} layers given: a function may use at most ${LIMITS.maxLayers}`);
+  }
+  const reserved = input.reservedConcurrency;
+  if (reserved !== undefined) checkRange('reserved concurrency', reserved, 0, 100000, 'instances');
+  const config: FunctionConfig = {
+    name: validateFunctionName(input.name),
+    runtime: input.runtime.trim(),
+    handler: validateHandler(runtime, handler),
+    memoryMb: checkRange('memory', input.memoryMb || LIMITS.defaultMemoryMb, LIMITS.minMemoryMb, LIMITS.maxMemoryMb, 'MB'),
+    timeoutSeconds: checkRange(
+      'timeout',
+      input.timeoutSeconds || LIMITS.defaultTimeoutSeconds,
+      LIMITS.minTimeoutSeconds,
+      LIMITS.maxTimeoutSeconds,
+      'seconds',
+    ),
+    environment: validateEnvironment({ ...(input.environment ?? {}) }),
+    description,
+    layers: [...layers],
+    ephemeralStorageMb: checkRange(
+      'ephemeral storage',
+      input.ephemeralStorageMb || LIMITS.defaultEphemeralStorageMb,
+      LIMITS.minEphemeralStorageMb,
+      LIMITS.maxEphemeralStorageMb,
+      'MB',
+    ),
+    reservedConcurrency: reserved,
+    role: input.role ?? '',
+    tags: { ...(input.tags ?? {}) },
+  };
+  return { config, runtime };
+}
+
+/** The ARN-shaped identifier handed to functions as invokedFunctionArn. */
+export function functionArn(region: string, account: string, name: string, qualifier?: string): string {
+  const base = `arn:aws:lambda:${region}:${account}:function:${name}`;
+  return qualifier ? `${base}:${qualifier}` : base;
+}
