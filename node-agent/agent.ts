@@ -3,6 +3,7 @@ import type { Tracer } from '@opentelemetry/api';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { functionArn, type FunctionRecord } from '../sdk/core/function-config';
 import type { Logger } from '../sdk/core/logger';
+import { toTraceparent, toXrayTraceHeader } from '../sdk/core/trace-context';
 import type { CodeCache } from './code-cache';
 import type { Instance, StartOutcome } from './instance';
 import type { InstancePool } from './instance-pool';
@@ -18,9 +19,6 @@ export interface AgentInvocation {
   deadlineMs: number;
   invokedFunctionArn?: string;
   clientContext?: string;
-  traceparent?: string;
-  tracestate?: string;
-  xrayTraceId?: string;
 }
 
 /** What happened to an invocation on this agent. */
@@ -134,9 +132,9 @@ export class Agent {
             deadlineMs: Date.now() + timeoutMs,
             invokedFunctionArn: inv.invokedFunctionArn || functionArn(this.deps.region, this.deps.accountId, record.config.name),
             clientContext: inv.clientContext,
-            traceparent: inv.traceparent,
-            tracestate: inv.tracestate,
-            xrayTraceId: inv.xrayTraceId,
+            // The function's own spans become children of this invocation span.
+            traceparent: toTraceparent(span.spanContext()),
+            xrayTraceId: toXrayTraceHeader(span.spanContext()),
           },
           timeoutMs,
           tail,

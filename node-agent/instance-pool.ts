@@ -94,14 +94,18 @@ export class InstancePool {
   }
 
   /** Counts for the heartbeat. */
-  snapshot(): { memoryFreeMb: number; slotsFree: number; functions: WarmCount[] } {
+  snapshot(): { memoryFreeMb: number; idleMemoryMb: number; slotsFree: number; functions: WarmCount[] } {
+    let idleMemoryMb = 0;
     const functions: WarmCount[] = [];
     for (const set of this.byKey.values()) {
       const first = set.values().next().value as Instance | undefined;
       if (!first) continue;
       const count: WarmCount = { functionName: first.record.config.name, revisionId: first.record.revisionId, idle: 0, busy: 0, starting: 0 };
       for (const i of set) {
-        if (i.state === 'idle') count.idle += 1;
+        if (i.state === 'idle') {
+          count.idle += 1;
+          idleMemoryMb += i.record.config.memoryMb;
+        }
         else if (i.state === 'busy') count.busy += 1;
         else if (i.state === 'starting') count.starting += 1;
       }
@@ -109,6 +113,7 @@ export class InstancePool {
     }
     return {
       memoryFreeMb: Math.max(0, this.options.memoryMb - this.usedMemoryMb()),
+      idleMemoryMb,
       slotsFree: Math.max(0, this.options.maxInstances - this.byId.size),
       functions,
     };

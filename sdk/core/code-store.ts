@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ObjectStore } from '@nats-io/obj';
 import { StratusError } from './errors';
+import type { CodeRef } from './function-config';
 
 /**
  * Code bundles in the JetStream Object Store, content-addressed: the object's name is the
@@ -18,12 +19,32 @@ export class CodeStore {
     return info !== null && !info.deleted;
   }
 
-  /** Stores a local file under its digest unless already there; returns whether it was already stored. */
-  async putFile(file: string, sha256: string): Promise<{ alreadyStored: boolean }> {
-    if (await this.has(sha256)) return { alreadyStored: true };
+  /**
+   * Stores a local file under its digest unless already there; returns whether it was already
+   * stored. The bundle's format and unpacked size ride in the object's description, so a
+   * CodeRef can be rebuilt from the digest alone.
+   */
+  async putFile(file: string, code: CodeRef): Promise<{ alreadyStored: boolean }> {
+    if (await this.has(code.sha256)) return { alreadyStored: true };
     const body = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
-    await this.store.put({ name: sha256, description: 'code bundle' }, body);
+    const description = JSON.stringify({ format: code.format, unpackedSize: code.unpackedSize });
+    await this.store.put({ name: code.sha256, description }, body);
     return { alreadyStored: false };
+  }
+
+  /** The CodeRef of a stored bundle; CodeNotFound when it was never uploaded. */
+  async describe(sha256: string): Promise<CodeRef> {
+    const info = /^[0-9a-f]{64}$/.test(sha256) ? await this.store.info(sha256) : null;
+    if (!info || info.deleted) {
+      throw new StratusError('CodeNotFound', `no uploaded code bundle has sha256 '${sha256}': upload the bundle first (stratus deploy does both)`);
+    }
+    let meta: { format?: string; unpackedSize?: number } = {};
+    try {
+      meta = JSON.parse(info.description ?? '{}');
+    } catch {
+      // Stored by something else: describe what we can.
+    }
+    return { sha256, size: info.size, unpackedSize: meta.unpackedSize ?? 0, format: meta.format === 'tar.gz' ? 'tar.gz' : 'zip' };
   }
 
   /** Writes the bundle to `file`, verifying its digest; throws CodeNotFound when absent. */

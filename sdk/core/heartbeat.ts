@@ -26,6 +26,8 @@ export interface AgentHeartbeat {
   intervalMs: number;
   memoryTotalMb: number;
   memoryFreeMb: number;
+  /** Memory held by idle instances, which the agent stops to make room for other functions. */
+  idleMemoryMb: number;
   slotsTotal: number;
   slotsFree: number;
   functions: WarmCount[];

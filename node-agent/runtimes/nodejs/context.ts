@@ -136,3 +136,20 @@ export function createContext(meta: InvocationMeta, fn: FunctionInfo, legacy: Le
     fail: legacy.fail,
   };
 }
+
+/**
+ * Exposes the invocation's trace ids to user code and its SDKs via the environment. A variable is
+ * deleted when its header is absent, so one invocation never inherits the previous one's trace.
+ */
+export function applyTraceEnvironment(headers: IncomingHttpHeaders, env: NodeJS.ProcessEnv): void {
+  const pairs: Array<[string, string]> = [
+    ['_X_AMZN_TRACE_ID', H.traceId],
+    ['TRACEPARENT', H.traceparent],
+    ['TRACESTATE', H.tracestate],
+  ];
+  for (const [variable, name] of pairs) {
+    const value = header(headers, name);
+    if (value === undefined) delete env[variable];
+    else env[variable] = value;
+  }
+}

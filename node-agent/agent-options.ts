@@ -1,0 +1,87 @@
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { StratusError } from '../sdk/core/errors';
+import type { LogLevel } from '../sdk/core/logger';
+
+/** Everything a node agent is configured with. main.ts builds it from the environment. */
+export interface AgentOptions {
+  /** Unique id of this agent in the cluster. Default: hostname plus a random suffix. */
+  agentId: string;
+  /** NATS servers. Default nats://127.0.0.1:4222. */
+  natsServers: string;
+  /** Interface the gRPC endpoint binds. Default 0.0.0.0. */
+  grpcHost: string;
+  /** gRPC port; 0 picks a free one. Default 0. */
+  grpcPort: number;
+  /** host:port routers dial; default 127.0.0.1:<bound port>. */
+  advertiseAddress: string | undefined;
+  /** Health endpoint port (/healthz, /readyz); 0 picks one; -1 disables. Default -1. */
+  httpPort: number;
+  /** Where bundles are unpacked. Default $TMPDIR/stratus-agent-<agentId>. */
+  dataDir: string;
+  /** Tokens routers must present. Required. */
+  clusterTokens: string[];
+  /** Memory for instances in MB. Default 80% of the host's memory. */
+  memoryMb: number;
+  /** Most instances at once. Default 256. */
+  maxInstances: number;
+  /** Keep-alive: idle instances stop after this long. Default 600000 (10 min). */
+  idleTimeoutMs: number;
+  /** Heartbeat period. Default 1000. */
+  heartbeatMs: number;
+  /** Longest an instance's init phase may take. Default 10000 (Lambda's). */
+  initTimeoutMs: number;
+  /** How often busy instances' memory is checked. Default 100. */
+  memoryCheckMs: number;
+  /** Billing granularity in ms. Default 1. */
+  billingGranularityMs: number;
+  /** Unpacked code kept on disk, bytes. Default 10 GiB. */
+  codeCacheBytes: number;
+  /** Replicas for buckets this agent creates. Default 1. */
+  replicas: number;
+  region: string;
+  accountId: string;
+  /** Node.js binary for nodejs functions. Default: the agent's own. */
+  nodeBinary: string;
+  /** Write function output lines to the agent's stdout. Default true. */
+  echoFunctionLogs: boolean;
+  logLevel: LogLevel;
+}
+
+/** Applies defaults and validates; the one place agent options are resolved. */
+export function resolveAgentOptions(input: Partial<AgentOptions>): AgentOptions {
+  const agentId = input.agentId || `${os.hostname()}-${Math.random().toString(36).slice(2, 8)}`;
+  const clusterTokens = (input.clusterTokens ?? []).filter(Boolean);
+  if (clusterTokens.length === 0) {
+    throw new StratusError('InvalidRequest', 'no cluster token: set STRATUS_CLUSTER_TOKEN to the secret routers use to reach agents');
+  }
+  const positive = (name: string, v: number | undefined, d: number): number => {
+    const value = v ?? d;
+    if (!Number.isFinite(value) || value <= 0) throw new StratusError('InvalidRequest', `${name} must be a positive number, got ${v}`);
+    return value;
+  };
+  return {
+    agentId,
+    natsServers: input.natsServers || 'nats://127.0.0.1:4222',
+    grpcHost: input.grpcHost || '0.0.0.0',
+    grpcPort: input.grpcPort ?? 0,
+    advertiseAddress: input.advertiseAddress || undefined,
+    httpPort: input.httpPort ?? -1,
+    dataDir: input.dataDir || path.join(os.tmpdir(), `stratus-agent-${agentId}`),
+    clusterTokens,
+    memoryMb: positive('memory', input.memoryMb, Math.floor((os.totalmem() / 1024 / 1024) * 0.8)),
+    maxInstances: positive('max instances', input.maxInstances, 256),
+    idleTimeoutMs: positive('idle timeout', input.idleTimeoutMs, 600_000),
+    heartbeatMs: positive('heartbeat interval', input.heartbeatMs, 1000),
+    initTimeoutMs: positive('init timeout', input.initTimeoutMs, 10_000),
+    memoryCheckMs: positive('memory check interval', input.memoryCheckMs, 100),
+    billingGranularityMs: positive('billing granularity', input.billingGranularityMs, 1),
+    codeCacheBytes: positive('code cache size', input.codeCacheBytes, 10 * 1024 ** 3),
+    replicas: positive('replicas', input.replicas, 1),
+    region: input.region || 'local',
+    accountId: input.accountId || '000000000000',
+    nodeBinary: input.nodeBinary || process.execPath,
+    echoFunctionLogs: input.echoFunctionLogs ?? true,
+    logLevel: input.logLevel ?? 'info',
+  };
+}

@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { encodeHeartbeat, type AgentHeartbeat } from '../sdk/core/heartbeat';
+import { SUBJECTS } from '../sdk/core/nats-layout';
+
+/** Options for {@link HeartbeatPublisher}. */
+export interface HeartbeatPublisherOptions {
+  intervalMs: number;
+  /** Changes are published at most this often, so a burst of instance changes is one message. */
+  coalesceMs: number;
+  /** Builds the current heartbeat (without seq, bootId, sentAtMs, intervalMs). */
+  snapshot: () => Omit<AgentHeartbeat, 'seq' | 'bootId' | 'sentAtMs' | 'intervalMs'>;
+}
+
+/**
+ * Advertises the agent's capacity on NATS: on a fixed interval so routers can expire a silent
+ * agent, and soon after every change so placement sees new idle instances at once.
+ */
+export class HeartbeatPublisher {
+  private readonly bootId = randomUUID();
+  private seq = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private pendingChange: NodeJS.Timeout | undefined;
+  /** Heartbeats published since start. */
+  published = 0;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly options: HeartbeatPublisherOptions,
+  ) {}
+
+  /** Publishes one heartbeat now and then every interval. */
+  start(): void {
+    this.publish();
+    this.timer = setInterval(() => this.publish(), this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Something changed: publish soon. */
+  poke(): void {
+    if (this.pendingChange || !this.timer) return;
+    this.pendingChange = setTimeout(() => {
+      this.pendingChange = undefined;
+      this.publish();
+    }, this.options.coalesceMs);
+    this.pendingChange.unref();
+  }
+
+  /** Publishes one last heartbeat (e.g. "draining"), then stops. */
+  stop(finalState?: AgentHeartbeat['state']): void {
+    clearInterval(this.timer);
+    clearTimeout(this.pendingChange);
+    this.timer = undefined;
+    if (finalState) this.publish(finalState);
+  }
+
+  /** Tells routers this agent is gone, so they need not wait for its heartbeats to expire. */
+  announceGone(agentId: string): void {
+    this.nc.publish(SUBJECTS.agentGone, agentId);
+  }
+
+  private publish(stateOverride?: AgentHeartbeat['state']): void {
+    const snap = this.options.snapshot();
+    const hb: AgentHeartbeat = {
+      ...snap,
+      state: stateOverride ?? snap.state,
+      seq: ++this.seq,
+      bootId: this.bootId,
+      sentAtMs: Date.now(),
+      intervalMs: this.options.intervalMs,
+    };
+    if (this.nc.isClosed()) return;
+    this.nc.publish(SUBJECTS.heartbeat, encodeHeartbeat(hb));
+    this.published += 1;
+  }
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+/** The node agent's composition root: reads the environment, connects, wires, and handles signals. */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { trace } from '@opentelemetry/api';
+import { AgentServiceService } from '../proto/gen/stratus/v1/agent';
+import { envBool, envList, envNumber, envString } from '../sdk/core/env';
+import { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from '../sdk/core/grpc-server';
+import { HealthServer } from '../sdk/core/health-server';
+import { createLogger, parseLogLevel } from '../sdk/core/logger';
+import { connectNats, openCodeStore } from '../sdk/core/nats-connect';
+import { installTelemetry } from '../sdk/core/telemetry';
+import { Agent } from './agent';
+import { resolveAgentOptions } from './agent-options';
+import { createAgentService } from './agent-service';
+import { CodeCache } from './code-cache';
+import { HeartbeatPublisher } from './heartbeat-publisher';
+import { InstancePool } from './instance-pool';
+
+async function main(env: NodeJS.ProcessEnv): Promise<void> {
+  const options = resolveAgentOptions({
+    agentId: envString(env, 'STRATUS_AGENT_ID'),
+    natsServers: envString(env, 'STRATUS_NATS_URL'),
+    grpcHost: envString(env, 'STRATUS_GRPC_HOST'),
+    grpcPort: envNumber(env, 'STRATUS_GRPC_PORT'),
+    advertiseAddress: envString(env, 'STRATUS_ADVERTISE_ADDRESS'),
+    httpPort: envNumber(env, 'STRATUS_HTTP_PORT'),
+    dataDir: envString(env, 'STRATUS_DATA_DIR'),
+    clusterTokens: envList(env, 'STRATUS_CLUSTER_TOKEN'),
+    memoryMb: envNumber(env, 'STRATUS_AGENT_MEMORY_MB'),
+    maxInstances: envNumber(env, 'STRATUS_AGENT_MAX_INSTANCES'),
+    idleTimeoutMs: envNumber(env, 'STRATUS_IDLE_TIMEOUT_MS'),
+    heartbeatMs: envNumber(env, 'STRATUS_HEARTBEAT_MS'),
+    initTimeoutMs: envNumber(env, 'STRATUS_INIT_TIMEOUT_MS'),
+    billingGranularityMs: envNumber(env, 'STRATUS_BILLING_GRANULARITY_MS'),
+    replicas: envNumber(env, 'STRATUS_REPLICAS'),
+    region: envString(env, 'STRATUS_REGION'),
+    echoFunctionLogs: envBool(env, 'STRATUS_ECHO_FUNCTION_LOGS'),
+    logLevel: parseLogLevel(envString(env, 'STRATUS_LOG_LEVEL')),
+  });
+  const logger = createLogger({ component: 'agent', agentId: options.agentId }, { level: options.logLevel });
+  const telemetry = installTelemetry('stratus-agent', env);
+  const tracer = trace.getTracer('stratus-agent');
+  logger.warn('instances run as plain child processes: the process driver isolates nothing between functions');
+
+  const nc = await connectNats(
+    { servers: options.natsServers, name: `stratus-agent-${options.agentId}`, token: envString(env, 'STRATUS_NATS_TOKEN'), connectTimeoutMs: 5000 },
+    logger,
+  );
+  const codeStore = await openCodeStore(nc, options.replicas);
+  const codeDir = path.join(options.dataDir, 'code');
+  await fs.mkdir(codeDir, { recursive: true });
+
+  let heartbeat: HeartbeatPublisher | undefined;
+  const pool = new InstancePool({
+    memoryMb: options.memoryMb,
+    maxInstances: options.maxInstances,
+    idleTimeoutMs: options.idleTimeoutMs,
+    memoryCheckMs: options.memoryCheckMs,
+    onChange: () => heartbeat?.poke(),
+    logSink: options.echoFunctionLogs
+      ? (line, requestId) => process.stdout.write(`${JSON.stringify({ requestId, line })}\n`)
+      : () => undefined,
+  });
+  const codeCache = new CodeCache(codeStore, { dir: codeDir, maxBytes: options.codeCacheBytes, inUse: (sha) => pool.usesCode(sha) });
+  const agent = new Agent({
+    pool,
+    codeCache,
+    tracer,
+    logger,
+    region: options.region,
+    accountId: options.accountId,
+    nodeBinary: options.nodeBinary,
+    runtimesDir: path.join(__dirname, 'runtimes'),
+    initTimeoutMs: options.initTimeoutMs,
+    billingGranularityMs: options.billingGranularityMs,
+  });
+
+  const server = createGrpcServer();
+  server.addService(AgentServiceService, createAgentService(agent, options.clusterTokens, tracer, logger));
+  const grpcPort = await bindGrpcServer(server, options.grpcHost, options.grpcPort);
+  const address = options.advertiseAddress ?? `127.0.0.1:${grpcPort}`;
+
+  heartbeat = new HeartbeatPublisher(nc, {
+    intervalMs: options.heartbeatMs,
+    coalesceMs: 5,
+    snapshot: () => ({
+      agentId: options.agentId,
+      address,
+      state: agent.lifecycle === 'running' ? 'ready' : 'draining',
+      memoryTotalMb: options.memoryMb,
+      slotsTotal: options.maxInstances,
+      ...pool.snapshot(),
+    }),
+  });
+  heartbeat.start();
+
+  const health = new HealthServer(
+    () => (nc.isClosed() ? 'NATS connection closed' : agent.lifecycle !== 'running' ? 'draining' : undefined),
+    () => ({ agentId: options.agentId, grpcPort, busy: pool.busyCount() }),
+  );
+  const httpPort = options.httpPort >= 0 ? await health.listen(options.grpcHost, options.httpPort) : undefined;
+  logger.info('agent ready', { grpcPort, httpPort, address, memoryMb: options.memoryMb, maxInstances: options.maxInstances });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: string): Promise<void> =>
+    (stopping ??= (async () => {
+      logger.info('agent draining', { signal });
+      heartbeat?.stop('draining');
+      await agent.drain();
+      heartbeat?.announceGone(options.agentId);
+      await pool.close();
+      await shutdownGrpcServer(server, 2000);
+      await health.close();
+      await nc.drain().catch(() => undefined);
+      await telemetry.shutdown();
+      logger.info('agent stopped');
+    })());
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => void stop(signal).then(() => process.exit(0)));
+  }
+}
+
+main(process.env).catch((err: unknown) => {
+  process.stderr.write(`stratus agent failed to start: ${(err as Error).message}\n`);
+  process.exit(1);
+});

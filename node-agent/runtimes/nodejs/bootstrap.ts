@@ -1,0 +1,275 @@
+/**
+ * Stratus' Node.js runtime: the program that runs inside each function instance, loads the user's
+ * handler and serves invocations over the Lambda Runtime API with aws-lambda-ric 3.x semantics.
+ *
+ * Started by the agent as `node [--max-old-space-size=N] dist/node-agent/runtimes/nodejs/bootstrap.js`
+ * with cwd = the function code. Uses Node builtins only and imports nothing outside this folder.
+ *
+ * Exit codes (the agent replaces the instance whenever this process ends):
+ *   1   missing configuration, init failure (already posted to /init/error), Runtime API unreachable or
+ *       answering 5xx, or a crash outside any invocation;
+ *   128 unhandled promise rejection during an invocation (error already posted for that request);
+ *   129 uncaught exception during an invocation (error already posted for that request).
+ */
+import type { FunctionInfo, InvocationMeta } from './context';
+import { applyTraceEnvironment, createContext, parseInvocationMeta, readRequestId } from './context';
+import { parseLogFormat, parseLogLevel, patchConsole, RuntimeLogger } from './console-patch';
+import type { LogFormat, LogLevel } from './console-patch';
+import { ensureError, formatForLog, RuntimeError, toErrorPayload } from './errors';
+import type { UserHandler } from './handler-loader';
+import { loadHandler } from './handler-loader';
+import { EmptyLoopHook, Invocation, startInvocation } from './invocation';
+import type { Outcome } from './invocation';
+import { RuntimeApiError, RuntimeClient } from './runtime-client';
+import type { NextInvocation, PostResult } from './runtime-client';
+
+/** Everything the runtime takes from its environment, resolved once at startup. */
+export interface BootstrapConfig {
+  /** `host:port` of the Runtime API (AWS_LAMBDA_RUNTIME_API). */
+  runtimeApi: string;
+  /** Handler string (_HANDLER), e.g. `index.handler`. */
+  handler: string;
+  /** Function code directory (LAMBDA_TASK_ROOT). */
+  taskRoot: string;
+  /** AWS_LAMBDA_LOG_FORMAT; default TEXT. */
+  logFormat: LogFormat;
+  /** AWS_LAMBDA_LOG_LEVEL; default TRACE (no filtering). */
+  logLevel: LogLevel;
+  /** Static context fields; missing variables become empty strings. */
+  fn: FunctionInfo;
+  /** Names of AWS_LAMBDA_FUNCTION_* / LOG_* variables that were unset, to warn about once. */
+  missingOptional: string[];
+}
+
+const REQUIRED = ['AWS_LAMBDA_RUNTIME_API', '_HANDLER', 'LAMBDA_TASK_ROOT'] as const;
+// The Node RIC fails every invoke without these; Stratus starts anyway and warns, since they only fill context fields.
+const CONTEXT_VARIABLES = [
+  'AWS_LAMBDA_FUNCTION_NAME',
+  'AWS_LAMBDA_FUNCTION_VERSION',
+  'AWS_LAMBDA_FUNCTION_MEMORY_SIZE',
+  'AWS_LAMBDA_LOG_GROUP_NAME',
+  'AWS_LAMBDA_LOG_STREAM_NAME',
+];
+const POST_TIMEOUT_MS = 10_000;
+const EXIT_FAILURE = 1;
+const EXIT_UNHANDLED_REJECTION = 128;
+const EXIT_UNCAUGHT_EXCEPTION = 129;
+
+/** Reads the environment; returns the names of missing required variables instead of a config. */
+export function readConfig(env: NodeJS.ProcessEnv): { config: BootstrapConfig } | { missing: string[] } {
+  const missing = REQUIRED.filter((name) => !env[name]);
+  if (missing.length > 0) return { missing };
+  const fn: FunctionInfo = {
+    functionName: env.AWS_LAMBDA_FUNCTION_NAME ?? '',
+    functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION ?? '',
+    memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE ?? '',
+    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME ?? '',
+    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME ?? '',
+  };
+  return {
+    config: {
+      runtimeApi: env.AWS_LAMBDA_RUNTIME_API ?? '',
+      handler: env._HANDLER ?? '',
+      taskRoot: env.LAMBDA_TASK_ROOT ?? '',
+      logFormat: parseLogFormat(env.AWS_LAMBDA_LOG_FORMAT),
+      logLevel: parseLogLevel(env.AWS_LAMBDA_LOG_LEVEL),
+      fn,
+      missingOptional: CONTEXT_VARIABLES.filter((name) => !env[name]),
+    },
+  };
+}
+
+/** Where the runtime is in its life; fatal errors are routed by it. */
+type Phase =
+  | { name: 'init' }
+  | { name: 'idle' }
+  | { name: 'invoking'; invocation: Invocation }
+  | { name: 'reporting' };
+
+/** The runtime's lifecycle: init, then the next → handler → response loop, and crash handling. */
+export class NodeRuntime {
+  private phase: Phase = { name: 'init' };
+  private exitAfterReport: number | undefined;
+  private initFailed = false;
+
+  constructor(
+    private readonly config: BootstrapConfig,
+    private readonly deps: { client: RuntimeClient; logger: RuntimeLogger; hook: EmptyLoopHook },
+  ) {}
+
+  /** Loads the handler; on failure posts /init/error and exits, as Lambda expects. */
+  async init(): Promise<UserHandler> {
+    const { hook } = this.deps;
+    hook.set(() => {
+      void this.failInit(
+        new RuntimeError('Runtime.NodeJsExit', 'The event loop emptied while the handler module was still loading (a top-level await that never settles?)'),
+      );
+    });
+    try {
+      const handler = await loadHandler(this.config.taskRoot, this.config.handler);
+      hook.clear();
+      return handler;
+    } catch (err) {
+      return this.failInit(err);
+    }
+  }
+
+  /** Serves invocations until the process exits; rejects only when the Runtime API fails. */
+  async serve(handler: UserHandler): Promise<never> {
+    const { client, logger } = this.deps;
+    for (;;) {
+      this.phase = { name: 'idle' };
+      const next = await client.nextInvocation();
+      const requestId = readRequestId(next.headers);
+      if (requestId === undefined) {
+        throw new RuntimeApiError('GET /invocation/next answered without a Lambda-Runtime-Aws-Request-Id header');
+      }
+      applyTraceEnvironment(next.headers, process.env);
+      logger.requestId = requestId;
+      const invocation = this.start(handler, next);
+      this.phase = { name: 'invoking', invocation };
+      const outcome = await invocation.outcome;
+      this.phase = { name: 'reporting' };
+      await this.report(requestId, outcome);
+      logger.requestId = undefined;
+      const exitCode = outcome.kind === 'error' ? (outcome.exitCode ?? this.exitAfterReport) : this.exitAfterReport;
+      if (exitCode !== undefined) process.exit(exitCode);
+    }
+  }
+
+  /** Routes an uncaught exception or unhandled rejection to whatever is running now. */
+  onFatal(kind: 'uncaughtException' | 'unhandledRejection', value: unknown): void {
+    const error =
+      kind === 'unhandledRejection' ? new RuntimeError('Runtime.UnhandledPromiseRejection', safeString(value), value) : value;
+    const label = kind === 'unhandledRejection' ? 'Unhandled Promise Rejection' : 'Uncaught Exception';
+    this.deps.logger.log('ERROR', [label, `\t${formatForLog(toErrorPayload(error))}`]);
+    const exitCode = kind === 'unhandledRejection' ? EXIT_UNHANDLED_REJECTION : EXIT_UNCAUGHT_EXCEPTION;
+    switch (this.phase.name) {
+      case 'init':
+        void this.failInit(error, { alreadyLogged: true });
+        return;
+      case 'invoking':
+        if (this.phase.invocation.settle({ kind: 'error', error, exitCode, alreadyLogged: true })) return;
+        // Already settled: the result is about to be posted; let that finish, then go.
+        this.exitAfterReport = EXIT_FAILURE;
+        return;
+      case 'reporting':
+        this.exitAfterReport = EXIT_FAILURE;
+        return;
+      case 'idle':
+        // No request to charge it to; a fresh instance is the only safe state.
+        process.exit(EXIT_FAILURE);
+    }
+  }
+
+  /** Called from `beforeExit`: lets a waiting invocation finish, or explains an unexpected drain. */
+  onEmptyLoop(): void {
+    if (this.deps.hook.fire()) return;
+    this.deps.logger.log('ERROR', [`Event loop emptied unexpectedly (phase ${this.phase.name}); exiting`]);
+    process.exitCode = EXIT_FAILURE;
+  }
+
+  private start(handler: UserHandler, next: NextInvocation): Invocation {
+    const { hook } = this.deps;
+    let meta: InvocationMeta;
+    let event: unknown;
+    try {
+      meta = parseInvocationMeta(next.headers);
+    } catch (err) {
+      return Invocation.failed(hook, err);
+    }
+    const text = next.body.toString('utf8');
+    try {
+      // Stratus sends an empty body when the caller gave no payload; AWS's CLI and console send `{}` in
+      // that case, so handlers written for AWS expect an object, and `{}` is the least surprising event.
+      event = text.trim() === '' ? {} : JSON.parse(text);
+    } catch (err) {
+      return Invocation.failed(hook, new RuntimeError('Runtime.UnmarshalError', `Unable to parse event body as JSON: ${ensureError(err).message}`, err));
+    }
+    return startInvocation(handler, event, (legacy) => createContext(meta, this.config.fn, legacy), hook);
+  }
+
+  private async report(requestId: string, outcome: Outcome): Promise<void> {
+    const { client, logger } = this.deps;
+    if (outcome.kind === 'success') {
+      let body: string;
+      try {
+        body = JSON.stringify(outcome.result) ?? 'null';
+      } catch (err) {
+        const failure = new RuntimeError('Runtime.JSONStringifyError', 'Unable to stringify response body', err);
+        return this.report(requestId, { kind: 'error', error: failure });
+      }
+      return this.warnIfRefused('response', await client.postResponse(requestId, body));
+    }
+    const payload = toErrorPayload(outcome.error);
+    if (!outcome.alreadyLogged) logger.log('ERROR', ['Invoke Error', `\t${formatForLog(payload)}`]);
+    this.warnIfRefused('error', await client.postInvocationError(requestId, payload));
+  }
+
+  private warnIfRefused(what: string, result: PostResult): void {
+    if (result.kind === 'refused') {
+      this.deps.logger.log('WARN', [`Runtime API refused the ${what}: HTTP ${result.status} ${result.body}`]);
+    }
+  }
+
+  // Posts once even if both the loader and a crash handler report, then exits. Logged under the RIC's
+  // "Uncaught Exception" label, which is what AWS users search their logs for after a failed init.
+  private async failInit(error: unknown, opts: { alreadyLogged?: boolean } = {}): Promise<never> {
+    if (!this.initFailed) {
+      this.initFailed = true;
+      const payload = toErrorPayload(error);
+      if (!opts.alreadyLogged) this.deps.logger.log('ERROR', ['Uncaught Exception', `\t${formatForLog(payload)}`]);
+      try {
+        await this.deps.client.postInitError(payload);
+      } catch (err) {
+        process.stderr.write(`stratus bootstrap: could not report the init error: ${ensureError(err).message}\n`);
+      }
+      process.exit(EXIT_FAILURE);
+    }
+    // A second reporter waits for the first one's exit.
+    return new Promise<never>(() => undefined);
+  }
+}
+
+function safeString(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+/** Composition root: reads the environment, patches console, wires crash handlers, runs the loop. */
+export async function main(): Promise<void> {
+  const read = readConfig(process.env);
+  if ('missing' in read) {
+    process.stderr.write(
+      `stratus bootstrap: cannot start, missing environment variable(s): ${read.missing.join(', ')}. ` +
+        'The agent must set AWS_LAMBDA_RUNTIME_API (host:port), _HANDLER (file.export) and LAMBDA_TASK_ROOT (code directory).\n',
+    );
+    process.exit(EXIT_FAILURE);
+  }
+  const { config } = read;
+  const logger = new RuntimeLogger({ format: config.logFormat, minLevel: config.logLevel });
+  patchConsole(logger);
+  if (config.missingOptional.length > 0) {
+    logger.log('WARN', [`Context fields will be empty: unset ${config.missingOptional.join(', ')}`]);
+  }
+  const hook = new EmptyLoopHook();
+  const client = new RuntimeClient({ runtimeApi: config.runtimeApi, postTimeoutMs: POST_TIMEOUT_MS });
+  const runtime = new NodeRuntime(config, { client, logger, hook });
+  process.on('uncaughtException', (err) => runtime.onFatal('uncaughtException', err));
+  process.on('unhandledRejection', (reason) => runtime.onFatal('unhandledRejection', reason));
+  process.on('beforeExit', () => runtime.onEmptyLoop());
+  const handler = await runtime.init();
+  await runtime.serve(handler);
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    const reason =
+      err instanceof RuntimeApiError ? `the Runtime API failed: ${err.message}` : `unexpected error: ${ensureError(err).stack}`;
+    process.stderr.write(`stratus bootstrap: stopping, ${reason}\n`);
+    process.exit(EXIT_FAILURE);
+  });
+}

@@ -1,0 +1,124 @@
+import type { AgentHeartbeat } from '../sdk/core/heartbeat';
+import { warmKey, type AgentView, type WarmView } from './placement';
+
+interface Entry {
+  hb: AgentHeartbeat;
+  receivedAtMs: number;
+  view: MutableAgentView;
+}
+
+interface MutableAgentView extends AgentView {
+  memoryFreeMb: number;
+  idleMemoryMb: number;
+  slotsFree: number;
+  warm: Map<string, WarmView>;
+  instancesByFunction: Map<string, number>;
+}
+
+/** Options for {@link ClusterView}. */
+export interface ClusterViewOptions {
+  /** An agent is dropped after this many of its heartbeat intervals pass in silence. Default 3. */
+  missedHeartbeats: number;
+  now?: () => number;
+}
+
+function toView(hb: AgentHeartbeat): MutableAgentView {
+  const warm = new Map<string, WarmView>();
+  const instancesByFunction = new Map<string, number>();
+  for (const f of hb.functions) {
+    warm.set(warmKey(f.functionName, f.revisionId), { idle: f.idle, busy: f.busy, starting: f.starting });
+    instancesByFunction.set(f.functionName, (instancesByFunction.get(f.functionName) ?? 0) + f.idle + f.busy + f.starting);
+  }
+  return {
+    agentId: hb.agentId,
+    address: hb.address,
+    memoryFreeMb: hb.memoryFreeMb,
+    idleMemoryMb: hb.idleMemoryMb ?? 0,
+    slotsFree: hb.slotsFree,
+    warm,
+    instancesByFunction,
+  };
+}
+
+/**
+ * The router's picture of the cluster, built from agent heartbeats. Between heartbeats it
+ * books this router's own dispatches, so a burst does not send everything to one idle instance.
+ */
+export class ClusterView {
+  private readonly entries = new Map<string, Entry>();
+  private readonly waiters = new Set<() => void>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: ClusterViewOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Takes in a heartbeat; stale ones (older seq of the same boot) are ignored. */
+  applyHeartbeat(hb: AgentHeartbeat): void {
+    const held = this.entries.get(hb.agentId);
+    if (held && held.hb.bootId === hb.bootId && held.hb.seq >= hb.seq) return;
+    if (hb.state !== 'ready') {
+      this.remove(hb.agentId);
+      return;
+    }
+    this.entries.set(hb.agentId, { hb, receivedAtMs: this.now(), view: toView(hb) });
+    this.notify();
+  }
+
+  /** Drops an agent at once (it said it is gone, or it cannot be reached). */
+  remove(agentId: string): void {
+    if (this.entries.delete(agentId)) this.notify();
+  }
+
+  /** Live agents for placement; agents whose heartbeats stopped are dropped here. */
+  agents(): AgentView[] {
+    const now = this.now();
+    const live: AgentView[] = [];
+    for (const [id, e] of this.entries) {
+      if (now - e.receivedAtMs > e.hb.intervalMs * this.options.missedHeartbeats) this.entries.delete(id);
+      else live.push(e.view);
+    }
+    return live;
+  }
+
+  /** Heartbeats of live agents, for the cluster API. */
+  heartbeats(): Array<{ hb: AgentHeartbeat; receivedAtMs: number }> {
+    this.agents();
+    return [...this.entries.values()].map((e) => ({ hb: e.hb, receivedAtMs: e.receivedAtMs }));
+  }
+
+  /** Books a dispatch until the agent's next heartbeat tells the truth. */
+  noteDispatch(agentId: string, functionName: string, revisionId: string, memoryMb: number, reason: 'warm' | 'room'): void {
+    const view = this.entries.get(agentId)?.view;
+    if (!view) return;
+    const key = warmKey(functionName, revisionId);
+    const w = view.warm.get(key) ?? { idle: 0, busy: 0, starting: 0 };
+    if (reason === 'warm' && w.idle > 0) {
+      view.warm.set(key, { ...w, idle: w.idle - 1, busy: w.busy + 1 });
+      view.idleMemoryMb = Math.max(0, view.idleMemoryMb - memoryMb);
+      return;
+    }
+    view.warm.set(key, { ...w, starting: w.starting + 1 });
+    view.instancesByFunction.set(functionName, (view.instancesByFunction.get(functionName) ?? 0) + 1);
+    view.memoryFreeMb = Math.max(0, view.memoryFreeMb - memoryMb);
+    view.slotsFree = Math.max(0, view.slotsFree - 1);
+  }
+
+  /** Resolves at the next change of the view, or after `ms`. */
+  waitForChange(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      this.waiters.add(done);
+    });
+  }
+
+  private notify(): void {
+    for (const w of [...this.waiters]) w();
+  }
+}

@@ -1,0 +1,49 @@
+import type { Metadata, sendUnaryData, ServerReadableStream, ServerUnaryCall } from '@grpc/grpc-js';
+import { context, SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
+import { requireToken } from '../sdk/core/auth';
+import { toStratusError } from '../sdk/core/errors';
+import type { Logger } from '../sdk/core/logger';
+import { extractFromMetadata } from '../sdk/core/trace-context';
+import { toGrpcStatus } from '../sdk/core/wire/grpc-errors';
+
+/** What every public API handler shares: who may call, how calls are traced and logged. */
+export interface HandlerContext {
+  tokens: readonly string[];
+  tracer: Tracer;
+  logger: Logger;
+}
+
+const TOKEN_HINT = 'pass a token with --token, STRATUS_TOKEN or the profile written by stratus dev';
+
+async function run<Res>(ctx: HandlerContext, name: string, metadata: Metadata, callback: sendUnaryData<Res>, body: (span: Span) => Promise<Res>): Promise<void> {
+  await context.with(extractFromMetadata(metadata), () =>
+    ctx.tracer.startActiveSpan(name, { kind: SpanKind.SERVER }, async (span) => {
+      try {
+        requireToken(metadata, ctx.tokens, TOKEN_HINT);
+        callback(null, await body(span));
+      } catch (err) {
+        const e = toStratusError(err);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: e.code });
+        span.setAttribute('stratus.error.code', e.code);
+        if (e.code === 'Internal') ctx.logger.error(`${name} failed`, { err: e, cause: String((e.cause as Error | undefined)?.stack ?? '') });
+        callback(toGrpcStatus(e));
+      } finally {
+        span.end();
+      }
+    }),
+  );
+}
+
+/** Wraps a unary handler: authenticates, traces as a server span, and maps errors to gRPC statuses. */
+export function unary<Req, Res>(ctx: HandlerContext, name: string, handler: (req: Req, span: Span) => Promise<Res>) {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+    void run(ctx, name, call.metadata, callback, (span) => handler(call.request, span));
+  };
+}
+
+/** Like {@link unary}, for client-streaming calls. Authentication happens before the stream is read. */
+export function clientStream<Req, Res>(ctx: HandlerContext, name: string, handler: (stream: AsyncIterable<Req>, span: Span) => Promise<Res>) {
+  return (call: ServerReadableStream<Req, Res>, callback: sendUnaryData<Res>): void => {
+    void run(ctx, name, call.metadata, callback, (span) => handler(call as AsyncIterable<Req>, span));
+  };
+}

@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto';
+import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
+import { LogType, type InvokeRequest, type InvokeResponse, type InvokeServiceServer } from '../proto/gen/stratus/v1/invoke';
+import { StratusError } from '../sdk/core/errors';
+import { functionArn, LATEST, validateFunctionName } from '../sdk/core/function-config';
+import { LIMITS } from '../sdk/core/limits';
+import type { FunctionCache } from './function-cache';
+import { unary, type HandlerContext } from './grpc-handler';
+import type { Invoker } from './invoker';
+
+/** Dependencies of the invoke API. */
+export interface InvokeServiceDeps {
+  cache: FunctionCache;
+  invoker: Invoker;
+  region: string;
+  accountId: string;
+  /** Time allowed on top of the function timeout when the caller sets no deadline (cold start, transit). */
+  defaultDeadlineSlackMs: number;
+}
+
+/** InvokeService: synchronous invocation through placement. */
+export function createInvokeService(ctx: HandlerContext, deps: InvokeServiceDeps): InvokeServiceServer {
+  return {
+    invoke: (call: ServerUnaryCall<InvokeRequest, InvokeResponse>, callback: sendUnaryData<InvokeResponse>) => {
+      const callerDeadline = Number(call.getDeadline());
+      unary<InvokeRequest, InvokeResponse>(ctx, 'stratus.InvokeService/Invoke', async (req, span) => {
+        const name = validateFunctionName(req.functionName);
+        span.setAttribute('faas.invoked_name', name);
+        if (req.payload.length > LIMITS.maxSyncPayloadBytes) {
+          throw new StratusError('PayloadTooLarge', `the payload is ${req.payload.length} bytes, over the ${LIMITS.maxSyncPayloadBytes}-byte limit for synchronous invocations: send a reference to the data instead`);
+        }
+        const qualifier = req.qualifier || LATEST;
+        const record = await deps.cache.get(name);
+        if (!record) throw new StratusError('FunctionNotFound', `function '${name}' does not exist: deploy it first (stratus deploy ${name} <folder>) or check the name with stratus ls`);
+        if (qualifier !== LATEST) throw new StratusError('FunctionNotFound', `function '${name}' has no version or alias '${qualifier}': invoke $LATEST or publish a version`);
+        if (record.config.reservedConcurrency === 0) {
+          throw new StratusError('TooManyRequests', `function '${name}' is stopped: its reserved concurrency is 0; raise it to invoke the function`, { retryable: false });
+        }
+        const requestId = randomUUID();
+        span.setAttribute('faas.invocation_id', requestId);
+        const fallback = Date.now() + record.config.timeoutSeconds * 1000 + deps.defaultDeadlineSlackMs;
+        const deadlineMs = Number.isFinite(callerDeadline) ? callerDeadline : fallback;
+        const result = await deps.invoker.invoke({
+          requestId,
+          record,
+          payload: req.payload,
+          deadlineMs,
+          tailLogs: req.logType === LogType.LOG_TYPE_TAIL,
+          clientContext: req.clientContext,
+          invokedFunctionArn: functionArn(deps.region, deps.accountId, name, req.qualifier || undefined),
+        });
+        span.setAttribute('faas.coldstart', result.coldStart);
+        return {
+          requestId,
+          executedVersion: record.version,
+          payload: result.payload,
+          functionError: result.functionFailed
+            ? { kind: 'Unhandled', errorType: result.errorType, errorMessage: result.errorMessage, stackTrace: result.stackTrace }
+            : undefined,
+          logTail: req.logType === LogType.LOG_TYPE_TAIL ? result.logTail : '',
+          report: {
+            durationMs: result.durationMs,
+            billedDurationMs: result.billedDurationMs,
+            initDurationMs: result.initDurationMs,
+            memorySizeMb: record.config.memoryMb,
+            maxMemoryUsedMb: result.maxMemoryUsedMb,
+            coldStart: result.coldStart,
+            agentId: result.agentId,
+          },
+        };
+      })(call, callback);
+    },
+  };
+}

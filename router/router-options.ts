@@ -1,0 +1,61 @@
+import * as os from 'node:os';
+import { StratusError } from '../sdk/core/errors';
+import type { LogLevel } from '../sdk/core/logger';
+
+/** Everything a router is configured with. main.ts builds it from the environment. */
+export interface RouterOptions {
+  /** Unique id of this router. Default: hostname plus a random suffix. */
+  routerId: string;
+  /** NATS servers. Default nats://127.0.0.1:4222. */
+  natsServers: string;
+  /** Interface the gRPC API and HTTP endpoints bind. Default 0.0.0.0. */
+  host: string;
+  /** gRPC API port. Default 50051. */
+  grpcPort: number;
+  /** HTTP port (health and readiness now; the HTTP gateway later); -1 disables. Default 8080. */
+  httpPort: number;
+  /** API tokens callers must present. Required. */
+  apiTokens: string[];
+  /** Token used to reach agents. Required. */
+  clusterToken: string;
+  /** Agents are dropped after this many missed heartbeat intervals. Default 3. */
+  missedHeartbeats: number;
+  /** Longest an invocation waits for capacity before a throttle. Default 2000. */
+  placementWaitMs: number;
+  /** Longest the router waits to connect to an agent before trying another. Default 1000. */
+  agentConnectTimeoutMs: number;
+  /** Retry hint returned with throttles. Default 500. */
+  throttleRetryAfterMs: number;
+  /** Function records cached for the invoke path. Default 10000. */
+  functionCacheEntries: number;
+  /** Replicas for streams and buckets the router creates. Default 1. */
+  replicas: number;
+  region: string;
+  accountId: string;
+  logLevel: LogLevel;
+}
+
+/** Applies defaults and validates; the one place router options are resolved. */
+export function resolveRouterOptions(input: Partial<RouterOptions>): RouterOptions {
+  const apiTokens = (input.apiTokens ?? []).filter(Boolean);
+  if (apiTokens.length === 0) throw new StratusError('InvalidRequest', 'no API tokens: set STRATUS_API_TOKENS (comma-separated) so callers can authenticate');
+  if (!input.clusterToken) throw new StratusError('InvalidRequest', 'no cluster token: set STRATUS_CLUSTER_TOKEN to the secret agents accept');
+  return {
+    routerId: input.routerId || `${os.hostname()}-${Math.random().toString(36).slice(2, 8)}`,
+    natsServers: input.natsServers || 'nats://127.0.0.1:4222',
+    host: input.host || '0.0.0.0',
+    grpcPort: input.grpcPort ?? 50051,
+    httpPort: input.httpPort ?? 8080,
+    apiTokens,
+    clusterToken: input.clusterToken,
+    missedHeartbeats: input.missedHeartbeats ?? 3,
+    placementWaitMs: input.placementWaitMs ?? 2000,
+    agentConnectTimeoutMs: input.agentConnectTimeoutMs ?? 1000,
+    throttleRetryAfterMs: input.throttleRetryAfterMs ?? 500,
+    functionCacheEntries: input.functionCacheEntries ?? 10_000,
+    replicas: input.replicas ?? 1,
+    region: input.region || 'local',
+    accountId: input.accountId || '000000000000',
+    logLevel: input.logLevel ?? 'info',
+  };
+}

@@ -1,0 +1,46 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** A readiness probe: returns undefined when ready, else the reason it is not. */
+export type ReadinessCheck = () => string | undefined;
+
+/** A small HTTP server for `/healthz` (the process is alive) and `/readyz` (it can serve). */
+export class HealthServer {
+  private readonly server: http.Server;
+
+  constructor(
+    private readonly ready: ReadinessCheck,
+    private readonly status: () => Record<string, unknown> = () => ({}),
+  ) {
+    this.server = http.createServer((req, res) => {
+      const url = req.url ?? '';
+      if (url === '/healthz') return this.send(res, 200, { status: 'ok' });
+      if (url === '/readyz') {
+        const reason = this.ready();
+        return this.send(res, reason ? 503 : 200, reason ? { status: 'not ready', reason } : { status: 'ready', ...this.status() });
+      }
+      this.send(res, 404, { error: 'not found: try /healthz or /readyz' });
+    });
+  }
+
+  /** Listens on host:port (port 0 picks one) and returns the bound port. */
+  async listen(host: string, port: number): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve());
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Stops accepting connections. */
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private send(res: http.ServerResponse, code: number, body: unknown): void {
+    const text = JSON.stringify(body);
+    res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+}
