@@ -1,0 +1,329 @@
+import { createReadStream, promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { ClusterServiceClient } from '../../proto/gen/stratus/v1/cluster';
+import type { FunctionInfo as FunctionInfoPb } from '../../proto/gen/stratus/v1/common';
+import { FunctionServiceClient, type ListFunctionsResponse, type UploadCodeResponse } from '../../proto/gen/stratus/v1/functions';
+import { InvokeServiceClient, LogType, type InvokeResponse } from '../../proto/gen/stratus/v1/invoke';
+import { withBearer } from '../core/auth';
+import { hashFile, packDirectory } from '../core/bundle';
+import { backoffMs, sleep } from '../core/deadline';
+import { StratusError } from '../core/errors';
+import type { CodeRef } from '../core/function-config';
+import { LIMITS } from '../core/limits';
+import { injectIntoMetadata } from '../core/trace-context';
+import { codeRefFromPb, functionConfigToPb, functionRecordFromPb } from '../core/wire/function-codec';
+import { fromGrpcError } from '../core/wire/grpc-errors';
+import { resolveClientOptions, type ResolvedClientOptions, type StratusClientOptions } from './client-options';
+import type { AgentInfo, DeployRequest, DeployResult, FunctionInfo, FunctionSettings, InvokeOptions, InvokeResult, UploadProgress } from './types';
+
+interface Stubs {
+  channel: grpc.Channel;
+  functions: FunctionServiceClient;
+  invoke: InvokeServiceClient;
+  cluster: ClusterServiceClient;
+}
+
+/** Which failures a call may retry: reads anything transient, invocations only what never ran. */
+type RetryClass = 'read' | 'invoke' | 'write';
+
+function retryableFor(cls: RetryClass, err: StratusError): boolean {
+  switch (cls) {
+    case 'read':
+      return err.code === 'ServiceUnavailable' || err.code === 'TooManyRequests';
+    case 'invoke':
+      // A throttle and "no agents" are refusals before anything ran; a lost agent may have run it.
+      return err.code === 'TooManyRequests' && err.retryable;
+    case 'write':
+      return false;
+    default: {
+      const unreachable: never = cls;
+      return unreachable;
+    }
+  }
+}
+
+const tracer = trace.getTracer('stratus-sdk');
+
+/**
+ * The typed client for the Stratus API. Deadlines on every call, retries only where they are
+ * safe, and failover across routers when one cannot be reached (a request that never left
+ * is always safe to send elsewhere).
+ */
+export class StratusClient {
+  private readonly options: ResolvedClientOptions;
+  private readonly stubs = new Map<string, Stubs>();
+  private current = 0;
+
+  constructor(options: StratusClientOptions) {
+    this.options = resolveClientOptions(options);
+  }
+
+  /** Uploads a bundle file (zip or tar.gz) in chunks; returns where it is stored. */
+  async uploadCode(file: string, onProgress?: UploadProgress): Promise<CodeRef & { alreadyStored: boolean }> {
+    const { sha256, size } = await hashFile(file);
+    if (size > LIMITS.maxBundleBytes) {
+      throw new StratusError('PayloadTooLarge', `the bundle is ${size} bytes, over the ${LIMITS.maxBundleBytes / 1024 / 1024} MB upload limit: remove unused files or move dependencies into a layer`);
+    }
+    const deadline = Date.now() + Math.max(this.options.defaultTimeoutMs, 120_000);
+    const res = await this.call<UploadCodeResponse>('read', 'UploadCode', deadline, undefined, (s, md, opts, cb) => {
+      const call = s.functions.uploadCode(md, opts, cb);
+      void (async () => {
+        call.write({ part: { $case: 'header', value: { size, sha256 } } });
+        let sent = 0;
+        for await (const chunk of createReadStream(file, { highWaterMark: LIMITS.uploadChunkBytes })) {
+          const buf = chunk as Buffer;
+          if (!call.write({ part: { $case: 'chunk', value: buf } })) await new Promise<void>((r) => call.once('drain', () => r()));
+          sent += buf.length;
+          onProgress?.(sent, size);
+        }
+        call.end();
+      })().catch((err: unknown) => call.destroy(err as Error));
+      return call;
+    });
+    return { ...codeRefFromPb(res.code), alreadyStored: res.alreadyStored };
+  }
+
+  /** Creates a function from uploaded code. */
+  async createFunction(name: string, settings: FunctionSettings & { runtime: string }, codeSha256: string): Promise<FunctionInfo> {
+    const config = functionConfigToPb({ ...settings, name });
+    const res = await this.call<FunctionInfoPb>('write', 'CreateFunction', this.deadline(), undefined, (s, md, opts, cb) => s.functions.createFunction({ config, codeSha256 }, md, opts, cb));
+    return functionRecordFromPb(res);
+  }
+
+  /** Points a function at new uploaded code. */
+  async updateFunctionCode(name: string, codeSha256: string, expectedRevisionId = ''): Promise<FunctionInfo> {
+    const res = await this.call<FunctionInfoPb>('write', 'UpdateFunctionCode', this.deadline(), undefined, (s, md, opts, cb) =>
+      s.functions.updateFunctionCode({ name, codeSha256, expectedRevisionId }, md, opts, cb),
+    );
+    return functionRecordFromPb(res);
+  }
+
+  /**
+   * Changes a function's settings. Fields left undefined keep their value; `mask` (proto field
+   * names) applies exactly the named fields, which is how a value is cleared.
+   */
+  async updateFunctionConfiguration(name: string, settings: FunctionSettings, mask: string[] = []): Promise<FunctionInfo> {
+    const config = functionConfigToPb({ ...settings, name });
+    const res = await this.call<FunctionInfoPb>('write', 'UpdateFunctionConfiguration', this.deadline(), undefined, (s, md, opts, cb) =>
+      s.functions.updateFunctionConfiguration({ name, config, updateMask: mask, expectedRevisionId: '' }, md, opts, cb),
+    );
+    return functionRecordFromPb(res);
+  }
+
+  /** A function's $LATEST configuration; FunctionNotFound when absent. */
+  async getFunction(name: string): Promise<FunctionInfo> {
+    const res = await this.call<FunctionInfoPb>('read', 'GetFunction', this.deadline(), undefined, (s, md, opts, cb) => s.functions.getFunction({ name, qualifier: '' }, md, opts, cb));
+    return functionRecordFromPb(res);
+  }
+
+  /** Every function, following pages. */
+  async listFunctions(): Promise<FunctionInfo[]> {
+    const all: FunctionInfo[] = [];
+    let marker = '';
+    do {
+      const page = await this.call<ListFunctionsResponse>('read', 'ListFunctions', this.deadline(), undefined, (s, md, opts, cb) => s.functions.listFunctions({ marker, maxItems: 200 }, md, opts, cb));
+      all.push(...page.functions.map(functionRecordFromPb));
+      marker = page.nextMarker;
+    } while (marker);
+    return all;
+  }
+
+  /** Deletes a function; FunctionNotFound when absent. */
+  async deleteFunction(name: string): Promise<void> {
+    await this.call('write', 'DeleteFunction', this.deadline(), undefined, (s, md, opts, cb) => s.functions.deleteFunction({ name }, md, opts, cb));
+  }
+
+  /**
+   * Deploys a folder, zip or tar.gz: uploads the code (skipped by the server when unchanged),
+   * then creates the function or updates its code and settings.
+   */
+  async deploy(req: DeployRequest): Promise<DeployResult> {
+    const work = await fs.mkdtemp(path.join(os.tmpdir(), 'stratus-deploy-'));
+    try {
+      const stat = await fs.stat(req.source).catch(() => undefined);
+      if (!stat) throw new StratusError('InvalidRequest', `'${req.source}' does not exist: pass a folder, a .zip or a .tar.gz`);
+      const bundle = stat.isDirectory() ? await packDirectory(req.source, work) : req.source;
+      const code = await this.uploadCode(bundle, req.onProgress);
+      const existing = await this.getFunction(req.name).catch((err: unknown) => {
+        if (err instanceof StratusError && err.code === 'FunctionNotFound') return undefined;
+        throw err;
+      });
+      if (!existing) {
+        if (!req.settings.runtime) throw new StratusError('InvalidRequest', `function '${req.name}' is new: say which runtime it uses (--runtime nodejs|python|provided)`);
+        const created = await this.createFunction(req.name, { ...req.settings, runtime: req.settings.runtime }, code.sha256);
+        return { function: created, created: true, codeChanged: true };
+      }
+      const codeChanged = existing.code.sha256 !== code.sha256;
+      let fn = codeChanged ? await this.updateFunctionCode(req.name, code.sha256, existing.revisionId) : existing;
+      if (Object.values(req.settings).some((v) => v !== undefined)) fn = await this.updateFunctionConfiguration(req.name, req.settings);
+      return { function: fn, created: false, codeChanged };
+    } finally {
+      await fs.rm(work, { recursive: true, force: true });
+    }
+  }
+
+  /** Invokes synchronously. A function error is a normal result (see functionError), not a throw. */
+  async invoke(name: string, payload: Buffer | string | undefined, options: InvokeOptions = {}): Promise<InvokeResult> {
+    const body = payload === undefined ? Buffer.alloc(0) : Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
+    if (body.length > LIMITS.maxSyncPayloadBytes) {
+      throw new StratusError('PayloadTooLarge', `the payload is ${body.length} bytes, over the ${LIMITS.maxSyncPayloadBytes}-byte limit for synchronous invocations: send a reference to the data instead`);
+    }
+    // Without a deadline the router allows the function's timeout plus start-up slack.
+    const deadline = options.timeoutMs ? Date.now() + options.timeoutMs : Infinity;
+    const request = {
+      functionName: name,
+      qualifier: options.qualifier ?? '',
+      payload: body,
+      logType: options.logType === 'Tail' ? LogType.LOG_TYPE_TAIL : LogType.LOG_TYPE_NONE,
+      clientContext: options.clientContext === undefined ? '' : JSON.stringify(options.clientContext),
+    };
+    const res = await this.call<InvokeResponse>('invoke', 'Invoke', deadline, options.signal, (s, md, opts, cb) => s.invoke.invoke(request, md, opts, cb));
+    return {
+      requestId: res.requestId,
+      executedVersion: res.executedVersion,
+      payload: res.payload,
+      functionError: res.functionError
+        ? { kind: res.functionError.kind, errorType: res.functionError.errorType, errorMessage: res.functionError.errorMessage, stackTrace: res.functionError.stackTrace }
+        : undefined,
+      logTail: res.logTail,
+      report: res.report
+        ? {
+            durationMs: res.report.durationMs,
+            billedDurationMs: res.report.billedDurationMs,
+            initDurationMs: res.report.initDurationMs,
+            memorySizeMb: res.report.memorySizeMb,
+            maxMemoryUsedMb: res.report.maxMemoryUsedMb,
+            coldStart: res.report.coldStart,
+            agentId: res.report.agentId,
+          }
+        : undefined,
+    };
+  }
+
+  /** The agents a router sees. */
+  async getCluster(): Promise<{ routerId: string; agents: AgentInfo[] }> {
+    return this.call('read', 'GetCluster', this.deadline(), undefined, (s, md, opts, cb) => s.cluster.getCluster({}, md, opts, cb));
+  }
+
+  /** Closes every connection. */
+  close(): void {
+    for (const s of this.stubs.values()) {
+      s.functions.close();
+      s.invoke.close();
+      s.cluster.close();
+      s.channel.close();
+    }
+    this.stubs.clear();
+  }
+
+  private deadline(): number {
+    return Date.now() + this.options.defaultTimeoutMs;
+  }
+
+  private stubsFor(endpoint: string): Stubs {
+    let s = this.stubs.get(endpoint);
+    if (!s) {
+      const creds = grpc.credentials.createInsecure();
+      const channelOptions = {
+        'grpc.max_receive_message_length': LIMITS.maxGrpcMessageBytes,
+        'grpc.max_send_message_length': LIMITS.maxGrpcMessageBytes,
+        'grpc.initial_reconnect_backoff_ms': 100,
+        'grpc.max_reconnect_backoff_ms': 1000,
+      };
+      const channel = new grpc.Channel(endpoint, creds, channelOptions);
+      const opts = { ...channelOptions, channelOverride: channel };
+      s = {
+        channel,
+        functions: new FunctionServiceClient(endpoint, creds, opts),
+        invoke: new InvokeServiceClient(endpoint, creds, opts),
+        cluster: new ClusterServiceClient(endpoint, creds, opts),
+      };
+      this.stubs.set(endpoint, s);
+    }
+    return s;
+  }
+
+  /** Waits until the endpoint's channel is connected; false when it cannot be reached in time. */
+  private async connect(s: Stubs, deadline: number): Promise<boolean> {
+    if (s.channel.getConnectivityState(true) === grpc.connectivityState.READY) return true;
+    const until = Math.min(deadline, Date.now() + this.options.connectTimeoutMs);
+    return new Promise((resolve) => s.functions.waitForReady(until, (err) => resolve(!err)));
+  }
+
+  private async call<T>(
+    cls: RetryClass,
+    method: string,
+    deadline: number,
+    signal: AbortSignal | undefined,
+    send: (s: Stubs, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: T) => void) => grpc.ClientUnaryCall | grpc.ClientWritableStream<unknown>,
+  ): Promise<T> {
+    return tracer.startActiveSpan(`stratus.client.${method}`, { kind: SpanKind.CLIENT }, async (span) => {
+      try {
+        return await this.attempt(cls, deadline, signal, send);
+      } catch (err) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: err instanceof StratusError ? err.code : String(err) });
+        throw err;
+      } finally {
+        span.end();
+      }
+    });
+  }
+
+  private async attempt<T>(
+    cls: RetryClass,
+    deadline: number,
+    signal: AbortSignal | undefined,
+    send: (s: Stubs, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: T) => void) => grpc.ClientUnaryCall | grpc.ClientWritableStream<unknown>,
+  ): Promise<T> {
+    const { endpoints } = this.options;
+    let lastError: StratusError | undefined;
+    for (let attempt = 0; attempt < this.options.maxAttempts; attempt += 1) {
+      // Try every router once per attempt; a router that cannot be reached never saw the request.
+      let reached: Stubs | undefined;
+      for (let i = 0; i < endpoints.length && !reached; i += 1) {
+        const endpoint = endpoints[this.current % endpoints.length] as string;
+        const s = this.stubsFor(endpoint);
+        if (await this.connect(s, deadline)) reached = s;
+        else {
+          lastError = new StratusError('ServiceUnavailable', `cannot reach a Stratus router at ${endpoint}: start the cluster (npm run dev) or point STRATUS_ENDPOINT at a running router`);
+          this.current += 1;
+        }
+      }
+      if (reached) {
+        try {
+          return await this.once(reached, deadline, signal, send);
+        } catch (err) {
+          lastError = err as StratusError;
+          if (!retryableFor(cls, lastError)) throw lastError;
+        }
+      }
+      if (attempt + 1 >= this.options.maxAttempts) break;
+      const delay = Math.max(lastError?.retryAfterMs ?? 0, backoffMs(attempt, this.options.backoffBaseMs, this.options.backoffCapMs));
+      if (Date.now() + delay >= deadline) break;
+      await sleep(delay, signal);
+    }
+    throw lastError ?? new StratusError('ServiceUnavailable', 'no router answered');
+  }
+
+  private once<T>(
+    s: Stubs,
+    deadline: number,
+    signal: AbortSignal | undefined,
+    send: (s: Stubs, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: T) => void) => grpc.ClientUnaryCall | grpc.ClientWritableStream<unknown>,
+  ): Promise<T> {
+    if (signal?.aborted) return Promise.reject(new StratusError('Cancelled', 'the call was cancelled'));
+    const metadata = injectIntoMetadata(withBearer(new grpc.Metadata(), this.options.token));
+    return new Promise<T>((resolve, reject) => {
+      const call = send(s, metadata, Number.isFinite(deadline) ? { deadline } : {}, (err, res) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (err) reject(fromGrpcError(err));
+        else resolve(res);
+      });
+      const onAbort = (): void => call.cancel();
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}

@@ -1,0 +1,83 @@
+import type { FunctionConfig, FunctionRecord } from '../core/function-config';
+
+/** A function as the API returns it. */
+export type FunctionInfo = FunctionRecord;
+
+/** Settings for a function; everything but the name is optional and gets the documented default. */
+export type FunctionSettings = Partial<Omit<FunctionConfig, 'name'>>;
+
+/** How a function failed (the call itself succeeded). */
+export interface FunctionErrorInfo {
+  /** "Unhandled", as Lambda's X-Amz-Function-Error. */
+  kind: string;
+  errorType: string;
+  errorMessage: string;
+  stackTrace: string[];
+}
+
+/** REPORT-line facts about an invocation. */
+export interface InvocationReport {
+  durationMs: number;
+  billedDurationMs: number;
+  initDurationMs?: number;
+  memorySizeMb: number;
+  maxMemoryUsedMb: number;
+  coldStart: boolean;
+  agentId: string;
+}
+
+/** The outcome of a synchronous invocation. */
+export interface InvokeResult {
+  requestId: string;
+  executedVersion: string;
+  /** The function's result bytes, or the error object when functionError is set. */
+  payload: Buffer;
+  functionError?: FunctionErrorInfo;
+  /** Last 4 KB of the log, when requested with logType "Tail". */
+  logTail: string;
+  report?: InvocationReport;
+}
+
+/** Options for one invocation. */
+export interface InvokeOptions {
+  qualifier?: string;
+  /** "Tail" returns the last 4 KB of the log. */
+  logType?: 'None' | 'Tail';
+  /** JSON handed to the function as context.clientContext. */
+  clientContext?: unknown;
+  /** Deadline for the call; default the function timeout plus slack. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Progress of an upload, for progress bars. */
+export type UploadProgress = (sentBytes: number, totalBytes: number) => void;
+
+/** What a deploy does: create, or update code and configuration. */
+export interface DeployRequest {
+  name: string;
+  /** A folder, a .zip or a .tar.gz. */
+  source: string;
+  settings: FunctionSettings & { runtime?: string };
+  onProgress?: UploadProgress;
+}
+
+/** What a deploy did. */
+export interface DeployResult {
+  function: FunctionInfo;
+  created: boolean;
+  codeChanged: boolean;
+}
+
+/** An agent as a router sees it. */
+export interface AgentInfo {
+  agentId: string;
+  address: string;
+  state: string;
+  memoryTotalMb: number;
+  memoryFreeMb: number;
+  slotsTotal: number;
+  slotsFree: number;
+  functions: Array<{ functionName: string; revisionId: string; idle: number; busy: number; starting: number }>;
+  lastHeartbeatMs: number;
+}

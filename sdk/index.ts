@@ -1,0 +1,5 @@
+/** The Stratus client SDK's public entry. */
+export { StratusClient } from './client/stratus-client';
+export type { StratusClientOptions } from './client/client-options';
+export type * from './client/types';
+export { StratusError, type ErrorCode } from './core/errors';
