@@ -1,0 +1,28 @@
+import type { Command } from 'commander';
+import type { CliContext } from '../context';
+
+/** `stratus cluster`: the agents a router sees, their capacity and warm instances. */
+export function registerClusterCommand(program: Command, run: (action: (ctx: CliContext) => Promise<number | void>) => Promise<void>): void {
+  program
+    .command('cluster')
+    .description('show the agents, their capacity and warm instances')
+    .action(() =>
+      run(async ({ out, client }) => {
+        const cluster = await (await client()).getCluster();
+        if (out.json) return out.printJson(cluster);
+        out.line(`router ${cluster.routerId} sees ${cluster.agents.length} agent(s)`);
+        out.printTable(
+          ['AGENT', 'ADDRESS', 'STATE', 'MEMORY FREE', 'SLOTS FREE', 'WARM (idle/busy)', 'LAST HEARTBEAT'],
+          cluster.agents.map((a) => [
+            a.agentId,
+            a.address,
+            a.state,
+            `${a.memoryFreeMb}/${a.memoryTotalMb} MB`,
+            `${a.slotsFree}/${a.slotsTotal}`,
+            a.functions.map((f) => `${f.functionName} ${f.idle}/${f.busy}`).join(', ') || '-',
+            `${Math.max(0, Date.now() - a.lastHeartbeatMs)} ms ago`,
+          ]),
+        );
+      }),
+    );
+}

@@ -1,0 +1,79 @@
+import type { Command } from 'commander';
+import { SingleBar } from 'cli-progress';
+import type { FunctionSettings } from '../../client/types';
+import { StratusError } from '../../core/errors';
+import type { CliContext } from '../context';
+import { humanBytes } from '../output';
+
+interface DeployFlags {
+  runtime?: string;
+  handler?: string;
+  memory?: string;
+  timeout?: string;
+  env?: string[];
+  description?: string;
+}
+
+function parseEnv(pairs: string[] | undefined): Record<string, string> | undefined {
+  if (!pairs || pairs.length === 0) return undefined;
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new StratusError('InvalidRequest', `--env ${pair}: write it as KEY=VALUE`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
+}
+
+function parseInteger(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n)) throw new StratusError('InvalidRequest', `${flag} ${value}: give a whole number`);
+  return n;
+}
+
+/** `stratus deploy <name> <folder|zip|tar.gz>`: creates or updates a function, with a progress bar for the upload. */
+export function registerDeployCommand(program: Command, run: (action: (ctx: CliContext) => Promise<number | void>) => Promise<void>): void {
+  program
+    .command('deploy <name> <source>')
+    .description('create or update a function from a folder, a .zip or a .tar.gz')
+    .option('--runtime <runtime>', 'nodejs, python or provided (Lambda names like nodejs20.x work); needed for a new function')
+    .option('--handler <handler>', 'file.function, e.g. index.handler')
+    .option('--memory <mb>', 'memory in MB (128-10240, default 128)')
+    .option('--timeout <seconds>', 'timeout in seconds (1-900, default 3)')
+    .option('--env <KEY=VALUE...>', 'environment variables (repeat or list several)')
+    .option('--description <text>', 'a description')
+    .action((name: string, source: string, flags: DeployFlags) =>
+      run(async ({ out, client }) => {
+        const settings: FunctionSettings & { runtime?: string } = {
+          runtime: flags.runtime,
+          handler: flags.handler,
+          memoryMb: parseInteger('--memory', flags.memory),
+          timeoutSeconds: parseInteger('--timeout', flags.timeout),
+          environment: parseEnv(flags.env),
+          description: flags.description,
+        };
+        const showBar = !out.json && process.stderr.isTTY;
+        const bar = showBar ? new SingleBar({ format: 'uploading {bar} {percentage}% | {value}/{total} bytes', stream: process.stderr }) : undefined;
+        let started = false;
+        const result = await (await client()).deploy({
+          name,
+          source,
+          settings,
+          onProgress: (sent, total) => {
+            if (!bar) return;
+            if (!started) {
+              bar.start(total, 0);
+              started = true;
+            }
+            bar.update(sent);
+          },
+        });
+        bar?.stop();
+        const f = result.function;
+        if (out.json) return out.printJson({ created: result.created, codeChanged: result.codeChanged, name: f.config.name, revisionId: f.revisionId, code: f.code });
+        const what = result.created ? 'created' : result.codeChanged ? 'updated code' : 'code unchanged';
+        out.line(`${f.config.name}: ${what} — ${f.config.runtime} ${f.config.handler}, ${f.config.memoryMb} MB, ${f.config.timeoutSeconds} s, bundle ${humanBytes(f.code.size)}`);
+      }),
+    );
+}

@@ -1,0 +1,40 @@
+import { StratusClient } from '../client/stratus-client';
+import { StratusError } from '../core/errors';
+import { createOutput, type Output } from './output';
+import { profilePath, readProfile } from './profile';
+
+/** Global flags every command accepts. */
+export interface GlobalFlags {
+  endpoint?: string;
+  token?: string;
+  profile?: string;
+  json?: boolean;
+}
+
+/** What a command needs: output, and a client connected as the flags, environment or profile say. */
+export interface CliContext {
+  out: Output;
+  env: NodeJS.ProcessEnv;
+  client(): Promise<StratusClient>;
+}
+
+/** Resolves the connection: flags first, then STRATUS_ENDPOINT/STRATUS_TOKEN, then the profile file. */
+export function createContext(flags: GlobalFlags, env: NodeJS.ProcessEnv): CliContext {
+  let client: StratusClient | undefined;
+  return {
+    out: createOutput(Boolean(flags.json)),
+    env,
+    client: async () => {
+      if (client) return client;
+      const profile = await readProfile(profilePath(env), flags.profile ?? env.STRATUS_PROFILE);
+      const endpoint = flags.endpoint ?? env.STRATUS_ENDPOINT ?? profile?.endpoint;
+      const token = flags.token ?? env.STRATUS_TOKEN ?? profile?.token;
+      if (!endpoint) {
+        throw new StratusError('InvalidRequest', `no router endpoint: pass --endpoint host:port, set STRATUS_ENDPOINT, or run 'stratus dev' (it writes ${profilePath(env)})`);
+      }
+      if (!token) throw new StratusError('Unauthenticated', 'no API token: pass --token, set STRATUS_TOKEN, or run stratus dev (it writes a profile)');
+      client = new StratusClient({ endpoints: endpoint, token });
+      return client;
+    },
+  };
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/** The `stratus` CLI's composition root: parses flags (commander), reads the environment, runs one command. */
+import { Command } from 'commander';
+import { registerClusterCommand } from './commands/cluster';
+import { registerDeployCommand } from './commands/deploy';
+import { registerDevCommand } from './commands/dev';
+import { registerFunctionCommands } from './commands/functions';
+import { registerInvokeCommand } from './commands/invoke';
+import { createContext, type CliContext, type GlobalFlags } from './context';
+import { EXIT, reportError } from './output';
+
+function buildProgram(env: NodeJS.ProcessEnv): Command {
+  const program = new Command();
+  program
+    .name('stratus')
+    .description('Stratus: run functions on your own machines')
+    .option('--endpoint <host:port>', 'router address (or STRATUS_ENDPOINT, or the profile)')
+    .option('--token <token>', 'API token (or STRATUS_TOKEN, or the profile)')
+    .option('--profile <name>', 'profile in the config file (or STRATUS_PROFILE)')
+    .option('--json', 'print JSON for scripts')
+    .showHelpAfterError()
+    .exitOverride();
+  const run = async (action: (ctx: CliContext) => Promise<number | void>): Promise<void> => {
+    const flags = program.opts<GlobalFlags>();
+    const ctx = createContext(flags, env);
+    let code: number = EXIT.ok;
+    try {
+      code = (await action(ctx)) ?? EXIT.ok;
+    } catch (err) {
+      code = reportError(err, Boolean(flags.json));
+    }
+    process.exitCode = code;
+  };
+  registerDevCommand(program, run);
+  registerDeployCommand(program, run);
+  registerInvokeCommand(program, run);
+  registerFunctionCommands(program, run);
+  registerClusterCommand(program, run);
+  return program;
+}
+
+buildProgram(process.env)
+  .parseAsync(process.argv)
+  .then(() => {
+    // Commands end by setting exitCode (dev only after its cluster stopped); open gRPC
+    // channels must not keep a finished command alive.
+    process.exit(process.exitCode ?? 0);
+  })
+  .catch((err: unknown) => {
+    const e = err as { code?: string; exitCode?: number };
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') process.exit(0);
+    process.exit(typeof e.exitCode === 'number' && e.code?.startsWith('commander.') ? EXIT.usage : reportError(err, false));
+  });
