@@ -66,6 +66,8 @@ export class InstancePool {
       logSink: this.options.logSink,
       memoryCheckMs: this.options.memoryCheckMs,
       onExit: (i) => this.remove(i),
+      // Placement only learns an instance went idle from a heartbeat; without this it waits a full interval.
+      onStateChange: () => this.options.onChange(),
     });
     this.byId.set(instance.id, instance);
     const key = revisionKey(record);

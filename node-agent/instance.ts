@@ -27,6 +27,8 @@ export interface InstanceOptions {
   logSink: LogSink;
   /** Called once when the process is gone, for whatever reason. */
   onExit: (instance: Instance) => void;
+  /** Called after every state change, so the agent can advertise a newly idle instance at once. */
+  onStateChange?: (instance: Instance) => void;
   /** How often a busy instance's memory is checked against its limit. */
   memoryCheckMs: number;
 }
@@ -185,8 +187,9 @@ export class Instance {
   }
 
   private setState(next: InstanceState): void {
-    if (this.state === 'stopped') return;
+    if (this.state === 'stopped' || this.state === next) return;
     this.state = next;
+    this.options.onStateChange?.(this);
   }
 
   private settle(requestId: string, outcome: InvocationOutcome): void {

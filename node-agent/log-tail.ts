@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import { LIMITS } from '../sdk/core/limits';
 
 /** Keeps the last `maxBytes` of an invocation's log lines, as Lambda's `LogType: Tail` returns them. */
@@ -20,7 +21,11 @@ export class LogTail {
   /** The kept text, cut to the last `maxBytes` bytes (a single huge line is cut too). */
   text(): string {
     const all = Buffer.from(this.lines.join(''));
-    return all.length <= this.maxBytes ? all.toString('utf8') : all.subarray(all.length - this.maxBytes).toString('utf8');
+    if (all.length <= this.maxBytes) return all.toString('utf8');
+    // Start at a whole character: a cut inside a multibyte one would decode to U+FFFD.
+    let start = all.length - this.maxBytes;
+    while (start < all.length && ((all[start] ?? 0) & 0xc0) === 0x80) start += 1;
+    return all.subarray(start).toString('utf8');
   }
 }
 
@@ -61,12 +66,14 @@ export function billedDuration(durationMs: number, granularityMs = 1): number {
 /** Splits a byte stream into lines, keeping a partial last line until its newline arrives. */
 export class LineSplitter {
   private partial = '';
+  // Keeps a multibyte character split across two chunks whole.
+  private readonly decoder = new StringDecoder('utf8');
 
   constructor(private readonly onLine: (line: string) => void) {}
 
   /** Feeds a chunk of output. */
   write(chunk: Buffer | string): void {
-    const text = this.partial + chunk.toString();
+    const text = this.partial + (typeof chunk === 'string' ? chunk : this.decoder.write(chunk));
     const parts = text.split('\n');
     this.partial = parts.pop() ?? '';
     for (const part of parts) this.onLine(part);
@@ -74,6 +81,7 @@ export class LineSplitter {
 
   /** Emits whatever partial line is left (the stream ended). */
   flush(): void {
+    this.partial += this.decoder.end();
     if (this.partial) this.onLine(this.partial);
     this.partial = '';
   }

@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { LRUCache } from 'lru-cache';
 import { AgentServiceClient, type AgentInvokeRequest, type AgentInvokeResponse } from '../proto/gen/stratus/v1/agent';
 import { withBearer } from '../sdk/core/auth';
+import { waitForChannelReady } from '../sdk/core/wire/grpc-channel';
 import { LIMITS } from '../sdk/core/limits';
 import { injectIntoMetadata } from '../sdk/core/trace-context';
 
@@ -29,12 +30,8 @@ export class AgentClients {
    */
   async invoke(address: string, request: AgentInvokeRequest, deadlineMs: number, connectTimeoutMs: number): Promise<AgentInvokeResponse | AgentCallFailure> {
     const client = this.client(address);
-    const channel = client.getChannel();
-    if (channel.getConnectivityState(true) !== grpc.connectivityState.READY) {
-      const ready = await new Promise<Error | undefined>((resolve) =>
-        client.waitForReady(Math.min(deadlineMs, Date.now() + connectTimeoutMs), (err) => resolve(err ?? undefined)),
-      );
-      if (ready) return { kind: 'unreachable', error: ready };
+    if (!(await waitForChannelReady(client.getChannel(), Math.min(deadlineMs, Date.now() + connectTimeoutMs)))) {
+      return { kind: 'unreachable', error: new Error(`cannot connect to agent at ${address}`) };
     }
     const metadata = injectIntoMetadata(withBearer(new grpc.Metadata(), this.clusterToken));
     return new Promise((resolve) => {

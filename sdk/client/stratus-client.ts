@@ -11,10 +11,11 @@ import { withBearer } from '../core/auth';
 import { hashFile, packDirectory } from '../core/bundle';
 import { backoffMs, sleep } from '../core/deadline';
 import { StratusError } from '../core/errors';
-import type { CodeRef } from '../core/function-config';
+import { validateGivenSizes, type CodeRef } from '../core/function-config';
 import { LIMITS } from '../core/limits';
 import { injectIntoMetadata } from '../core/trace-context';
 import { codeRefFromPb, functionConfigToPb, functionRecordFromPb } from '../core/wire/function-codec';
+import { waitForChannelReady } from '../core/wire/grpc-channel';
 import { fromGrpcError } from '../core/wire/grpc-errors';
 import { resolveClientOptions, type ResolvedClientOptions, type StratusClientOptions } from './client-options';
 import type { AgentInfo, DeployRequest, DeployResult, FunctionInfo, FunctionSettings, InvokeOptions, InvokeResult, UploadProgress } from './types';
@@ -88,6 +89,7 @@ export class StratusClient {
 
   /** Creates a function from uploaded code. */
   async createFunction(name: string, settings: FunctionSettings & { runtime: string }, codeSha256: string): Promise<FunctionInfo> {
+    validateGivenSizes(settings);
     const config = functionConfigToPb({ ...settings, name });
     const res = await this.call<FunctionInfoPb>('write', 'CreateFunction', this.deadline(), undefined, (s, md, opts, cb) => s.functions.createFunction({ config, codeSha256 }, md, opts, cb));
     return functionRecordFromPb(res);
@@ -106,6 +108,7 @@ export class StratusClient {
    * names) applies exactly the named fields, which is how a value is cleared.
    */
   async updateFunctionConfiguration(name: string, settings: FunctionSettings, mask: string[] = []): Promise<FunctionInfo> {
+    validateGivenSizes(settings);
     const config = functionConfigToPb({ ...settings, name });
     const res = await this.call<FunctionInfoPb>('write', 'UpdateFunctionConfiguration', this.deadline(), undefined, (s, md, opts, cb) =>
       s.functions.updateFunctionConfiguration({ name, config, updateMask: mask, expectedRevisionId: '' }, md, opts, cb),
@@ -145,6 +148,8 @@ export class StratusClient {
     try {
       const stat = await fs.stat(req.source).catch(() => undefined);
       if (!stat) throw new StratusError('InvalidRequest', `'${req.source}' does not exist: pass a folder, a .zip or a .tar.gz`);
+      // Before the upload, so a bad setting fails fast rather than after sending the bundle.
+      validateGivenSizes(req.settings);
       const bundle = stat.isDirectory() ? await packDirectory(req.source, work) : req.source;
       const code = await this.uploadCode(bundle, req.onProgress);
       const existing = await this.getFunction(req.name).catch((err: unknown) => {
@@ -247,10 +252,8 @@ export class StratusClient {
   }
 
   /** Waits until the endpoint's channel is connected; false when it cannot be reached in time. */
-  private async connect(s: Stubs, deadline: number): Promise<boolean> {
-    if (s.channel.getConnectivityState(true) === grpc.connectivityState.READY) return true;
-    const until = Math.min(deadline, Date.now() + this.options.connectTimeoutMs);
-    return new Promise((resolve) => s.functions.waitForReady(until, (err) => resolve(!err)));
+  private connect(s: Stubs, deadline: number): Promise<boolean> {
+    return waitForChannelReady(s.channel, Math.min(deadline, Date.now() + this.options.connectTimeoutMs));
   }
 
   private async call<T>(

@@ -20,7 +20,7 @@ export function checkDeadline(deadline: Deadline, what: string): void {
   }
 }
 
-/** Resolves after `ms`, or rejects as Cancelled when `signal` aborts first. The timer never holds the process open. */
+/** Resolves after `ms`, or rejects as Cancelled when `signal` aborts first. Someone awaits it, so it keeps the process alive. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new StratusError('Cancelled', 'cancelled'));
@@ -28,7 +28,6 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
-    timer.unref();
     const onAbort = (): void => {
       clearTimeout(timer);
       reject(new StratusError('Cancelled', 'cancelled'));

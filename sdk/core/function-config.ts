@@ -91,6 +91,19 @@ function checkRange(what: string, value: number, min: number, max: number, unit:
   return value;
 }
 
+/**
+ * Range-checks the sizes a caller set explicitly, before they are sent. The wire reads 0 as "not
+ * set", so without this an explicit 0 (a zero timeout, say) would silently become the default.
+ */
+export function validateGivenSizes(settings: Partial<Pick<FunctionConfig, 'memoryMb' | 'timeoutSeconds' | 'ephemeralStorageMb'>>): void {
+  const { memoryMb, timeoutSeconds, ephemeralStorageMb } = settings;
+  if (memoryMb !== undefined) checkRange('memory', memoryMb, LIMITS.minMemoryMb, LIMITS.maxMemoryMb, 'MB');
+  if (timeoutSeconds !== undefined) checkRange('timeout', timeoutSeconds, LIMITS.minTimeoutSeconds, LIMITS.maxTimeoutSeconds, 'seconds');
+  if (ephemeralStorageMb !== undefined) {
+    checkRange('ephemeral storage', ephemeralStorageMb, LIMITS.minEphemeralStorageMb, LIMITS.maxEphemeralStorageMb, 'MB');
+  }
+}
+
 function validateEnvironment(env: Record<string, string>): Record<string, string> {
   let bytes = 0;
   for (const [key, value] of Object.entries(env)) {

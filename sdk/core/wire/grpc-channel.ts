@@ -1,0 +1,27 @@
+import { connectivityState, type ChannelInterface } from '@grpc/grpc-js';
+
+/**
+ * Resolves true once the channel is connected, false as soon as a connection attempt fails
+ * (or at `untilMs`). Failing fast matters: a refused connection means the request was never
+ * sent, so the caller can try another server at once instead of waiting out a timeout.
+ */
+export function waitForChannelReady(channel: ChannelInterface, untilMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (ok: boolean): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(guard);
+      resolve(ok);
+    };
+    // grpc-js's own timers are unref'd: this ref'd one keeps the caller's process alive while it waits.
+    const guard = setTimeout(() => finish(false), Math.max(0, untilMs - Date.now()) + 50);
+    const check = (): void => {
+      const state = channel.getConnectivityState(true);
+      if (state === connectivityState.READY) return finish(true);
+      if (state === connectivityState.TRANSIENT_FAILURE || state === connectivityState.SHUTDOWN) return finish(false);
+      channel.watchConnectivityState(state, untilMs, (err) => (err ? finish(false) : check()));
+    };
+    check();
+  });
+}

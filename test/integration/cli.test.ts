@@ -1,0 +1,167 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { functionDir, startCluster, uniqueName, type TestCluster } from '../helpers/cluster';
+import { freePort, waitFor } from '../helpers/ports';
+import { distEntry, ROOT } from '../helpers/stratus-process';
+
+const CLI = distEntry('sdk/cli/main.js');
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the stratus binary as a user would, with only the environment given. */
+function stratus(args: string[], env: Record<string, string>, input?: string): CliRun {
+  const res = spawnSync(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir(), ...env },
+    input,
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  return { code: res.status, stdout: res.stdout, stderr: res.stderr };
+}
+
+describe('stratus CLI against a running cluster', () => {
+  let cluster: TestCluster;
+  let env: Record<string, string>;
+  const name = uniqueName('cli');
+
+  beforeAll(async () => {
+    cluster = await startCluster({ agents: 1 });
+    env = { STRATUS_ENDPOINT: cluster.routers[0]!.address, STRATUS_TOKEN: cluster.apiToken, STRATUS_CONFIG: path.join(mkdtempSync(path.join(os.tmpdir(), 'cfg-')), 'c.json') };
+  }, 60_000);
+  afterAll(async () => cluster?.stop());
+
+  test('deploy creates a function when given a folder, runtime and handler', () => {
+    const dir = functionDir({
+      'index.js': `exports.handler = async (event) => {
+        console.log('got', JSON.stringify(event));
+        if (event.fail) throw new RangeError('asked to fail');
+        return { echo: event, env: process.env.GREETING };
+      };`,
+    });
+    const res = stratus(['deploy', name, dir, '--runtime', 'nodejs20.x', '--handler', 'index.handler', '--memory', '256', '--env', 'GREETING=hi'], env);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain(`${name}: created`);
+  });
+
+  test('invoke prints the result on stdout when the payload comes from a flag, a file or stdin', () => {
+    const flag = stratus(['invoke', name, '--payload', '{"a":1}'], env);
+    expect(flag.code).toBe(0);
+    expect(JSON.parse(flag.stdout)).toEqual({ echo: { a: 1 }, env: 'hi' });
+
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'payload-')), 'event.json');
+    writeFileSync(file, '{"from":"file"}');
+    expect(JSON.parse(stratus(['invoke', name, '--payload-file', file], env).stdout)).toEqual({ echo: { from: 'file' }, env: 'hi' });
+
+    expect(JSON.parse(stratus(['invoke', name], env, '{"from":"stdin"}').stdout)).toEqual({ echo: { from: 'stdin' }, env: 'hi' });
+  });
+
+  test('invoke prints the error object on stderr and exits 1 when the function throws', () => {
+    const res = stratus(['invoke', name, '--payload', '{"fail":true}'], env);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe('');
+    const error = JSON.parse(res.stderr) as { errorType: string; errorMessage: string; trace: string[] };
+    expect(error.errorType).toBe('RangeError');
+    expect(error.errorMessage).toBe('asked to fail');
+    expect(error.trace.length).toBeGreaterThan(0);
+  });
+
+  test('invoke --log prints the log tail with START, END and REPORT lines on stderr', () => {
+    const res = stratus(['invoke', name, '--payload', '{"b":2}', '--log'], env);
+    expect(res.code).toBe(0);
+    expect(res.stderr).toMatch(/^START RequestId: \S+ Version: \$LATEST$/m);
+    expect(res.stderr).toMatch(/\tINFO\tgot {"b":2}/);
+    expect(res.stderr).toMatch(/^REPORT RequestId: .*\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 256 MB/m);
+  });
+
+  test('invoke --json prints the whole result when a script asks for it', () => {
+    const res = stratus(['--json', 'invoke', name, '--payload', '{"c":3}'], env);
+    expect(res.code).toBe(0);
+    const out = JSON.parse(res.stdout) as { requestId: string; payload: unknown; report: { coldStart: boolean } };
+    expect(out.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(out.payload).toEqual({ echo: { c: 3 }, env: 'hi' });
+    expect(out.report.coldStart).toBe(false);
+  });
+
+  test('ls and get show the function as a table and as JSON', () => {
+    const table = stratus(['ls'], env);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(new RegExp(`${name}.*nodejs20\\.x.*index\\.handler.*256 MB`));
+    const list = JSON.parse(stratus(['ls', '--json'], env).stdout) as Array<{ name: string; memoryMb: number }>;
+    expect(list.find((f) => f.name === name)?.memoryMb).toBe(256);
+    const got = JSON.parse(stratus(['get', name, '--json'], env).stdout) as { resolvedRuntime: string; environment: Record<string, string> };
+    expect(got.resolvedRuntime).toBe('nodejs');
+    expect(got.environment).toEqual({ GREETING: 'hi' });
+  });
+
+  test('cluster lists the agent with its warm instance', () => {
+    const res = JSON.parse(stratus(['cluster', '--json'], env).stdout) as { agents: Array<{ agentId: string; functions: Array<{ functionName: string }> }> };
+    expect(res.agents).toHaveLength(1);
+    expect(res.agents[0]!.functions.map((f) => f.functionName)).toContain(name);
+  });
+
+  test('errors carry their code and exit 2 when the function is unknown, the token is wrong or the router is down', async () => {
+    const unknown = stratus(['invoke', 'no-such-function'], env);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^error \[FunctionNotFound\]: function 'no-such-function' does not exist: deploy it first/);
+
+    const badToken = stratus(['ls'], { ...env, STRATUS_TOKEN: 'wrong' });
+    expect(badToken.code).toBe(2);
+    expect(badToken.stderr).toContain('[Unauthenticated]');
+
+    const closed = await freePort();
+    const down = stratus(['ls'], { ...env, STRATUS_ENDPOINT: `127.0.0.1:${closed}` });
+    expect(down.code).toBe(2);
+    expect(down.stderr).toContain('[ServiceUnavailable]');
+    expect(down.stderr).toContain(`127.0.0.1:${closed}`);
+
+    const json = stratus(['--json', 'get', 'no-such-function'], env);
+    expect(JSON.parse(json.stderr)).toMatchObject({ error: { code: 'FunctionNotFound' } });
+  });
+
+  test('deploy refuses with a usage error when a new function has no runtime', () => {
+    const res = stratus(['deploy', uniqueName('noruntime'), functionDir({ 'index.js': 'exports.handler = async () => 1;' })], env);
+    expect(res.code).toBe(3);
+    expect(res.stderr).toContain('--runtime');
+  });
+
+  test('rm deletes the function and invoke then says it is not found', () => {
+    expect(stratus(['rm', name], env).code).toBe(0);
+    expect(stratus(['invoke', name], env).stderr).toContain('[FunctionNotFound]');
+  });
+});
+
+describe('stratus dev', () => {
+  test('dev runs a cluster, deploys the example and writes a profile the other commands use when started with --example', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'stratus-dev-'));
+    const config = path.join(dataDir, 'config.json');
+    const [natsPort, grpcPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dataDir, STRATUS_CONFIG: config };
+    const dev = spawn(
+      process.execPath,
+      [CLI, 'dev', '--data-dir', dataDir, '--nats-port', String(natsPort), '--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--example', path.join(ROOT, 'examples', 'hello')],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    dev.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    dev.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<number | null>((resolve) => dev.once('exit', (code) => resolve(code)));
+    try {
+      await waitFor('stratus dev to be ready', () => output.includes('ready'), 45_000, 100);
+      expect(output).toContain("invoked 'hello' → {\"message\":\"Hello, Stratus!\"");
+      const res = stratus(['invoke', 'hello', '--payload', '{"name":"Ada"}'], { HOME: dataDir, STRATUS_CONFIG: config });
+      expect(res.code).toBe(0);
+      expect(JSON.parse(res.stdout)).toMatchObject({ message: 'Hello, Ada!', invocationsOnThisInstance: 2 });
+    } finally {
+      dev.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
+    expect(output).toContain('stopping');
+  }, 90_000);
+});
