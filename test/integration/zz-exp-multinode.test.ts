@@ -11,14 +11,30 @@ function sleeper(ms: number): string {
   return functionDir({ 'index.js': `exports.handler = async (e) => { await new Promise((r) => setTimeout(r, ${ms})); return e; };` });
 }
 
-test('exp both routers', async () => {
+test('exp kill with loops on both routers', async () => {
   const c1 = cluster.client({}, [cluster.routers[0]!]);
   const c2 = cluster.client({}, [cluster.routers[1]!]);
   const name = uniqueName('exp');
-  for (let round = 0; round < 4; round++) {
-    if (round === 0) await c1.deploy({ name, source: sleeper(700), settings: { runtime: 'nodejs', handler: 'index.handler' } });
-    const t0 = Date.now();
-    const res = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 ? c2 : c1).invoke(name, '{}').then((r) => ({ a: r.report?.agentId, cold: r.report?.coldStart, ms: Date.now() - t0 }), (e: StratusError) => ({ err: e.code, msg: e.message, ms: Date.now() - t0 }))));
-    console.log(round, JSON.stringify(res));
-  }
+  await c1.deploy({ name, source: sleeper(200), settings: { runtime: 'nodejs', handler: 'index.handler' } });
+  const t0 = Date.now();
+  const out: unknown[] = [];
+  let stop = false;
+  const loops = [0, 1, 2, 3].map(async (k) => {
+    for (let i = 0; !stop; i++) {
+      const s = Date.now() - t0;
+      try {
+        const r = await (k % 2 ? c2 : c1).invoke(name, '{}', { timeoutMs: 10000 });
+        out.push({ k, s, ms: Date.now() - t0 - s, a: r.report?.agentId });
+      } catch (e) {
+        out.push({ k, s, ms: Date.now() - t0 - s, err: (e as StratusError).code, msg: (e as Error).message });
+      }
+    }
+  });
+  await new Promise((r) => setTimeout(r, 1500));
+  console.log('kill at', Date.now() - t0);
+  await cluster.agents[0]!.kill();
+  await new Promise((r) => setTimeout(r, 3000));
+  stop = true;
+  await Promise.all(loops);
+  console.log(out.map((o) => JSON.stringify(o)).join('\n'));
 });
