@@ -143,6 +143,9 @@ export class Agent {
         span.end();
       }
     });
+    // Nothing ran (the warm runtime exited before taking the event): start over as a new arrival,
+    // on another instance here or refused for the router to place elsewhere.
+    if (outcome.kind === 'error' && outcome.notStarted) return this.invoke(inv);
     const durationMs = performance.now() - begin;
     const maxMemoryUsedMb = await instance.maxMemoryUsedMb();
     const billedDurationMs = billedDuration(durationMs, this.deps.billingGranularityMs);

@@ -12,7 +12,14 @@ export type InstanceState = 'starting' | 'idle' | 'busy' | 'stopped';
 /** How an invocation on an instance ended. */
 export type InvocationOutcome =
   | { kind: 'response'; payload: Buffer }
-  | { kind: 'error'; report: RuntimeErrorReport; /** The instance is gone and must not be reused. */ fatal: boolean };
+  | {
+      kind: 'error';
+      report: RuntimeErrorReport;
+      /** The instance is gone and must not be reused. */
+      fatal: boolean;
+      /** The runtime was gone before it took the event: nothing ran, so the invocation may run elsewhere. */
+      notStarted?: boolean;
+    };
 
 /** Result of starting an instance: ready, or the init error to hand to the first invocation. */
 export type StartOutcome = { kind: 'ready'; initDurationMs: number } | { kind: 'failed'; report: RuntimeErrorReport };
@@ -153,7 +160,7 @@ export class Instance {
           this.fail(errorReport('Sandbox.Timedout', `${new Date().toISOString()} ${event.requestId} Task timed out after ${seconds} seconds`));
         }, timeoutMs);
         timer.unref();
-        if (this.exitInfo) this.fail(this.exitReport());
+        if (this.exitInfo) this.fail(this.exitReport(), true);
         else this.api.deliver(event);
       });
     } finally {
@@ -200,12 +207,12 @@ export class Instance {
   }
 
   /** Ends the current invocation with a fatal error and kills the instance. */
-  private fail(report: RuntimeErrorReport): void {
+  private fail(report: RuntimeErrorReport, notStarted = false): void {
     const pending = this.pending;
     void this.stop();
     if (!pending) return;
     this.pending = undefined;
-    pending.settle({ kind: 'error', report, fatal: true });
+    pending.settle({ kind: 'error', report, fatal: true, notStarted });
   }
 
   private killTree(): void {
@@ -261,8 +268,11 @@ export class Instance {
     this.exitInfo = { code, signal };
     const pending = this.pending;
     if (pending) {
+      // A runtime may report its last result and then exit (Node does after an uncaught exception);
+      // an event handed over in between was never taken, and is not this invocation's failure.
+      const notStarted = this.api.holdsUntakenEvent;
       // Let the last output lines arrive before the invocation's log is sealed.
-      setImmediate(() => this.fail(this.exitReport()));
+      setImmediate(() => this.fail(this.exitReport(), notStarted));
     } else {
       void this.stop();
     }

@@ -38,7 +38,8 @@ const MAX_BODY = LIMITS.maxSyncPayloadBytes + 100;
 function parseErrorReport(body: Buffer, typeHeader: string | undefined): RuntimeErrorReport {
   let parsed: { errorType?: unknown; errorMessage?: unknown; trace?: unknown; stackTrace?: unknown } = {};
   try {
-    parsed = JSON.parse(body.toString('utf8') || '{}');
+    // `null` is valid JSON too; only an object can carry the fields.
+    parsed = JSON.parse(body.toString('utf8') || '{}') ?? {};
   } catch {
     // An unreadable body: Lambda then builds the error from the type header alone.
   }
@@ -75,6 +76,11 @@ export class RuntimeApiServer {
     });
     const { port } = this.server.address() as AddressInfo;
     return `127.0.0.1:${port}`;
+  }
+
+  /** Whether an event was delivered but the runtime has not taken it yet (it has not polled since). */
+  get holdsUntakenEvent(): boolean {
+    return this.queued !== undefined;
   }
 
   /** Hands an event to the runtime: at once if it is polling, else on its next poll. */
@@ -139,8 +145,13 @@ export class RuntimeApiServer {
         this.listener.onInitError(parseErrorReport(body, type));
         return;
       }
-      const requestId = decodeURIComponent(match[1] ?? '');
-      if (requestId !== this.activeId) return this.reply(res, 400, 'InvalidRequestID', 'Invalid request ID');
+      let requestId: string | undefined;
+      try {
+        requestId = decodeURIComponent(match[1] ?? '');
+      } catch {
+        // Malformed percent-encoding from the runtime must not crash the agent: it matches no invocation.
+      }
+      if (requestId === undefined || requestId !== this.activeId) return this.reply(res, 400, 'InvalidRequestID', 'Invalid request ID');
       this.activeId = undefined;
       this.reply(res, 202);
       if (match[2] === 'response') this.listener.onResponse(requestId, body);

@@ -252,4 +252,22 @@ describe('ClusterView', () => {
     view.applyHeartbeat(heartbeat());
     await expect(Promise.all(waits)).resolves.toHaveLength(3);
   });
+
+  test('applyHeartbeat ignores a late ready heartbeat when the same boot already said it is draining', () => {
+    const { view } = viewAt();
+    view.applyHeartbeat(heartbeat({ seq: 1 }));
+    view.applyHeartbeat(heartbeat({ seq: 3, state: 'draining' }));
+    view.applyHeartbeat(heartbeat({ seq: 2 }));
+    expect(view.agents()).toHaveLength(0);
+  });
+
+  test('applyHeartbeat brings an agent back when it speaks again after being removed as unreachable', () => {
+    const { view } = viewAt();
+    view.applyHeartbeat(heartbeat({ seq: 5 }));
+    view.remove('agent-1');
+    view.applyHeartbeat(heartbeat({ seq: 5 }));
+    expect(view.agents()).toHaveLength(0);
+    view.applyHeartbeat(heartbeat({ seq: 6 }));
+    expect(view.agents()).toHaveLength(1);
+  });
 });

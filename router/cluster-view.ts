@@ -46,6 +46,8 @@ function toView(hb: AgentHeartbeat): MutableAgentView {
  */
 export class ClusterView {
   private readonly entries = new Map<string, Entry>();
+  /** The last heartbeat of each removed agent, so a late, older heartbeat cannot bring it back. */
+  private readonly removed = new Map<string, { bootId: string; seq: number }>();
   private readonly waiters = new Set<() => void>();
   private readonly now: () => number;
 
@@ -55,19 +57,27 @@ export class ClusterView {
 
   /** Takes in a heartbeat; stale ones (older seq of the same boot) are ignored. */
   applyHeartbeat(hb: AgentHeartbeat): void {
-    const held = this.entries.get(hb.agentId);
-    if (held && held.hb.bootId === hb.bootId && held.hb.seq >= hb.seq) return;
+    const held = this.entries.get(hb.agentId)?.hb ?? this.removed.get(hb.agentId);
+    if (held && held.bootId === hb.bootId && held.seq >= hb.seq) return;
     if (hb.state !== 'ready') {
       this.remove(hb.agentId);
+      this.removed.set(hb.agentId, { bootId: hb.bootId, seq: hb.seq });
       return;
     }
+    this.removed.delete(hb.agentId);
     this.entries.set(hb.agentId, { hb, receivedAtMs: this.now(), view: toView(hb) });
     this.notify();
   }
 
   /** Drops an agent at once (it said it is gone, or it cannot be reached). */
   remove(agentId: string): void {
-    if (this.entries.delete(agentId)) this.notify();
+    const held = this.entries.get(agentId);
+    if (!held) return;
+    this.entries.delete(agentId);
+    this.removed.set(agentId, { bootId: held.hb.bootId, seq: held.hb.seq });
+    // Bounded: a long-lived router sees agents come and go for months.
+    if (this.removed.size > 10_000) this.removed.delete(this.removed.keys().next().value as string);
+    this.notify();
   }
 
   /** Live agents for placement; agents whose heartbeats stopped are dropped here. */

@@ -1,7 +1,7 @@
-import { createWriteStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { gzipSync } from 'node:zlib';
 import * as tar from 'tar';
 import * as yazl from 'yazl';
 import { extractBundle, hashFile, inspectBundle, packDirectory } from './bundle';
@@ -172,7 +172,6 @@ describe('packDirectory, inspectBundle and extractBundle', () => {
 
   test('inspectBundle throws InvalidCode when a gzip file is not a tar', async () => {
     const file = path.join(tmp, 'not-tar.tar.gz');
-    const { gzipSync } = await import('node:zlib');
     await fs.writeFile(file, gzipSync(Buffer.from('just some gzipped text, no tar headers here\n'.repeat(20))));
     await invalidCode(inspectBundle(file, BIG_LIMIT));
   });
@@ -226,5 +225,16 @@ describe('packDirectory, inspectBundle and extractBundle', () => {
     const file = path.join(tmp, 'evil.tar.gz');
     await tar.c({ gzip: true, file, cwd: src, preservePaths: true }, ['ok', '../evil']);
     await invalidCode(inspectBundle(file, BIG_LIMIT));
+  });
+
+  test('extractBundle writes nothing outside the folder when a tar.gz entry escapes it', async () => {
+    const src = await emptyDir('src/inner');
+    await fs.writeFile(path.join(tmp, 'src', 'evil'), 'pwned');
+    await fs.writeFile(path.join(src, 'ok'), 'ok');
+    const file = path.join(tmp, 'evil.tar.gz');
+    await tar.c({ gzip: true, file, cwd: src, preservePaths: true }, ['ok', '../evil']);
+    const out = await emptyDir('nested/out');
+    await extractBundle(file, out, BIG_LIMIT).catch(() => undefined);
+    await expect(fs.access(path.join(tmp, 'nested', 'evil'))).rejects.toThrow();
   });
 });

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import * as yauzl from 'yauzl';
 import * as yazl from 'yazl';
-import { StratusError } from './errors';
+import { StratusError, ensureError } from './errors';
 import type { BundleFormat } from './function-config';
 
 /** What inspecting a bundle found. */
@@ -39,9 +39,12 @@ function openZip(file: string): Promise<yauzl.ZipFile> {
 
 /** Walks a zip's entries; `onEntry` may extract them. yauzl refuses absolute and `..` paths itself. */
 async function walkZip(file: string, onEntry: (zip: yauzl.ZipFile, entry: yauzl.Entry) => Promise<void>): Promise<void> {
-  const zip = await openZip(file);
+  // Errors from yauzl itself mean a bad archive (corrupt, or an unsafe path): InvalidCode, in both callers.
+  const zip = await openZip(file).catch((err: unknown) => {
+    throw unreadable('zip', err);
+  });
   await new Promise<void>((resolve, reject) => {
-    zip.on('error', reject);
+    zip.on('error', (err: unknown) => reject(unreadable('zip', err)));
     zip.on('end', resolve);
     zip.on('entry', (entry: yauzl.Entry) => {
       onEntry(zip, entry).then(() => zip.readEntry(), (err) => {
@@ -56,6 +59,13 @@ async function walkZip(file: string, onEntry: (zip: yauzl.ZipFile, entry: yauzl.
 function unsafePath(name: string): boolean {
   const normalized = path.posix.normalize(name.replace(/\\/g, '/'));
   return path.posix.isAbsolute(normalized) || normalized === '..' || normalized.startsWith('../');
+}
+
+function unreadable(format: BundleFormat, err: unknown): StratusError {
+  if (err instanceof StratusError) return err;
+  return new StratusError('InvalidCode', `the ${format} bundle is unreadable (${ensureError(err).message}): rebuild the archive and upload it again`, {
+    cause: err,
+  });
 }
 
 function tooLarge(limit: number): StratusError {
@@ -83,13 +93,24 @@ export async function inspectBundle(file: string, maxUnpackedBytes: number): Pro
     if (format === 'zip') {
       await walkZip(file, async (_zip, entry) => count(entry.fileName, entry.uncompressedSize));
     } else {
-      await tar.t({ file, strict: true, onReadEntry: (entry) => count(entry.path, entry.size ?? 0) });
+      // Throwing inside a tar callback escapes the stream (uncaught, and the promise never settles): record and rethrow.
+      let refused: unknown;
+      await tar.t({
+        file,
+        strict: true,
+        onReadEntry: (entry) => {
+          if (refused !== undefined) return;
+          try {
+            count(entry.path, entry.size ?? 0);
+          } catch (err) {
+            refused = err;
+          }
+        },
+      });
+      if (refused !== undefined) throw refused;
     }
   } catch (err) {
-    if (err instanceof StratusError) throw err;
-    throw new StratusError('InvalidCode', `the ${format} bundle is unreadable (${(err as Error).message}): rebuild the archive and upload it again`, {
-      cause: err,
-    });
+    throw unreadable(format, err);
   }
   return { format, files, unpackedBytes };
 }
@@ -116,17 +137,21 @@ export async function extractBundle(file: string, dest: string, maxUnpackedBytes
       await pipeline(stream, createWriteStream(target, { mode: unixMode & 0o111 ? 0o755 : 0o644 }));
     });
   } else {
+    // As in inspectBundle, the filter must not throw: it skips every entry past the limit instead.
+    let refused: StratusError | undefined;
     await tar.x({
       file,
       cwd: dest,
       strict: true,
       preservePaths: false,
       filter: (_p, entry) => {
+        if (refused) return false;
         written += 'size' in entry ? (entry.size ?? 0) : 0;
-        if (written > maxUnpackedBytes) throw tooLarge(maxUnpackedBytes);
-        return true;
+        if (written > maxUnpackedBytes) refused = tooLarge(maxUnpackedBytes);
+        return !refused;
       },
     });
+    if (refused) throw refused;
   }
 }
 

@@ -263,7 +263,7 @@ describe('normalizeFunctionConfig layers and description', () => {
 
   test('normalizeFunctionConfig rejects the description when it passes 256 characters', () => {
     const e = invalid(() => normalizeFunctionConfig(input({ description: 'd'.repeat(257) })));
-    expect(e.message).toMatch(/description is 257 characters: keep it under 256/);
+    expect(e.message).toMatch(/description is 257 characters: keep it to at most 256/);
   });
 });
 

@@ -146,7 +146,7 @@ export function normalizeFunctionConfig(input: Partial<FunctionConfig> & { name:
   }
   const description = input.description ?? '';
   if (description.length > LIMITS.maxDescriptionLength) {
-    throw new StratusError('InvalidRequest', `description is ${description.length} characters: keep it under ${LIMITS.maxDescriptionLength}`);
+    throw new StratusError('InvalidRequest', `description is ${description.length} characters: keep it to at most ${LIMITS.maxDescriptionLength}`);
   }
   const layers = input.layers ?? [];
   if (layers.length > LIMITS.maxLayers) {
