@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV, KvEntry } from '@nats-io/kv';
-import { StratusError } from '../sdk/core/errors';
+import { natsFailure, StratusError, viaNats } from '../sdk/core/errors';
 import { LATEST, type CodeRef, type FunctionConfig, type FunctionRecord } from '../sdk/core/function-config';
 import { functionKey, functionNameFromKey } from '../sdk/core/nats-layout';
 import type { RuntimeName } from '../sdk/core/runtimes';
@@ -17,6 +18,11 @@ function decode(entry: KvEntry | null): FunctionRecord | undefined {
   return entry.json<FunctionRecord>();
 }
 
+/** True when a compare-and-set write lost to another writer (the entry's revision moved on). */
+function lostRace(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence;
+}
+
 function notFound(name: string): StratusError {
   return new StratusError('FunctionNotFound', `function '${name}' does not exist: deploy it first (stratus deploy ${name} <folder>) or check the name with stratus ls`);
 }
@@ -30,19 +36,17 @@ export class FunctionRegistry {
 
   /** The $LATEST record, or undefined. */
   async get(name: string): Promise<FunctionRecord | undefined> {
-    return decode(await this.kv.get(functionKey(name)));
+    return decode(await viaNats(`reading function '${name}'`, () => this.kv.get(functionKey(name))));
   }
 
   /** Creates a function; FunctionAlreadyExists when the name is taken. */
   async create(config: FunctionConfig, runtime: RuntimeName, code: CodeRef): Promise<FunctionRecord> {
     const record: FunctionRecord = { config, runtime, code, version: LATEST, revisionId: randomUUID(), lastModifiedMs: Date.now() };
     try {
-      await this.kv.create(functionKey(config.name), JSON.stringify(record));
+      await viaNats(`storing function '${config.name}'`, () => this.kv.create(functionKey(config.name), JSON.stringify(record)));
     } catch (cause) {
-      if (await this.get(config.name)) {
-        throw new StratusError('FunctionAlreadyExists', `function '${config.name}' already exists: update it (stratus deploy updates code and configuration) or pick another name`, { cause });
-      }
-      throw new StratusError('ServiceUnavailable', `could not store function '${config.name}': ${(cause as Error).message}`, { cause });
+      if (!lostRace(cause instanceof StratusError ? cause.cause : cause)) throw cause;
+      throw new StratusError('FunctionAlreadyExists', `function '${config.name}' already exists: update it (stratus deploy updates code and configuration) or pick another name`, { cause });
     }
     return record;
   }
@@ -54,7 +58,7 @@ export class FunctionRegistry {
    */
   async update(name: string, change: (current: FunctionRecord) => FunctionRecord, expectedRevisionId?: string): Promise<FunctionRecord> {
     for (let attempt = 0; attempt < 5; attempt += 1) {
-      const entry = await this.kv.get(functionKey(name));
+      const entry = await viaNats(`reading function '${name}'`, () => this.kv.get(functionKey(name)));
       const current = decode(entry);
       if (!entry || !current) throw notFound(name);
       if (expectedRevisionId && current.revisionId !== expectedRevisionId) {
@@ -64,8 +68,9 @@ export class FunctionRegistry {
       try {
         await this.kv.update(functionKey(name), JSON.stringify(next), entry.revision);
         return next;
-      } catch {
-        // Another router wrote in between: read again.
+      } catch (err) {
+        // Another router wrote in between: read again. Anything else is NATS failing.
+        if (!lostRace(err)) throw natsFailure(`storing function '${name}'`, err);
       }
     }
     throw new StratusError('RevisionConflict', `function '${name}' is being changed concurrently: retry`);
@@ -73,18 +78,20 @@ export class FunctionRegistry {
 
   /** Deletes a function; FunctionNotFound when absent. */
   async delete(name: string): Promise<void> {
-    const entry = await this.kv.get(functionKey(name));
+    const entry = await viaNats(`reading function '${name}'`, () => this.kv.get(functionKey(name)));
     if (!decode(entry)) throw notFound(name);
-    await this.kv.delete(functionKey(name));
+    await viaNats(`deleting function '${name}'`, () => this.kv.delete(functionKey(name)));
   }
 
   /** Every function's $LATEST record, sorted by name, a page at a time. */
   async list(marker: string, maxItems: number): Promise<{ records: FunctionRecord[]; nextMarker: string }> {
     const names: string[] = [];
-    for await (const key of await this.kv.keys('fn.*.latest')) {
-      const name = functionNameFromKey(key);
-      if (name && name > marker) names.push(name);
-    }
+    await viaNats('listing functions', async () => {
+      for await (const key of await this.kv.keys('fn.*.latest')) {
+        const name = functionNameFromKey(key);
+        if (name && name > marker) names.push(name);
+      }
+    });
     names.sort();
     const page = names.slice(0, maxItems);
     const records = (await Promise.all(page.map((n) => this.get(n)))).filter((r): r is FunctionRecord => r !== undefined);

@@ -3,7 +3,7 @@ import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ObjectStore } from '@nats-io/obj';
-import { StratusError } from './errors';
+import { StratusError, viaNats } from './errors';
 import type { CodeRef } from './function-config';
 
 /**
@@ -15,7 +15,7 @@ export class CodeStore {
 
   /** Whether a bundle with this digest is stored. */
   async has(sha256: string): Promise<boolean> {
-    const info = await this.store.info(sha256);
+    const info = await viaNats('looking up a code bundle', () => this.store.info(sha256));
     return info !== null && !info.deleted;
   }
 
@@ -28,13 +28,13 @@ export class CodeStore {
     if (await this.has(code.sha256)) return { alreadyStored: true };
     const body = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
     const description = JSON.stringify({ format: code.format, unpackedSize: code.unpackedSize });
-    await this.store.put({ name: code.sha256, description }, body);
+    await viaNats('storing the code bundle', () => this.store.put({ name: code.sha256, description }, body));
     return { alreadyStored: false };
   }
 
   /** The CodeRef of a stored bundle; CodeNotFound when it was never uploaded. */
   async describe(sha256: string): Promise<CodeRef> {
-    const info = /^[0-9a-f]{64}$/.test(sha256) ? await this.store.info(sha256) : null;
+    const info = /^[0-9a-f]{64}$/.test(sha256) ? await viaNats('looking up a code bundle', () => this.store.info(sha256)) : null;
     if (!info || info.deleted) {
       throw new StratusError('CodeNotFound', `no uploaded code bundle has sha256 '${sha256}': upload the bundle first (stratus deploy does both)`);
     }
@@ -49,7 +49,7 @@ export class CodeStore {
 
   /** Writes the bundle to `file`, verifying its digest; throws CodeNotFound when absent. */
   async getToFile(sha256: string, file: string): Promise<void> {
-    const result = await this.store.get(sha256);
+    const result = await viaNats('reading a code bundle', () => this.store.get(sha256));
     if (!result) throw new StratusError('CodeNotFound', `code bundle ${sha256} is not in the store: deploy the function's code again`);
     const hash = createHash('sha256');
     const source = Readable.fromWeb(result.data as import('node:stream/web').ReadableStream<Uint8Array>);
