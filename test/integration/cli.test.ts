@@ -135,6 +135,13 @@ describe('stratus CLI against a running cluster', () => {
     expect(stratus(['rm', name], env).code).toBe(0);
     expect(stratus(['invoke', name], env).stderr).toContain('[FunctionNotFound]');
   });
+
+  test('commands fail with ServiceUnavailable naming NATS when the router cannot reach NATS', async () => {
+    await cluster.nats.stop();
+    const res = stratus(['ls'], env);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/^error \[ServiceUnavailable\]: listing functions failed: NATS did not answer .*check that nats-server is running/);
+  });
 });
 
 describe('stratus dev', () => {
