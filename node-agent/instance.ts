@@ -153,7 +153,7 @@ export class Instance {
     watch.unref();
     let timer: NodeJS.Timeout | undefined;
     try {
-      return await new Promise<InvocationOutcome>((resolve) => {
+      const outcome = await new Promise<InvocationOutcome>((resolve) => {
         this.pending = { requestId: event.requestId, settle: resolve };
         timer = setTimeout(() => {
           const seconds = (timeoutMs / 1000).toFixed(2);
@@ -163,6 +163,15 @@ export class Instance {
         if (this.exitInfo) this.fail(this.exitReport(), true);
         else this.api.deliver(event);
       });
+      // The watch samples, so memory taken at init or in a burst between samples would escape it;
+      // the peak cannot. The instance must not live on holding more than it is booked for.
+      if (!(outcome.kind === 'error' && outcome.fatal) && (await this.peakOverLimit())) {
+        this.killedForMemory = true;
+        this.killTree();
+        await this.exited;
+        return { kind: 'error', report: this.exitReport(event.requestId), fatal: true };
+      }
+      return outcome;
     } finally {
       clearTimeout(timer);
       clearInterval(watch);
@@ -225,6 +234,12 @@ export class Instance {
     }
   }
 
+  /** Whether the runtime's peak resident memory since it started passed the function's memory size. */
+  private async peakOverLimit(): Promise<boolean> {
+    const pid = this.child?.pid;
+    return pid !== undefined && !this.exitInfo && (await procMemoryMb(pid, 'VmHWM')) > this.record.config.memoryMb;
+  }
+
   private async checkMemory(): Promise<void> {
     const pid = this.child?.pid;
     if (!pid || this.state !== 'busy') return;
@@ -253,8 +268,7 @@ export class Instance {
     return info.signal ? `signal: ${info.signal === 'SIGKILL' ? 'killed' : info.signal}` : `exit status ${info.code}`;
   }
 
-  private exitReport(): RuntimeErrorReport {
-    const requestId = this.pending?.requestId ?? '';
+  private exitReport(requestId = this.pending?.requestId ?? ''): RuntimeErrorReport {
     const text = `RequestId: ${requestId} Error: Runtime exited with error: ${this.exitText()}`;
     // A V8 heap overrun aborts the process (SIGABRT); with the heap sized to the function's memory that is an OOM.
     const abortedNearLimit = this.exitInfo?.signal === 'SIGABRT' || this.exitInfo?.code === 134;

@@ -1,6 +1,6 @@
 import { StratusError } from '../sdk/core/errors';
 import type { FunctionConfig } from '../sdk/core/function-config';
-import { normalizeFunctionConfig } from '../sdk/core/function-config';
+import { DEFAULT_ASYNC_CONFIG, normalizeFunctionConfig } from '../sdk/core/function-config';
 import { applyConfigPatch } from './function-service';
 
 function current(): FunctionConfig {
@@ -17,6 +17,7 @@ function current(): FunctionConfig {
     reservedConcurrency: 10,
     role: 'role-a',
     tags: { team: 'media' },
+    async: DEFAULT_ASYNC_CONFIG,
   };
 }
 

@@ -1,4 +1,4 @@
-import type { CodeRef, FunctionConfig } from '../sdk/core/function-config';
+import type { CodeRef, FunctionConfig, FunctionConfigInput, FunctionConfigPatch } from '../sdk/core/function-config';
 import { normalizeFunctionConfig, validateFunctionName } from '../sdk/core/function-config';
 import type { CodeStore } from '../sdk/core/code-store';
 import { StratusError } from '../sdk/core/errors';
@@ -22,10 +22,11 @@ const MASK_FIELDS: Readonly<Record<string, keyof FunctionConfig>> = {
   reserved_concurrency: 'reservedConcurrency',
   role: 'role',
   tags: 'tags',
+  async: 'async',
 };
 
 /** The fields of `patch` an update applies: those in the mask, or every field given a value. */
-export function applyConfigPatch(current: FunctionConfig, patch: Partial<FunctionConfig>, mask: readonly string[]): Partial<FunctionConfig> & { name: string; runtime: string } {
+export function applyConfigPatch(current: FunctionConfig, patch: FunctionConfigPatch, mask: readonly string[]): FunctionConfigInput {
   const next: Record<string, unknown> = { ...current };
   if (mask.length > 0) {
     for (const field of mask) {
@@ -40,7 +41,7 @@ export function applyConfigPatch(current: FunctionConfig, patch: Partial<Functio
       if (!empty) next[key] = value;
     }
   }
-  return { ...(next as Partial<FunctionConfig>), name: current.name, runtime: String(next.runtime ?? current.runtime) };
+  return { ...(next as FunctionConfigInput), name: current.name, runtime: String(next.runtime ?? current.runtime) };
 }
 
 async function* uploadParts(stream: AsyncIterable<UploadCodeRequest>): AsyncIterable<UploadPart> {

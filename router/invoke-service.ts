@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
-import { LogType, type InvokeRequest, type InvokeResponse, type InvokeServiceServer } from '../proto/gen/stratus/v1/invoke';
+import { LogType, type InvokeAsyncRequest, type InvokeAsyncResponse, type InvokeRequest, type InvokeResponse, type InvokeServiceServer } from '../proto/gen/stratus/v1/invoke';
 import { StratusError } from '../sdk/core/errors';
-import { functionArn, LATEST, validateFunctionName } from '../sdk/core/function-config';
+import { functionArn, LATEST, validateFunctionName, type FunctionRecord } from '../sdk/core/function-config';
 import { LIMITS } from '../sdk/core/limits';
 import type { FunctionCache } from './function-cache';
 import { unary, type HandlerContext } from './grpc-handler';
 import type { Invoker } from './invoker';
+import type { AsyncMetrics } from './async/async-metrics';
+import type { AsyncQueue } from './async/async-queue';
 
 /** Dependencies of the invoke API. */
 export interface InvokeServiceDeps {
@@ -16,6 +18,22 @@ export interface InvokeServiceDeps {
   accountId: string;
   /** Time allowed on top of the function timeout when the caller sets no deadline (cold start, transit). */
   defaultDeadlineSlackMs: number;
+  queue: AsyncQueue;
+  /** Starts pulling a function's async events on this router. */
+  watchAsync: (functionName: string) => void;
+  metrics: AsyncMetrics;
+}
+
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/** Looks up a function for invocation: FunctionNotFound for unknown names and qualifiers other than $LATEST. */
+async function resolveTarget(deps: InvokeServiceDeps, rawName: string, rawQualifier: string): Promise<FunctionRecord> {
+  const name = validateFunctionName(rawName);
+  const qualifier = rawQualifier || LATEST;
+  const record = await deps.cache.get(name);
+  if (!record) throw new StratusError('FunctionNotFound', `function '${name}' does not exist: deploy it first (stratus deploy ${name} <folder>) or check the name with stratus ls`);
+  if (qualifier !== LATEST) throw new StratusError('FunctionNotFound', `function '${name}' has no version or alias '${qualifier}': invoke $LATEST or publish a version`);
+  return record;
 }
 
 /** InvokeService: synchronous invocation through placement. */
@@ -29,10 +47,7 @@ export function createInvokeService(ctx: HandlerContext, deps: InvokeServiceDeps
         if (req.payload.length > LIMITS.maxSyncPayloadBytes) {
           throw new StratusError('PayloadTooLarge', `the payload is ${req.payload.length} bytes, over the ${LIMITS.maxSyncPayloadBytes}-byte limit for synchronous invocations: send a reference to the data instead`);
         }
-        const qualifier = req.qualifier || LATEST;
-        const record = await deps.cache.get(name);
-        if (!record) throw new StratusError('FunctionNotFound', `function '${name}' does not exist: deploy it first (stratus deploy ${name} <folder>) or check the name with stratus ls`);
-        if (qualifier !== LATEST) throw new StratusError('FunctionNotFound', `function '${name}' has no version or alias '${qualifier}': invoke $LATEST or publish a version`);
+        const record = await resolveTarget(deps, name, req.qualifier);
         if (record.config.reservedConcurrency === 0) {
           throw new StratusError('TooManyRequests', `function '${name}' is stopped: its reserved concurrency is 0; raise it to invoke the function`, { retryable: false });
         }
@@ -70,5 +85,29 @@ export function createInvokeService(ctx: HandlerContext, deps: InvokeServiceDeps
         };
       })(call, callback);
     },
+    invokeAsync: unary<InvokeAsyncRequest, InvokeAsyncResponse>(ctx, 'stratus.InvokeService/InvokeAsync', async (req, span) => {
+      const name = validateFunctionName(req.functionName);
+      span.setAttribute('faas.invoked_name', name);
+      if (req.payload.length > LIMITS.maxAsyncPayloadBytes) {
+        throw new StratusError('PayloadTooLarge', `the event is ${req.payload.length} bytes, over the ${LIMITS.maxAsyncPayloadBytes}-byte limit for asynchronous invocations: send a reference to the data instead`);
+      }
+      if (req.requestId && !REQUEST_ID_PATTERN.test(req.requestId)) {
+        throw new StratusError('InvalidRequest', `request id '${req.requestId}': use 1-128 letters, digits, '-', '_', '.' or ':'`);
+      }
+      await resolveTarget(deps, name, req.qualifier);
+      const requestId = req.requestId || randomUUID();
+      span.setAttribute('faas.invocation_id', requestId);
+      const { duplicate } = await deps.queue.enqueue({
+        functionName: name,
+        qualifier: req.qualifier,
+        payload: req.payload,
+        requestId,
+        enqueuedAtMs: Date.now(),
+        attempt: 0,
+      });
+      deps.metrics.count(name, duplicate ? 'duplicates' : 'accepted');
+      deps.watchAsync(name);
+      return { requestId, duplicate };
+    }),
   };
 }

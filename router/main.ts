@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /** The router's composition root: reads the environment, connects, wires the API, handles signals. */
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { trace } from '@opentelemetry/api';
 import { ClusterServiceService } from '../proto/gen/stratus/v1/cluster';
+import { DeadLetterServiceService } from '../proto/gen/stratus/v1/dead_letters';
 import { FunctionServiceService } from '../proto/gen/stratus/v1/functions';
 import { InvokeServiceService } from '../proto/gen/stratus/v1/invoke';
 import { envList, envNumber, envString } from '../sdk/core/env';
@@ -13,6 +15,11 @@ import { connectNats, openCodeStore } from '../sdk/core/nats-connect';
 import { BUCKETS } from '../sdk/core/nats-layout';
 import { installTelemetry } from '../sdk/core/telemetry';
 import { AgentClients } from './agent-clients';
+import { AsyncDispatcher } from './async/async-dispatcher';
+import { AsyncMetrics } from './async/async-metrics';
+import { AsyncQueue } from './async/async-queue';
+import { createDeadLetterService } from './async/dead-letter-service';
+import { DeadLetters } from './async/dead-letters';
 import { createClusterService } from './cluster-service';
 import { subscribeCluster } from './cluster-subscriber';
 import { ClusterView } from './cluster-view';
@@ -34,6 +41,11 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     clusterToken: envString(env, 'STRATUS_CLUSTER_TOKEN'),
     placementWaitMs: envNumber(env, 'STRATUS_PLACEMENT_WAIT_MS'),
     replicas: envNumber(env, 'STRATUS_REPLICAS'),
+    asyncRetryBaseMs: envNumber(env, 'STRATUS_ASYNC_RETRY_BASE_MS'),
+    asyncThrottleBaseMs: envNumber(env, 'STRATUS_ASYNC_THROTTLE_BASE_MS'),
+    asyncAckWaitMs: envNumber(env, 'STRATUS_ASYNC_ACK_WAIT_MS'),
+    asyncMaxConcurrency: envNumber(env, 'STRATUS_ASYNC_MAX_CONCURRENCY'),
+    asyncMaxConcurrencyPerFunction: envNumber(env, 'STRATUS_ASYNC_MAX_CONCURRENCY_PER_FUNCTION'),
     region: envString(env, 'STRATUS_REGION'),
     logLevel: parseLogLevel(envString(env, 'STRATUS_LOG_LEVEL')),
   });
@@ -75,6 +87,35 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     throttleRetryAfterMs: options.throttleRetryAfterMs,
   });
 
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  const queue = new AsyncQueue(js, jsm, {
+    replicas: options.replicas,
+    duplicateWindowMs: options.asyncDuplicateWindowMs,
+    ackWaitMs: options.asyncAckWaitMs,
+    deadLetterMaxAgeMs: options.deadLetterMaxAgeMs,
+  });
+  await queue.ensureStreams();
+  const metrics = new AsyncMetrics(10_000);
+  const dispatcher = new AsyncDispatcher(
+    { js, jsm, queue, cache, invoker, metrics, tracer, logger },
+    {
+      discoverIntervalMs: 1000,
+      fetchExpiresMs: 5000,
+      maxConcurrencyPerFunction: options.asyncMaxConcurrencyPerFunction,
+      maxConcurrency: options.asyncMaxConcurrency,
+      ackWaitMs: options.asyncAckWaitMs,
+      retryBaseMs: options.asyncRetryBaseMs,
+      throttleBaseMs: options.asyncThrottleBaseMs,
+      throttleCapMs: 300_000,
+      invokeSlackMs: 15_000,
+      region: options.region,
+      accountId: options.accountId,
+    },
+  );
+  dispatcher.start();
+  const watchAsync = (fn: string): void => dispatcher.watch(fn);
+
   const ctx = { tokens: options.apiTokens, tracer, logger };
   const server = createGrpcServer();
   server.addService(FunctionServiceService, createFunctionService(ctx, { registry, cache, codeStore }));
@@ -84,13 +125,18 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     region: options.region,
     accountId: options.accountId,
     defaultDeadlineSlackMs: 15_000,
+    queue,
+    watchAsync,
+    metrics,
   }));
+  server.addService(DeadLetterServiceService, createDeadLetterService(ctx, new DeadLetters(jsm, queue), watchAsync));
   server.addService(ClusterServiceService, createClusterService(ctx, view, options.routerId));
   const grpcPort = await bindGrpcServer(server, options.host, options.grpcPort);
 
   const health = new HealthServer(
     () => (nc.isClosed() ? 'NATS connection closed' : !watching ? 'registry watch not running' : undefined),
     () => ({ routerId: options.routerId, grpcPort, agents: view.agents().length }),
+    () => metrics.prometheus(),
   );
   const httpPort = options.httpPort >= 0 ? await health.listen(options.host, options.httpPort) : undefined;
   logger.info('router ready', { grpcPort, httpPort });
@@ -100,6 +146,8 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     (stopping ??= (async () => {
       logger.info('router stopping', { signal });
       await shutdownGrpcServer(server, 10_000);
+      // Running async events finish (or are redelivered to another router after the ack wait).
+      await dispatcher.stop(10_000);
       watchAbort.abort();
       stopCluster();
       clients.close();

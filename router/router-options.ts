@@ -30,6 +30,20 @@ export interface RouterOptions {
   functionCacheEntries: number;
   /** Replicas for streams and buckets the router creates. Default 1. */
   replicas: number;
+  /** Delay before the first retry of a failed async event; doubles after. Default 60000 (Lambda: ~1 min, then ~2 min). */
+  asyncRetryBaseMs: number;
+  /** First delay after a throttle or platform error; doubles to 5 min. Default 1000. */
+  asyncThrottleBaseMs: number;
+  /** Ack wait of async consumers; running events signal progress, so it need not cover the function timeout. Default 30000. */
+  asyncAckWaitMs: number;
+  /** Async events one router runs at once. Default 256. */
+  asyncMaxConcurrency: number;
+  /** Async events of one function one router runs at once. Default 64. */
+  asyncMaxConcurrencyPerFunction: number;
+  /** Window in which a caller-given request id makes enqueueing idempotent. Default 600000 (10 min). */
+  asyncDuplicateWindowMs: number;
+  /** How long dead letters are kept. Default 14 days. */
+  deadLetterMaxAgeMs: number;
   region: string;
   accountId: string;
   logLevel: LogLevel;
@@ -54,6 +68,13 @@ export function resolveRouterOptions(input: Partial<RouterOptions>): RouterOptio
     throttleRetryAfterMs: input.throttleRetryAfterMs ?? 500,
     functionCacheEntries: input.functionCacheEntries ?? 10_000,
     replicas: input.replicas ?? 1,
+    asyncRetryBaseMs: input.asyncRetryBaseMs ?? 60_000,
+    asyncThrottleBaseMs: input.asyncThrottleBaseMs ?? 1000,
+    asyncAckWaitMs: input.asyncAckWaitMs ?? 30_000,
+    asyncMaxConcurrency: input.asyncMaxConcurrency ?? 256,
+    asyncMaxConcurrencyPerFunction: input.asyncMaxConcurrencyPerFunction ?? 64,
+    asyncDuplicateWindowMs: input.asyncDuplicateWindowMs ?? 600_000,
+    deadLetterMaxAgeMs: input.deadLetterMaxAgeMs ?? 14 * 24 * 3600 * 1000,
     region: input.region || 'local',
     accountId: input.accountId || '000000000000',
     logLevel: input.logLevel ?? 'info',

@@ -6,7 +6,14 @@ import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { ClusterServiceClient } from '../../proto/gen/stratus/v1/cluster';
 import type { FunctionInfo as FunctionInfoPb } from '../../proto/gen/stratus/v1/common';
 import { FunctionServiceClient, type ListFunctionsResponse, type UploadCodeResponse } from '../../proto/gen/stratus/v1/functions';
-import { InvokeServiceClient, LogType, type InvokeResponse } from '../../proto/gen/stratus/v1/invoke';
+import {
+  DeadLetterServiceClient,
+  type DeadLetter as DeadLetterPb,
+  type ListDeadLettersResponse,
+  type PurgeDeadLettersResponse,
+  type RedriveDeadLettersResponse,
+} from '../../proto/gen/stratus/v1/dead_letters';
+import { InvokeServiceClient, LogType, type InvokeAsyncResponse, type InvokeResponse } from '../../proto/gen/stratus/v1/invoke';
 import { withBearer } from '../core/auth';
 import { hashFile, packDirectory } from '../core/bundle';
 import { backoffMs, sleep } from '../core/deadline';
@@ -18,13 +25,14 @@ import { codeRefFromPb, functionConfigToPb, functionRecordFromPb } from '../core
 import { waitForChannelReady } from '../core/wire/grpc-channel';
 import { fromGrpcError } from '../core/wire/grpc-errors';
 import { resolveClientOptions, type ResolvedClientOptions, type StratusClientOptions } from './client-options';
-import type { AgentInfo, DeployRequest, DeployResult, FunctionInfo, FunctionSettings, InvokeOptions, InvokeResult, UploadProgress } from './types';
+import type { AgentInfo, DeadLetterInfo, DeployRequest, DeployResult, FunctionInfo, FunctionSettings, InvokeOptions, InvokeResult, UploadProgress } from './types';
 
 interface Stubs {
   channel: grpc.Channel;
   functions: FunctionServiceClient;
   invoke: InvokeServiceClient;
   cluster: ClusterServiceClient;
+  deadLetters: DeadLetterServiceClient;
 }
 
 /** Which failures a call may retry: reads anything transient, invocations only what never ran. */
@@ -47,6 +55,26 @@ function retryableFor(cls: RetryClass, err: StratusError): boolean {
 }
 
 const tracer = trace.getTracer('stratus-sdk');
+
+function deadLetterFromPb(d: DeadLetterPb): DeadLetterInfo {
+  let record: unknown = null;
+  try {
+    record = JSON.parse(d.record.toString('utf8'));
+  } catch {
+    record = d.record.toString('utf8');
+  }
+  return {
+    sequence: d.sequence,
+    functionName: d.functionName,
+    requestId: d.requestId,
+    condition: d.condition,
+    approximateInvokeCount: d.approximateInvokeCount,
+    errorType: d.errorType,
+    errorMessage: d.errorMessage,
+    time: new Date(d.timeMs),
+    record,
+  };
+}
 
 /**
  * The typed client for the Stratus API. Deadlines on every call, retries only where they are
@@ -208,6 +236,48 @@ export class StratusClient {
     };
   }
 
+  /**
+   * Invokes asynchronously: resolves once the event is durably stored, with its request id.
+   * Pass `requestId` to make the call idempotent (a repeat within the window enqueues nothing);
+   * with one, a retry after a lost answer is safe, so the SDK retries.
+   */
+  async invokeAsync(name: string, payload: Buffer | string | undefined, options: { qualifier?: string; requestId?: string; timeoutMs?: number } = {}): Promise<{ requestId: string; duplicate: boolean }> {
+    const body = payload === undefined ? Buffer.alloc(0) : Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
+    if (body.length > LIMITS.maxAsyncPayloadBytes) {
+      throw new StratusError('PayloadTooLarge', `the event is ${body.length} bytes, over the ${LIMITS.maxAsyncPayloadBytes}-byte limit for asynchronous invocations: send a reference to the data instead`);
+    }
+    const request = { functionName: name, qualifier: options.qualifier ?? '', payload: body, requestId: options.requestId ?? '' };
+    const deadline = Date.now() + (options.timeoutMs ?? this.options.defaultTimeoutMs);
+    return this.call<InvokeAsyncResponse>(options.requestId ? 'read' : 'invoke', 'InvokeAsync', deadline, undefined, (s, md, opts, cb) => s.invoke.invokeAsync(request, md, opts, cb));
+  }
+
+  /** A page of a function's dead letters, oldest first; pass `next` back as `afterSequence` for the next page (0 when done). */
+  async listDeadLetters(name: string, afterSequence = 0, maxItems = 100): Promise<{ deadLetters: DeadLetterInfo[]; next: number }> {
+    const res = await this.call<ListDeadLettersResponse>('read', 'ListDeadLetters', this.deadline(), undefined, (s, md, opts, cb) =>
+      s.deadLetters.listDeadLetters({ functionName: name, afterSequence, maxItems }, md, opts, cb),
+    );
+    return { deadLetters: res.deadLetters.map(deadLetterFromPb), next: res.nextAfterSequence };
+  }
+
+  /** One dead letter with its full invocation record. */
+  async getDeadLetter(name: string, sequence: number): Promise<DeadLetterInfo> {
+    const res = await this.call<DeadLetterPb>('read', 'GetDeadLetter', this.deadline(), undefined, (s, md, opts, cb) => s.deadLetters.getDeadLetter({ functionName: name, sequence }, md, opts, cb));
+    return deadLetterFromPb(res);
+  }
+
+  /** Runs dead letters again as new async invocations (all of the function's when `sequences` is empty). */
+  async redriveDeadLetters(name: string, sequences: number[] = []): Promise<{ redriven: number; requestIds: string[] }> {
+    return this.call<RedriveDeadLettersResponse>('write', 'RedriveDeadLetters', this.deadline(), undefined, (s, md, opts, cb) =>
+      s.deadLetters.redriveDeadLetters({ functionName: name, sequences }, md, opts, cb),
+    );
+  }
+
+  /** Deletes all of a function's dead letters; returns how many. */
+  async purgeDeadLetters(name: string): Promise<number> {
+    const res = await this.call<PurgeDeadLettersResponse>('write', 'PurgeDeadLetters', this.deadline(), undefined, (s, md, opts, cb) => s.deadLetters.purgeDeadLetters({ functionName: name }, md, opts, cb));
+    return res.purged;
+  }
+
   /** The agents a router sees. */
   async getCluster(): Promise<{ routerId: string; agents: AgentInfo[] }> {
     return this.call('read', 'GetCluster', this.deadline(), undefined, (s, md, opts, cb) => s.cluster.getCluster({}, md, opts, cb));
@@ -219,6 +289,7 @@ export class StratusClient {
       s.functions.close();
       s.invoke.close();
       s.cluster.close();
+      s.deadLetters.close();
       s.channel.close();
     }
     this.stubs.clear();
@@ -245,6 +316,7 @@ export class StratusClient {
         functions: new FunctionServiceClient(endpoint, creds, opts),
         invoke: new InvokeServiceClient(endpoint, creds, opts),
         cluster: new ClusterServiceClient(endpoint, creds, opts),
+        deadLetters: new DeadLetterServiceClient(endpoint, creds, opts),
       };
       this.stubs.set(endpoint, s);
     }

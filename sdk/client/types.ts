@@ -1,10 +1,10 @@
-import type { FunctionConfig, FunctionRecord } from '../core/function-config';
+import type { FunctionConfigPatch, FunctionRecord } from '../core/function-config';
 
 /** A function as the API returns it. */
 export type FunctionInfo = FunctionRecord;
 
 /** Settings for a function; everything but the name is optional and gets the documented default. */
-export type FunctionSettings = Partial<Omit<FunctionConfig, 'name'>>;
+export type FunctionSettings = Omit<FunctionConfigPatch, 'name'>;
 
 /** How a function failed (the call itself succeeded). */
 export interface FunctionErrorInfo {
@@ -80,4 +80,20 @@ export interface AgentInfo {
   slotsFree: number;
   functions: Array<{ functionName: string; revisionId: string; idle: number; busy: number; starting: number }>;
   lastHeartbeatMs: number;
+}
+
+/** An async event that failed for good, with Lambda's invocation record. */
+export interface DeadLetterInfo {
+  /** Its id in the dead-letter stream. */
+  sequence: number;
+  functionName: string;
+  requestId: string;
+  /** "RetriesExhausted", "EventAgeExceeded", "FunctionNotFound", "ConcurrencyZero". */
+  condition: string;
+  approximateInvokeCount: number;
+  errorType: string;
+  errorMessage: string;
+  time: Date;
+  /** The invocation record: requestContext, requestPayload, responseContext, responsePayload. */
+  record: unknown;
 }

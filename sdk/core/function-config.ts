@@ -18,7 +18,34 @@ export interface FunctionConfig {
   reservedConcurrency: number | undefined;
   role: string;
   tags: Record<string, string>;
+  async: AsyncConfig;
 }
+
+/** Where an asynchronous invocation's record goes. */
+export interface Destination {
+  kind: 'subject' | 'function';
+  target: string;
+}
+
+/** How asynchronous invocations are retried, how old they may get, and where outcomes go (Lambda's event invoke config). */
+export interface AsyncConfig {
+  /** Retries after a function error, 0-2 (default 2). */
+  maxRetryAttempts: number;
+  /** 60-21600 (default 21600, 6 h). */
+  maxEventAgeSeconds: number;
+  onSuccess: Destination | undefined;
+  /** Unset: the function's dead-letter subject. */
+  onFailure: Destination | undefined;
+}
+
+/** Some fields of a configuration, as an update gives them. */
+export type FunctionConfigPatch = Partial<Omit<FunctionConfig, 'async'>> & { async?: Partial<AsyncConfig> };
+
+/** A configuration as a caller gives it: anything but name and runtime may be left out. */
+export type FunctionConfigInput = FunctionConfigPatch & { name: string; runtime: string };
+
+/** Async defaults, as Lambda's. */
+export const DEFAULT_ASYNC_CONFIG: AsyncConfig = { maxRetryAttempts: 2, maxEventAgeSeconds: 21_600, onSuccess: undefined, onFailure: undefined };
 
 /** A function's code bundle in the Object Store. */
 export interface CodeRef {
@@ -134,8 +161,35 @@ function validateHandler(runtime: RuntimeName, handler: string): string {
   return handler;
 }
 
+const SUBJECT_PATTERN = /^[^\s.*>]+(\.[^\s.*>]+)*$/;
+
+function validateDestination(which: string, d: Destination | undefined): Destination | undefined {
+  if (!d || (!d.kind && !d.target)) return undefined;
+  if (d.kind === 'function') {
+    if (!NAME_PATTERN.test(d.target)) throw new StratusError('InvalidRequest', `${which} destination: '${d.target}' is not a function name`);
+    return { kind: 'function', target: d.target };
+  }
+  if (d.kind === 'subject') {
+    if (!SUBJECT_PATTERN.test(d.target)) {
+      throw new StratusError('InvalidRequest', `${which} destination: '${d.target}' is not a NATS subject (dot-separated tokens, no wildcards)`);
+    }
+    return { kind: 'subject', target: d.target };
+  }
+  throw new StratusError('InvalidRequest', `${which} destination kind '${d.kind}': use subject or function`);
+}
+
+/** Applies defaults to an async configuration and validates it. */
+export function normalizeAsyncConfig(input: Partial<AsyncConfig> | undefined): AsyncConfig {
+  return {
+    maxRetryAttempts: checkRange('maximum retry attempts', input?.maxRetryAttempts ?? DEFAULT_ASYNC_CONFIG.maxRetryAttempts, 0, 2, 'retries'),
+    maxEventAgeSeconds: checkRange('maximum event age', input?.maxEventAgeSeconds || DEFAULT_ASYNC_CONFIG.maxEventAgeSeconds, 60, 21_600, 'seconds'),
+    onSuccess: validateDestination('on-success', input?.onSuccess),
+    onFailure: validateDestination('on-failure', input?.onFailure),
+  };
+}
+
 /** Applies defaults to a partial configuration and validates every field; the one place that does. */
-export function normalizeFunctionConfig(input: Partial<FunctionConfig> & { name: string; runtime: string }): {
+export function normalizeFunctionConfig(input: FunctionConfigInput): {
   config: FunctionConfig;
   runtime: RuntimeName;
 } {
@@ -179,6 +233,7 @@ export function normalizeFunctionConfig(input: Partial<FunctionConfig> & { name:
     reservedConcurrency: reserved,
     role: input.role ?? '',
     tags: { ...(input.tags ?? {}) },
+    async: normalizeAsyncConfig(input.async),
   };
   return { config, runtime };
 }

@@ -11,10 +11,18 @@ export class HealthServer {
   constructor(
     private readonly ready: ReadinessCheck,
     private readonly status: () => Record<string, unknown> = () => ({}),
+    /** Prometheus text for `/metrics`, when the program has metrics. */
+    private readonly metrics?: () => string,
   ) {
     this.server = http.createServer((req, res) => {
       const url = req.url ?? '';
       if (url === '/healthz') return this.send(res, 200, { status: 'ok' });
+      if (url === '/metrics' && this.metrics) {
+        const text = this.metrics();
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+        return;
+      }
       if (url === '/readyz') {
         const reason = this.ready();
         return this.send(res, reason ? 503 : 200, reason ? { status: 'not ready', reason } : { status: 'ready', ...this.status() });

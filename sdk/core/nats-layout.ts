@@ -9,6 +9,45 @@ export const BUCKETS = {
   code: 'stratus_code',
 } as const;
 
+/** JetStream streams. */
+export const STREAMS = {
+  /** Accepted asynchronous invocations, one subject per function (asyncSubject). */
+  async: 'STRATUS_ASYNC',
+  /** Dead letters: invocation records of events that failed for good (deadLetterSubject). */
+  deadLetters: 'STRATUS_DLQ',
+} as const;
+
+/** Subject an async event for `fn` is published on. */
+export function asyncSubject(fn: string): string {
+  return `stratus.async.${fn}`;
+}
+
+/** Subject of `fn`'s dead letters. */
+export function deadLetterSubject(fn: string): string {
+  return `stratus.dlq.${fn}`;
+}
+
+/** Name of the durable consumer that delivers `fn`'s async events (one per function: no head-of-line blocking). */
+export function asyncConsumerName(fn: string): string {
+  return `async-${fn}`;
+}
+
+/** NATS message headers Stratus sets on async events. */
+export const HEADERS = {
+  requestId: 'Stratus-Request-Id',
+  functionName: 'Stratus-Function',
+  qualifier: 'Stratus-Qualifier',
+  /** Epoch ms when the event was first accepted; the event's age counts from here. */
+  enqueuedAt: 'Stratus-Enqueued-At',
+  /** Function-error attempts made so far (a retry is republished with this raised). */
+  attempt: 'Stratus-Attempt',
+  /** Epoch ms before which a retried event must not run (its backoff). */
+  notBefore: 'Stratus-Not-Before',
+  /** The dead letter a redriven event came from. */
+  redrivenFrom: 'Stratus-Redriven-From',
+  condition: 'Stratus-Condition',
+} as const;
+
 export const SUBJECTS = {
   /** Agents publish their AgentHeartbeat here (JSON) about once a second. */
   heartbeat: 'stratus.agents.heartbeat',

@@ -3,7 +3,7 @@
  * message that says what to do), function errors by their Lambda errorType.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -24,7 +24,11 @@ beforeAll(async () => {
   cluster = await startCluster({ agents: 1 });
   client = cluster.client();
 }, 60_000);
-afterAll(async () => cluster?.stop());
+const tmpDirs: string[] = [];
+afterAll(async () => {
+  for (const dir of tmpDirs) rmSync(dir, { recursive: true, force: true });
+  await cluster?.stop();
+});
 
 const OK_FILES = { 'index.js': 'exports.handler = async (event) => ({ ok: true, event });' };
 
@@ -53,7 +57,9 @@ function functionError(r: InvokeResult): NonNullable<InvokeResult['functionError
 }
 
 function tmpFile(name: string, content: Buffer | string): string {
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'stratus-err-')), name);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'stratus-err-'));
+  tmpDirs.push(dir);
+  const file = path.join(dir, name);
   writeFileSync(file, content);
   return file;
 }
@@ -101,6 +107,30 @@ describe('service errors', () => {
     await expect(client.updateFunctionConfiguration(name, { timeoutSeconds: 0 })).rejects.toMatchObject({ code: 'InvalidRequest' });
     await expect(client.updateFunctionConfiguration(name, { memoryMb: 64 })).rejects.toMatchObject({ code: 'InvalidRequest' });
     expect((await client.getFunction(name)).config).toMatchObject({ timeoutSeconds: 7, memoryMb: 128 });
+  });
+
+  test('the router refuses CreateFunction with InvalidRequest when a raw gRPC call asks for out-of-range memory', async () => {
+    // The SDK checks sizes before sending; the router must not rely on that.
+    const raw = new FunctionServiceClient(cluster.routers[0]?.address ?? '', grpc.credentials.createInsecure());
+    try {
+      const name = uniqueName('raw');
+      const err = await new Promise<grpc.ServiceError | null>((resolve) =>
+        raw.createFunction(
+          {
+            config: { name, runtime: 'nodejs', handler: 'index.handler', memoryMb: 20000, timeoutSeconds: 0, environment: {}, description: '', layers: [], ephemeralStorageMb: 0, role: '', tags: {} },
+            codeSha256: '0'.repeat(64),
+          },
+          bearer(cluster.apiToken),
+          { deadline: Date.now() + 5000 },
+          (e: grpc.ServiceError | null) => resolve(e),
+        ),
+      );
+      expect(err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(err?.metadata.get('stratus-error-code')).toEqual(['InvalidRequest']);
+      expect(err?.details).toMatch(/invalid memory 20000: use a whole number from 128 to 10240 MB/);
+    } finally {
+      raw.close();
+    }
   });
 
   test('deploy fails with InvalidCode when the bundle is not an archive', async () => {
@@ -321,6 +351,23 @@ describe('invocation errors', () => {
     }
   });
 
+  test('the next invocation gets a fresh instance and its own result when the runtime is slow to exit after a crash', async () => {
+    // Synchronous exit work (a log flush, say) keeps the crashed process alive for a while after it reported the error.
+    const name = await deploy({
+      'index.js':
+        "process.on('exit', () => { const until = Date.now() + 300; while (Date.now() < until); });\n" +
+        'exports.handler = async (event) => {\n' +
+        "  if (event.crash) { setTimeout(() => { throw new URIError('late crash'); }, 10); await new Promise((r) => setTimeout(r, 1000)); }\n" +
+        '  return process.pid;\n' +
+        '};',
+    });
+    const crashed = await client.invoke(name, JSON.stringify({ crash: true }));
+    expect(functionError(crashed).errorType).toBe('URIError');
+    const next = await client.invoke(name, '{}');
+    expect(next.functionError).toBeUndefined();
+    expect(next.report?.coldStart).toBe(true);
+  });
+
   test('invoke reports Runtime.OutOfMemory and the agent keeps serving when the function allocates past its memory', async () => {
     const name = await deploy(
       {
@@ -337,6 +384,19 @@ describe('invocation errors', () => {
     const r = await client.invoke(other, '{"after":"oom"}');
     expect(r.functionError).toBeUndefined();
     expect(JSON.parse(r.payload.toString())).toEqual({ ok: true, event: { after: 'oom' } });
+  });
+
+  test('invoke reports Runtime.OutOfMemory when the function holds more than its memory from init and returns at once', async () => {
+    // No sample of a running invocation would see this: the memory was taken before it began.
+    const name = await deploy(
+      { 'index.js': 'const kept = [];\nfor (let i = 0; i < 30; i += 1) kept.push(Buffer.alloc(10 * 1024 * 1024, i));\nexports.handler = async () => kept.length;' },
+      { memoryMb: 128 },
+    );
+    for (let i = 0; i < 2; i += 1) {
+      const e = functionError(await client.invoke(name, '{}'));
+      expect(e.errorType).toBe('Runtime.OutOfMemory');
+      expect(e.errorMessage).toMatch(/more than its 128 MB of memory: raise --memory/);
+    }
   });
 });
 

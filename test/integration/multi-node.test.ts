@@ -127,7 +127,6 @@ exports.handler = async (e) => {
     stop = true;
     await loop;
 
-    console.log(JSON.stringify({ killedAt, convergedAt, outcomes }));
     const errors = outcomes.filter((o) => o.code !== undefined);
     expect(errors.map((o) => o.code).filter((c) => c !== 'AgentLost')).toEqual([]);
     expect(outcomes.find((o) => o.seq === inFlight.seq)?.code).toBe('AgentLost');

@@ -1,6 +1,7 @@
 import { context, propagation, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
+import type { InvokeResult } from '../../sdk/client/types';
 import { functionDir, startCluster, uniqueName, type TestCluster } from '../helpers/cluster';
 import { startOtlpCollector, type CollectedSpan, type OtlpCollector } from '../helpers/otlp-collector';
 
@@ -26,50 +27,73 @@ afterAll(async () => {
 });
 
 const SERVER = 2;
+const HANDLER = 'exports.handler = async (event, context) => ({ fromContext: context.traceparent, fromEnv: process.env.TRACEPARENT });';
 
-test('one trace joins the client, router, agent and function when a cold function is invoked', async () => {
-  const client = cluster.client();
-  const name = uniqueName('traced');
-  const dir = functionDir({
-    'index.js': 'exports.handler = async (event, context) => ({ fromContext: context.traceparent, fromEnv: process.env.TRACEPARENT });',
-  });
-  await client.deploy({ name, source: dir, settings: { runtime: 'nodejs', handler: 'index.handler' } });
+async function deployTraced(prefix: string): Promise<string> {
+  const name = uniqueName(prefix);
+  await cluster.client().deploy({ name, source: functionDir({ 'index.js': HANDLER }), settings: { runtime: 'nodejs', handler: 'index.handler' } });
+  return name;
+}
+
+/** Invokes under the test's own SDK and returns the result with the client span's ids. */
+async function invokeTraced(name: string): Promise<{ result: InvokeResult; traceId: string; clientSpanId: string }> {
   exporter.reset();
-
-  const result = await client.invoke(name, '{}');
-  expect(result.report?.coldStart).toBe(true);
-
+  const result = await cluster.client().invoke(name, '{}');
   const clientSpans = exporter.getFinishedSpans().filter((s) => s.name === 'stratus.client.Invoke');
   expect(clientSpans).toHaveLength(1);
-  const clientSpan = (clientSpans[0] as (typeof clientSpans)[number]).spanContext();
-  const traceId = clientSpan.traceId;
+  const sc = (clientSpans[0] as (typeof clientSpans)[number]).spanContext();
+  return { result, traceId: sc.traceId, clientSpanId: sc.spanId };
+}
 
-  const wanted = ['stratus.InvokeService/Invoke', 'stratus.placement', 'stratus.agent.invoke', 'stratus.instance.start', 'stratus.function.invoke'];
-  const spans = await collector.waitForSpans(`spans of trace ${traceId}`, (all) =>
-    wanted.every((n) => all.some((s) => s.traceId === traceId && s.name === n)),
+/** Waits until the collector holds every named span of the trace, and returns them by name (each exactly once). */
+async function traceSpans(traceId: string, names: string[]): Promise<Record<string, CollectedSpan>> {
+  const spans = await collector.waitForSpans(`spans ${names.join(', ')} of trace ${traceId}`, (all) =>
+    names.every((n) => all.some((s) => s.traceId === traceId && s.name === n)),
   );
-  const inTrace = spans.filter((s) => s.traceId === traceId);
-  const one = (spanName: string): CollectedSpan => {
-    const found = inTrace.filter((s) => s.name === spanName);
+  const byName: Record<string, CollectedSpan> = {};
+  for (const n of names) {
+    const found = spans.filter((s) => s.traceId === traceId && s.name === n);
     expect(found).toHaveLength(1);
-    return found[0] as CollectedSpan;
-  };
+    byName[n] = found[0] as CollectedSpan;
+  }
+  return byName;
+}
 
-  const routerSpan = one('stratus.InvokeService/Invoke');
-  const placement = one('stratus.placement');
-  const agentSpan = one('stratus.agent.invoke');
-  const start = one('stratus.instance.start');
-  const fnSpan = one('stratus.function.invoke');
+test('one trace joins the client, router, agent and function when a cold function is invoked', async () => {
+  const name = await deployTraced('traced');
+  const { result, traceId, clientSpanId } = await invokeTraced(name);
+  expect(result.report?.coldStart).toBe(true);
 
-  expect(routerSpan).toMatchObject({ serviceName: 'stratus-router', kind: SERVER, parentSpanId: clientSpan.spanId });
-  expect(placement).toMatchObject({ serviceName: 'stratus-router', parentSpanId: routerSpan.spanId });
+  const spans = await traceSpans(traceId, ['stratus.InvokeService/Invoke', 'stratus.placement', 'stratus.agent.invoke', 'stratus.instance.start', 'stratus.function.invoke']);
+  const routerSpan = spans['stratus.InvokeService/Invoke'] as CollectedSpan;
+  const agentSpan = spans['stratus.agent.invoke'] as CollectedSpan;
+  const fnSpan = spans['stratus.function.invoke'] as CollectedSpan;
+  const routerSpanIds = collector.spans.filter((s) => s.traceId === traceId && s.serviceName === 'stratus-router').map((s) => s.spanId);
+
+  expect(routerSpan).toMatchObject({ serviceName: 'stratus-router', kind: SERVER, parentSpanId: clientSpanId });
+  expect(spans['stratus.placement']).toMatchObject({ serviceName: 'stratus-router', parentSpanId: routerSpan.spanId });
   expect(agentSpan).toMatchObject({ serviceName: 'stratus-agent', kind: SERVER });
-  expect(inTrace.filter((s) => s.serviceName === 'stratus-router').map((s) => s.spanId)).toContain(agentSpan.parentSpanId);
-  expect(start).toMatchObject({ serviceName: 'stratus-agent', parentSpanId: agentSpan.spanId });
+  expect(routerSpanIds).toContain(agentSpan.parentSpanId);
+  expect(spans['stratus.instance.start']).toMatchObject({ serviceName: 'stratus-agent', parentSpanId: agentSpan.spanId });
   expect(fnSpan).toMatchObject({ serviceName: 'stratus-agent', parentSpanId: agentSpan.spanId });
   expect(collector.rejected).toBe(0);
 
-  const seen = JSON.parse(result.payload.toString()) as { fromContext: string; fromEnv: string };
   const expected = `00-${traceId}-${fnSpan.spanId}-01`;
-  expect(seen).toEqual({ fromContext: expected, fromEnv: expected });
+  expect(JSON.parse(result.payload.toString())).toEqual({ fromContext: expected, fromEnv: expected });
+});
+
+test('a warm invocation hands the function its own trace context when the instance served an earlier trace', async () => {
+  const name = await deployTraced('warm-traced');
+  const first = await invokeTraced(name);
+  const second = await invokeTraced(name);
+  if (second.result.report?.coldStart) console.log('COLD', JSON.stringify({ first: first.result.report, second: second.result.report, log: second.result.logTail }));
+  expect(second.result.report?.coldStart).toBe(false);
+  expect(second.traceId).not.toBe(first.traceId);
+
+  const spans = await traceSpans(second.traceId, ['stratus.InvokeService/Invoke', 'stratus.agent.invoke', 'stratus.function.invoke']);
+  expect(collector.spans.filter((s) => s.traceId === second.traceId && s.name === 'stratus.instance.start')).toEqual([]);
+  const fnSpan = spans['stratus.function.invoke'] as CollectedSpan;
+  expect(fnSpan.parentSpanId).toBe((spans['stratus.agent.invoke'] as CollectedSpan).spanId);
+  const expected = `00-${second.traceId}-${fnSpan.spanId}-01`;
+  expect(JSON.parse(second.result.payload.toString())).toEqual({ fromContext: expected, fromEnv: expected });
 });

@@ -1,9 +1,29 @@
-import type { CodeRef as CodeRefPb, FunctionConfig as FunctionConfigPb, FunctionInfo } from '../../../proto/gen/stratus/v1/common';
-import type { BundleFormat, CodeRef, FunctionConfig, FunctionRecord } from '../function-config';
+import type { AsyncConfig as AsyncConfigPb, CodeRef as CodeRefPb, Destination as DestinationPb, FunctionConfig as FunctionConfigPb, FunctionInfo } from '../../../proto/gen/stratus/v1/common';
+import { DEFAULT_ASYNC_CONFIG, type AsyncConfig, type BundleFormat, type CodeRef, type Destination, type FunctionConfig, type FunctionConfigInput, type FunctionConfigPatch, type FunctionRecord } from '../function-config';
 import { resolveRuntime } from '../runtimes';
 
+function destinationToPb(d: Destination | undefined): DestinationPb | undefined {
+  return d ? { kind: d.kind, target: d.target } : undefined;
+}
+
+function destinationFromPb(d: DestinationPb | undefined): Destination | undefined {
+  return d && (d.kind || d.target) ? { kind: d.kind as Destination['kind'], target: d.target } : undefined;
+}
+
+/** Domain AsyncConfig → wire. */
+export function asyncConfigToPb(a: Partial<AsyncConfig> | undefined): AsyncConfigPb | undefined {
+  if (!a) return undefined;
+  return { maxRetryAttempts: a.maxRetryAttempts, maxEventAgeSeconds: a.maxEventAgeSeconds ?? 0, onSuccess: destinationToPb(a.onSuccess), onFailure: destinationToPb(a.onFailure) };
+}
+
+/** Wire AsyncConfig → partial domain config (zero values mean "not set"). */
+export function asyncConfigFromPb(pb: AsyncConfigPb | undefined): Partial<AsyncConfig> | undefined {
+  if (!pb) return undefined;
+  return { maxRetryAttempts: pb.maxRetryAttempts, maxEventAgeSeconds: pb.maxEventAgeSeconds || undefined, onSuccess: destinationFromPb(pb.onSuccess), onFailure: destinationFromPb(pb.onFailure) };
+}
+
 /** Domain FunctionConfig → wire. */
-export function functionConfigToPb(c: Partial<FunctionConfig>): FunctionConfigPb {
+export function functionConfigToPb(c: FunctionConfigPatch): FunctionConfigPb {
   return {
     name: c.name ?? '',
     runtime: c.runtime ?? '',
@@ -17,11 +37,12 @@ export function functionConfigToPb(c: Partial<FunctionConfig>): FunctionConfigPb
     reservedConcurrency: c.reservedConcurrency,
     role: c.role ?? '',
     tags: { ...(c.tags ?? {}) },
+    async: asyncConfigToPb(c.async),
   };
 }
 
 /** Wire FunctionConfig → a partial domain config; zero values mean "not set" and get defaults later. */
-export function functionConfigFromPb(pb: FunctionConfigPb | undefined): Partial<FunctionConfig> & { name: string; runtime: string } {
+export function functionConfigFromPb(pb: FunctionConfigPb | undefined): FunctionConfigInput {
   return {
     name: pb?.name ?? '',
     runtime: pb?.runtime ?? '',
@@ -35,6 +56,7 @@ export function functionConfigFromPb(pb: FunctionConfigPb | undefined): Partial<
     reservedConcurrency: pb?.reservedConcurrency,
     role: pb?.role ?? '',
     tags: { ...(pb?.tags ?? {}) },
+    async: asyncConfigFromPb(pb?.async),
   };
 }
 
@@ -77,6 +99,7 @@ export function functionRecordFromPb(pb: FunctionInfo): FunctionRecord {
     reservedConcurrency: c?.reservedConcurrency,
     role: c?.role ?? '',
     tags: { ...(c?.tags ?? {}) },
+    async: { ...DEFAULT_ASYNC_CONFIG, ...(asyncConfigFromPb(c?.async) ?? {}) },
   };
   return {
     config,

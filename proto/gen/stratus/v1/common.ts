@@ -47,6 +47,8 @@ export interface FunctionConfig {
   /** Execution role name (what the function may do through the platform). */
   role: string;
   tags: { [key: string]: string };
+  /** How asynchronous invocations of this function are retried and where their outcomes go. */
+  async?: AsyncConfig | undefined;
 }
 
 export interface FunctionConfig_EnvironmentEntry {
@@ -57,6 +59,29 @@ export interface FunctionConfig_EnvironmentEntry {
 export interface FunctionConfig_TagsEntry {
   key: string;
   value: string;
+}
+
+/** Where an asynchronous invocation's record is sent. */
+export interface Destination {
+  /** "subject" (a NATS subject; captured by any stream on it) or "function" (invoked asynchronously). */
+  kind: string;
+  /** The subject or the function name. */
+  target: string;
+}
+
+/** Lambda's event invoke config: retries for function errors, the event age limit, destinations. */
+export interface AsyncConfig {
+  /** Retries after a function error, 0-2; absent means 2. */
+  maxRetryAttempts?:
+    | number
+    | undefined;
+  /** 60-21600; 0 means 21600 (6 h). */
+  maxEventAgeSeconds: number;
+  onSuccess?:
+    | Destination
+    | undefined;
+  /** When unset, failed events go to the function's dead-letter subject. */
+  onFailure?: Destination | undefined;
 }
 
 /** A function as stored: its configuration plus the state the platform keeps. */
@@ -210,6 +235,7 @@ function createBaseFunctionConfig(): FunctionConfig {
     reservedConcurrency: undefined,
     role: "",
     tags: {},
+    async: undefined,
   };
 }
 
@@ -251,6 +277,9 @@ export const FunctionConfig: MessageFns<FunctionConfig> = {
     globalThis.Object.entries(message.tags).forEach(([key, value]: [string, string]) => {
       FunctionConfig_TagsEntry.encode({ key: key as any, value }, writer.uint32(98).fork()).join();
     });
+    if (message.async !== undefined) {
+      AsyncConfig.encode(message.async, writer.uint32(106).fork()).join();
+    }
     return writer;
   },
 
@@ -369,6 +398,14 @@ export const FunctionConfig: MessageFns<FunctionConfig> = {
             }
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.async = AsyncConfig.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -439,6 +476,7 @@ export const FunctionConfig: MessageFns<FunctionConfig> = {
           {},
         )
         : {},
+      async: isSet(object.async) ? AsyncConfig.fromJSON(object.async) : undefined,
     };
   },
 
@@ -492,6 +530,9 @@ export const FunctionConfig: MessageFns<FunctionConfig> = {
         });
       }
     }
+    if (message.async !== undefined) {
+      obj.async = AsyncConfig.toJSON(message.async);
+    }
     return obj;
   },
 
@@ -528,6 +569,9 @@ export const FunctionConfig: MessageFns<FunctionConfig> = {
       },
       {},
     );
+    message.async = (object.async !== undefined && object.async !== null)
+      ? AsyncConfig.fromPartial(object.async)
+      : undefined;
     return message;
   },
 };
@@ -700,6 +744,228 @@ export const FunctionConfig_TagsEntry: MessageFns<FunctionConfig_TagsEntry> = {
     const message = createBaseFunctionConfig_TagsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseDestination(): Destination {
+  return { kind: "", target: "" };
+}
+
+export const Destination: MessageFns<Destination> = {
+  encode(message: Destination, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== "") {
+      writer.uint32(10).string(message.kind);
+    }
+    if (message.target !== "") {
+      writer.uint32(18).string(message.target);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Destination {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDestination();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.target = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Destination {
+    return {
+      kind: isSet(object.kind) ? globalThis.String(object.kind) : "",
+      target: isSet(object.target) ? globalThis.String(object.target) : "",
+    };
+  },
+
+  toJSON(message: Destination): unknown {
+    const obj: any = {};
+    if (message.kind !== "") {
+      obj.kind = message.kind;
+    }
+    if (message.target !== "") {
+      obj.target = message.target;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Destination>, I>>(base?: I): Destination {
+    return Destination.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Destination>, I>>(object: I): Destination {
+    const message = createBaseDestination();
+    message.kind = object.kind ?? "";
+    message.target = object.target ?? "";
+    return message;
+  },
+};
+
+function createBaseAsyncConfig(): AsyncConfig {
+  return { maxRetryAttempts: undefined, maxEventAgeSeconds: 0, onSuccess: undefined, onFailure: undefined };
+}
+
+export const AsyncConfig: MessageFns<AsyncConfig> = {
+  encode(message: AsyncConfig, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.maxRetryAttempts !== undefined) {
+      writer.uint32(8).uint32(message.maxRetryAttempts);
+    }
+    if (message.maxEventAgeSeconds !== 0) {
+      writer.uint32(16).uint32(message.maxEventAgeSeconds);
+    }
+    if (message.onSuccess !== undefined) {
+      Destination.encode(message.onSuccess, writer.uint32(26).fork()).join();
+    }
+    if (message.onFailure !== undefined) {
+      Destination.encode(message.onFailure, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AsyncConfig {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAsyncConfig();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.maxRetryAttempts = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxEventAgeSeconds = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.onSuccess = Destination.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.onFailure = Destination.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AsyncConfig {
+    return {
+      maxRetryAttempts: isSet(object.maxRetryAttempts)
+        ? globalThis.Number(object.maxRetryAttempts)
+        : isSet(object.max_retry_attempts)
+        ? globalThis.Number(object.max_retry_attempts)
+        : undefined,
+      maxEventAgeSeconds: isSet(object.maxEventAgeSeconds)
+        ? globalThis.Number(object.maxEventAgeSeconds)
+        : isSet(object.max_event_age_seconds)
+        ? globalThis.Number(object.max_event_age_seconds)
+        : 0,
+      onSuccess: isSet(object.onSuccess)
+        ? Destination.fromJSON(object.onSuccess)
+        : isSet(object.on_success)
+        ? Destination.fromJSON(object.on_success)
+        : undefined,
+      onFailure: isSet(object.onFailure)
+        ? Destination.fromJSON(object.onFailure)
+        : isSet(object.on_failure)
+        ? Destination.fromJSON(object.on_failure)
+        : undefined,
+    };
+  },
+
+  toJSON(message: AsyncConfig): unknown {
+    const obj: any = {};
+    if (message.maxRetryAttempts !== undefined) {
+      obj.maxRetryAttempts = Math.round(message.maxRetryAttempts);
+    }
+    if (message.maxEventAgeSeconds !== 0) {
+      obj.maxEventAgeSeconds = Math.round(message.maxEventAgeSeconds);
+    }
+    if (message.onSuccess !== undefined) {
+      obj.onSuccess = Destination.toJSON(message.onSuccess);
+    }
+    if (message.onFailure !== undefined) {
+      obj.onFailure = Destination.toJSON(message.onFailure);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AsyncConfig>, I>>(base?: I): AsyncConfig {
+    return AsyncConfig.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AsyncConfig>, I>>(object: I): AsyncConfig {
+    const message = createBaseAsyncConfig();
+    message.maxRetryAttempts = object.maxRetryAttempts ?? undefined;
+    message.maxEventAgeSeconds = object.maxEventAgeSeconds ?? 0;
+    message.onSuccess = (object.onSuccess !== undefined && object.onSuccess !== null)
+      ? Destination.fromPartial(object.onSuccess)
+      : undefined;
+    message.onFailure = (object.onFailure !== undefined && object.onFailure !== null)
+      ? Destination.fromPartial(object.onFailure)
+      : undefined;
     return message;
   },
 };

@@ -105,6 +105,21 @@ export interface InvokeResponse {
   report?: InvocationReport | undefined;
 }
 
+export interface InvokeAsyncRequest {
+  functionName: string;
+  qualifier: string;
+  /** At most 1 MB. */
+  payload: Buffer;
+  /** Optional: the same id sent twice (within the deduplication window) is enqueued once. */
+  requestId: string;
+}
+
+export interface InvokeAsyncResponse {
+  requestId: string;
+  /** True when this request id had already been accepted: nothing new was enqueued. */
+  duplicate: boolean;
+}
+
 function createBaseInvokeRequest(): InvokeRequest {
   return { functionName: "", qualifier: "", payload: Buffer.alloc(0), logType: 0, clientContext: "" };
 }
@@ -756,6 +771,220 @@ export const InvokeResponse: MessageFns<InvokeResponse> = {
   },
 };
 
+function createBaseInvokeAsyncRequest(): InvokeAsyncRequest {
+  return { functionName: "", qualifier: "", payload: Buffer.alloc(0), requestId: "" };
+}
+
+export const InvokeAsyncRequest: MessageFns<InvokeAsyncRequest> = {
+  encode(message: InvokeAsyncRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.functionName !== "") {
+      writer.uint32(10).string(message.functionName);
+    }
+    if (message.qualifier !== "") {
+      writer.uint32(18).string(message.qualifier);
+    }
+    if (message.payload.length !== 0) {
+      writer.uint32(26).bytes(message.payload);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(34).string(message.requestId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InvokeAsyncRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInvokeAsyncRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.functionName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.qualifier = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.payload = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InvokeAsyncRequest {
+    return {
+      functionName: isSet(object.functionName)
+        ? globalThis.String(object.functionName)
+        : isSet(object.function_name)
+        ? globalThis.String(object.function_name)
+        : "",
+      qualifier: isSet(object.qualifier) ? globalThis.String(object.qualifier) : "",
+      payload: isSet(object.payload) ? Buffer.from(bytesFromBase64(object.payload)) : Buffer.alloc(0),
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+    };
+  },
+
+  toJSON(message: InvokeAsyncRequest): unknown {
+    const obj: any = {};
+    if (message.functionName !== "") {
+      obj.functionName = message.functionName;
+    }
+    if (message.qualifier !== "") {
+      obj.qualifier = message.qualifier;
+    }
+    if (message.payload.length !== 0) {
+      obj.payload = base64FromBytes(message.payload);
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InvokeAsyncRequest>, I>>(base?: I): InvokeAsyncRequest {
+    return InvokeAsyncRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InvokeAsyncRequest>, I>>(object: I): InvokeAsyncRequest {
+    const message = createBaseInvokeAsyncRequest();
+    message.functionName = object.functionName ?? "";
+    message.qualifier = object.qualifier ?? "";
+    message.payload = object.payload ?? Buffer.alloc(0);
+    message.requestId = object.requestId ?? "";
+    return message;
+  },
+};
+
+function createBaseInvokeAsyncResponse(): InvokeAsyncResponse {
+  return { requestId: "", duplicate: false };
+}
+
+export const InvokeAsyncResponse: MessageFns<InvokeAsyncResponse> = {
+  encode(message: InvokeAsyncResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.duplicate !== false) {
+      writer.uint32(16).bool(message.duplicate);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InvokeAsyncResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInvokeAsyncResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.duplicate = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InvokeAsyncResponse {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      duplicate: isSet(object.duplicate) ? globalThis.Boolean(object.duplicate) : false,
+    };
+  },
+
+  toJSON(message: InvokeAsyncResponse): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.duplicate !== false) {
+      obj.duplicate = message.duplicate;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InvokeAsyncResponse>, I>>(base?: I): InvokeAsyncResponse {
+    return InvokeAsyncResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InvokeAsyncResponse>, I>>(object: I): InvokeAsyncResponse {
+    const message = createBaseInvokeAsyncResponse();
+    message.requestId = object.requestId ?? "";
+    message.duplicate = object.duplicate ?? false;
+    return message;
+  },
+};
+
 /** Invoking functions. Async and stream invocation join this service later. */
 export type InvokeServiceService = typeof InvokeServiceService;
 export const InvokeServiceService = {
@@ -768,10 +997,22 @@ export const InvokeServiceService = {
     responseSerialize: (value: InvokeResponse): Buffer => Buffer.from(InvokeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): InvokeResponse => InvokeResponse.decode(value),
   },
+  /** Accepts an event once JetStream has stored it; it runs later, with retries. */
+  invokeAsync: {
+    path: "/stratus.v1.InvokeService/InvokeAsync" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: InvokeAsyncRequest): Buffer => Buffer.from(InvokeAsyncRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): InvokeAsyncRequest => InvokeAsyncRequest.decode(value),
+    responseSerialize: (value: InvokeAsyncResponse): Buffer => Buffer.from(InvokeAsyncResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): InvokeAsyncResponse => InvokeAsyncResponse.decode(value),
+  },
 } as const;
 
 export interface InvokeServiceServer extends UntypedServiceImplementation {
   invoke: handleUnaryCall<InvokeRequest, InvokeResponse>;
+  /** Accepts an event once JetStream has stored it; it runs later, with retries. */
+  invokeAsync: handleUnaryCall<InvokeAsyncRequest, InvokeAsyncResponse>;
 }
 
 export interface InvokeServiceClient extends Client {
@@ -789,6 +1030,22 @@ export interface InvokeServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: InvokeResponse) => void,
+  ): ClientUnaryCall;
+  /** Accepts an event once JetStream has stored it; it runs later, with retries. */
+  invokeAsync(
+    request: InvokeAsyncRequest,
+    callback: (error: ServiceError | null, response: InvokeAsyncResponse) => void,
+  ): ClientUnaryCall;
+  invokeAsync(
+    request: InvokeAsyncRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: InvokeAsyncResponse) => void,
+  ): ClientUnaryCall;
+  invokeAsync(
+    request: InvokeAsyncRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: InvokeAsyncResponse) => void,
   ): ClientUnaryCall;
 }
 

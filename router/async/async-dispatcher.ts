@@ -1,0 +1,291 @@
+import { randomUUID } from 'node:crypto';
+import type { MsgHdrs } from '@nats-io/nats-core';
+import type { Consumer, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import { context, propagation, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import { toStratusError } from '../../sdk/core/errors';
+import { functionArn, type Destination, type FunctionRecord } from '../../sdk/core/function-config';
+import type { Logger } from '../../sdk/core/logger';
+import { asyncConsumerName, STREAMS } from '../../sdk/core/nats-layout';
+import type { FunctionCache } from '../function-cache';
+import type { Invoker } from '../invoker';
+import type { AsyncMetrics } from './async-metrics';
+import { readEventHeaders, type AsyncEventHeaders, type AsyncQueue } from './async-queue';
+import { invocationRecord, type RecordCondition, type RecordInput } from './invocation-record';
+
+/** Options for {@link AsyncDispatcher}. */
+export interface AsyncDispatcherOptions {
+  /** How often the router looks for functions with async consumers. */
+  discoverIntervalMs: number;
+  /** Long-poll length of one fetch. */
+  fetchExpiresMs: number;
+  /** Most events of one function this router runs at once (reserved concurrency lowers it). */
+  maxConcurrencyPerFunction: number;
+  /** Most async events this router runs at once. */
+  maxConcurrency: number;
+  /** The consumers' ack wait; running events signal progress three times per wait. */
+  ackWaitMs: number;
+  /** Delay before the first function-error retry; doubles after (Lambda: about 1 and 2 minutes). */
+  retryBaseMs: number;
+  /** First delay after a throttle or platform error; doubles up to throttleCapMs (Lambda: 1 s to 5 min). */
+  throttleBaseMs: number;
+  throttleCapMs: number;
+  /** Time allowed beyond the function timeout for placement and cold start. */
+  invokeSlackMs: number;
+  region: string;
+  accountId: string;
+}
+
+const headerGetter = {
+  keys: (h: MsgHdrs | undefined) => (h ? h.keys() : []),
+  get: (h: MsgHdrs | undefined, key: string) => h?.get(key) || undefined,
+};
+
+/** Dependencies of the dispatcher; main.ts wires them. */
+export interface AsyncDispatcherDeps {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  queue: AsyncQueue;
+  cache: FunctionCache;
+  invoker: Invoker;
+  metrics: AsyncMetrics;
+  tracer: Tracer;
+  logger: Logger;
+}
+
+/**
+ * Delivers asynchronous events to functions: one pull loop per function (so a backlog or a
+ * failing function never holds up another), pulling only as many events as it has room to run.
+ * Each event ends acknowledged only after its outcome is stored: run, retried (republished with
+ * its attempt count and backoff), sent to its destination, or dead-lettered. Throttles and
+ * platform errors put the event back with backoff and use up no attempt.
+ */
+export class AsyncDispatcher {
+  private readonly workers = new Map<string, Promise<void>>();
+  private readonly fetches = new Set<{ stop(): void }>();
+  private readonly slotWaiters = new Set<() => void>();
+  private inflight = 0;
+  private running = false;
+  private discoverTimer: NodeJS.Timeout | undefined;
+  private idle: (() => void) | undefined;
+
+  constructor(
+    private readonly deps: AsyncDispatcherDeps,
+    private readonly options: AsyncDispatcherOptions,
+  ) {}
+
+  /** Starts discovering function consumers and pulling their events. */
+  start(): void {
+    this.running = true;
+    const discover = (): void => void this.discover().catch((err: unknown) => this.deps.logger.warn('async consumer discovery failed', { err: toStratusError(err) }));
+    discover();
+    this.discoverTimer = setInterval(discover, this.options.discoverIntervalMs);
+    this.discoverTimer.unref();
+  }
+
+  /** Starts pulling a function's events now (called when this router enqueues for it). */
+  watch(functionName: string): void {
+    if (!this.running || this.workers.has(functionName)) return;
+    const worker = this.work(functionName).catch((err: unknown) => this.deps.logger.error('async worker stopped', { fn: functionName, err: toStratusError(err) }));
+    this.workers.set(
+      functionName,
+      worker.finally(() => this.workers.delete(functionName)),
+    );
+  }
+
+  /** Stops pulling and waits (up to `graceMs`) for running events; unfinished ones are redelivered later. */
+  async stop(graceMs: number): Promise<void> {
+    this.running = false;
+    clearInterval(this.discoverTimer);
+    for (const f of this.fetches) f.stop();
+    for (const w of this.slotWaiters) w();
+    if (this.inflight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        this.idle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
+
+  private async discover(): Promise<void> {
+    const lister = this.deps.jsm.consumers.list(STREAMS.async);
+    for await (const info of lister) {
+      const name = info.config.durable_name ?? info.name;
+      if (name.startsWith('async-')) this.watch(name.slice('async-'.length));
+    }
+  }
+
+  private async work(fn: string): Promise<void> {
+    const consumer: Consumer = await this.deps.js.consumers.get(STREAMS.async, asyncConsumerName(fn));
+    let local = 0;
+    while (this.running) {
+      const record = await this.deps.cache.get(fn).catch(() => undefined);
+      const reserved = record?.config.reservedConcurrency;
+      const fnLimit = reserved === undefined || reserved === 0 ? this.options.maxConcurrencyPerFunction : Math.min(reserved, this.options.maxConcurrencyPerFunction);
+      const room = Math.min(fnLimit - local, this.options.maxConcurrency - this.inflight);
+      if (room <= 0) {
+        await new Promise<void>((resolve) => this.slotWaiters.add(resolve));
+        continue;
+      }
+      const batch = await consumer.fetch({ max_messages: room, expires: this.options.fetchExpiresMs });
+      this.fetches.add(batch);
+      try {
+        for await (const msg of batch) {
+          local += 1;
+          this.inflight += 1;
+          void this.handle(fn, msg).finally(() => {
+            local -= 1;
+            this.inflight -= 1;
+            for (const w of [...this.slotWaiters]) {
+              this.slotWaiters.delete(w);
+              w();
+            }
+            if (this.inflight === 0) this.idle?.();
+          });
+        }
+      } finally {
+        this.fetches.delete(batch);
+      }
+    }
+  }
+
+  private async handle(fn: string, msg: JsMsg): Promise<void> {
+    const now = Date.now();
+    const h = readEventHeaders(msg.headers, `${fn}-${msg.seq}`, now);
+    if (h.notBeforeMs > now) {
+      // A retry still waiting out its backoff: JetStream redelivers it when the delay is over.
+      msg.nak(h.notBeforeMs - now);
+      return;
+    }
+    const parent = propagation.extract(context.active(), msg.headers, headerGetter);
+    await context.with(parent, () =>
+      this.deps.tracer.startActiveSpan('stratus.async.dispatch', { kind: SpanKind.CONSUMER }, async (span) => {
+        span.setAttribute('faas.invocation_id', h.requestId);
+        span.setAttribute('faas.name', fn);
+        try {
+          await this.run(fn, msg, h);
+        } catch (err) {
+          // Storing the outcome failed (NATS trouble): leave the event to be redelivered.
+          span.setStatus({ code: SpanStatusCode.ERROR });
+          this.deps.logger.warn('async event outcome not stored; it will be redelivered', { fn, requestId: h.requestId, err: toStratusError(err) });
+          msg.nak(this.throttleDelay(msg));
+        } finally {
+          span.end();
+        }
+      }),
+    );
+  }
+
+  private async run(fn: string, msg: JsMsg, h: AsyncEventHeaders): Promise<void> {
+    const { metrics } = this.deps;
+    const record = await this.deps.cache.get(fn);
+    const arn = functionArn(this.options.region, this.options.accountId, fn, h.qualifier || '$LATEST');
+    const base = { requestId: h.requestId, functionArn: arn, approximateInvokeCount: h.attempt, requestPayload: Buffer.from(msg.data) };
+    if (!record) {
+      await this.finish(fn, undefined, msg, { ...base, condition: 'FunctionNotFound', platformError: { errorType: 'FunctionNotFound', errorMessage: `function '${fn}' was deleted before the event ran` } });
+      return;
+    }
+    const ageMs = Date.now() - h.enqueuedAtMs;
+    metrics.eventAge(fn, ageMs);
+    if (ageMs > record.config.async.maxEventAgeSeconds * 1000) {
+      await this.finish(fn, record, msg, { ...base, condition: 'EventAgeExceeded', platformError: { errorType: 'EventAgeExceeded', errorMessage: `the event was ${Math.round(ageMs / 1000)} s old, past the function's maximum event age` } });
+      return;
+    }
+    if (record.config.reservedConcurrency === 0) {
+      // As in Lambda: with reserved concurrency 0, async events fail at once, without retries.
+      await this.finish(fn, record, msg, { ...base, condition: 'ConcurrencyZero', platformError: { errorType: 'TooManyRequests', errorMessage: `function '${fn}' has reserved concurrency 0` } });
+      return;
+    }
+    const progress = setInterval(() => msg.working(), Math.max(1000, this.options.ackWaitMs / 3));
+    let result: Awaited<ReturnType<Invoker['invoke']>>;
+    try {
+      result = await this.deps.invoker.invoke({
+        requestId: h.requestId,
+        record,
+        payload: Buffer.from(msg.data),
+        deadlineMs: Date.now() + record.config.timeoutSeconds * 1000 + this.options.invokeSlackMs,
+        tailLogs: false,
+        clientContext: '',
+        invokedFunctionArn: arn,
+      });
+    } catch (err) {
+      // Throttled or the platform failed (agent lost, no capacity): try again later, no attempt used.
+      metrics.count(fn, 'throttled');
+      this.deps.logger.debug('async event put back', { fn, requestId: h.requestId, err: toStratusError(err) });
+      msg.nak(this.throttleDelay(msg));
+      return;
+    } finally {
+      clearInterval(progress);
+    }
+    const outcome = { ...base, approximateInvokeCount: h.attempt + 1, executedVersion: record.version, responsePayload: result.payload };
+    if (!result.functionFailed) {
+      metrics.count(fn, 'succeeded');
+      const dest = record.config.async.onSuccess;
+      if (dest) {
+        await this.deliver(fn, dest, invocationRecord({ ...outcome, condition: 'Success' })).catch((err: unknown) => {
+          metrics.count(fn, 'destinationFailures');
+          this.deps.logger.warn('on-success destination failed', { fn, requestId: h.requestId, err: toStratusError(err) });
+        });
+      }
+      await msg.ackAck();
+      return;
+    }
+    if (h.attempt < record.config.async.maxRetryAttempts) {
+      await this.deps.queue.enqueue({
+        functionName: fn,
+        qualifier: h.qualifier,
+        payload: msg.data,
+        requestId: h.requestId,
+        enqueuedAtMs: h.enqueuedAtMs,
+        attempt: h.attempt + 1,
+        notBeforeMs: Date.now() + this.options.retryBaseMs * 2 ** h.attempt,
+      });
+      metrics.count(fn, 'retried');
+      await msg.ackAck();
+      return;
+    }
+    await this.finish(fn, record, msg, { ...outcome, condition: 'RetriesExhausted', functionError: 'Unhandled' });
+  }
+
+  /** Sends a failed event's record to the on-failure destination, or else the dead-letter subject, then acknowledges it. */
+  private async finish(fn: string, record: FunctionRecord | undefined, msg: JsMsg, input: RecordInput & { condition: RecordCondition }): Promise<void> {
+    const rec = invocationRecord(input);
+    const dest = record?.config.async.onFailure;
+    let delivered = false;
+    if (dest) {
+      delivered = await this.deliver(fn, dest, rec).then(
+        () => true,
+        (err: unknown) => {
+          this.deps.metrics.count(fn, 'destinationFailures');
+          this.deps.logger.warn('on-failure destination failed; dead-lettering instead', { fn, err: toStratusError(err) });
+          return false;
+        },
+      );
+    }
+    if (!delivered) {
+      await this.deps.queue.deadLetter(fn, Buffer.from(JSON.stringify(rec)), input.requestId, input.condition);
+      this.deps.metrics.count(fn, 'deadLettered');
+    }
+    await msg.ackAck();
+  }
+
+  private async deliver(fn: string, dest: Destination, rec: Record<string, unknown>): Promise<void> {
+    const body = Buffer.from(JSON.stringify(rec));
+    if (dest.kind === 'subject') {
+      // Through JetStream, so the record is stored somewhere before the event is acknowledged.
+      await this.deps.js.publish(dest.target, body);
+      return;
+    }
+    const target = await this.deps.cache.get(dest.target);
+    if (!target) throw new Error(`destination function '${dest.target}' of '${fn}' does not exist`);
+    await this.deps.queue.enqueue({ functionName: dest.target, qualifier: '', payload: body, requestId: randomUUID(), enqueuedAtMs: Date.now(), attempt: 0 });
+    this.watch(dest.target);
+  }
+
+  private throttleDelay(msg: JsMsg): number {
+    const exp = Math.min(this.options.throttleCapMs, this.options.throttleBaseMs * 2 ** Math.max(0, msg.info.deliveryCount - 1));
+    return Math.round(exp * (0.5 + Math.random() / 2));
+  }
+}

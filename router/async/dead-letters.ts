@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto';
+import type { JetStreamManager, StoredMsg } from '@nats-io/jetstream';
+import { StratusError, viaNats } from '../../sdk/core/errors';
+import { deadLetterSubject, HEADERS, STREAMS } from '../../sdk/core/nats-layout';
+import type { AsyncQueue } from './async-queue';
+
+/** One dead letter, decoded. */
+export interface DeadLetterEntry {
+  sequence: number;
+  functionName: string;
+  requestId: string;
+  condition: string;
+  approximateInvokeCount: number;
+  errorType: string;
+  errorMessage: string;
+  timeMs: number;
+  record: Buffer;
+  /** The original event, as the record carries it. */
+  requestPayload: unknown;
+}
+
+function decode(fn: string, m: StoredMsg): DeadLetterEntry {
+  let rec: { requestContext?: { approximateInvokeCount?: number; condition?: string }; requestPayload?: unknown; responsePayload?: { errorType?: string; errorMessage?: string } } = {};
+  try {
+    rec = JSON.parse(Buffer.from(m.data).toString('utf8'));
+  } catch {
+    // Not a record Stratus wrote: list it with what the headers say.
+  }
+  const response = rec.responsePayload && typeof rec.responsePayload === 'object' ? rec.responsePayload : {};
+  return {
+    sequence: m.seq,
+    functionName: fn,
+    requestId: m.header?.get(HEADERS.requestId) ?? '',
+    condition: m.header?.get(HEADERS.condition) || rec.requestContext?.condition || '',
+    approximateInvokeCount: rec.requestContext?.approximateInvokeCount ?? 0,
+    errorType: typeof response.errorType === 'string' ? response.errorType : '',
+    errorMessage: typeof response.errorMessage === 'string' ? response.errorMessage : '',
+    timeMs: m.time.getTime(),
+    record: Buffer.from(m.data),
+    requestPayload: rec.requestPayload ?? null,
+  };
+}
+
+/** Reading, redriving and purging a function's dead letters in the dead-letter stream. */
+export class DeadLetters {
+  constructor(
+    private readonly jsm: JetStreamManager,
+    private readonly queue: AsyncQueue,
+  ) {}
+
+  /** Dead letters of `fn` after `afterSequence`, oldest first, at most `max`. */
+  async list(fn: string, afterSequence: number, max: number): Promise<{ entries: DeadLetterEntry[]; next: number }> {
+    const entries: DeadLetterEntry[] = [];
+    let seq = afterSequence + 1;
+    while (entries.length < max) {
+      const m = await viaNats('reading dead letters', () => this.jsm.direct.getMessage(STREAMS.deadLetters, { next_by_subj: deadLetterSubject(fn), seq }));
+      if (!m) break;
+      entries.push(decode(fn, m));
+      seq = m.seq + 1;
+    }
+    return { entries, next: entries.length === max ? (entries[entries.length - 1]?.sequence ?? 0) : 0 };
+  }
+
+  /** One dead letter; FunctionNotFound-style InvalidRequest when it is not one of fn's. */
+  async get(fn: string, sequence: number): Promise<DeadLetterEntry> {
+    const m = await viaNats('reading a dead letter', () => this.jsm.streams.getMessage(STREAMS.deadLetters, { seq: sequence })).catch(() => null);
+    if (!m || m.subject !== deadLetterSubject(fn)) {
+      throw new StratusError('InvalidRequest', `function '${fn}' has no dead letter ${sequence}: list them with stratus dlq ls ${fn}`);
+    }
+    return decode(fn, m);
+  }
+
+  /**
+   * Enqueues dead letters' original events again (each with a new request id, so the
+   * deduplication window cannot swallow it) and removes them once enqueued.
+   */
+  async redrive(fn: string, sequences: number[]): Promise<string[]> {
+    const targets = sequences.length > 0 ? await Promise.all(sequences.map((s) => this.get(fn, s))) : await this.all(fn);
+    const ids: string[] = [];
+    for (const entry of targets) {
+      const payload = entry.requestPayload === null ? Buffer.alloc(0) : Buffer.from(typeof entry.requestPayload === 'string' ? entry.requestPayload : JSON.stringify(entry.requestPayload));
+      const requestId = randomUUID();
+      await this.queue.enqueue({ functionName: fn, qualifier: '', payload, requestId, enqueuedAtMs: Date.now(), attempt: 0, redrivenFrom: entry.sequence });
+      await viaNats('removing a redriven dead letter', () => this.jsm.streams.deleteMessage(STREAMS.deadLetters, entry.sequence));
+      ids.push(requestId);
+    }
+    return ids;
+  }
+
+  /** Deletes all of fn's dead letters; returns how many. */
+  async purge(fn: string): Promise<number> {
+    const res = await viaNats('purging dead letters', () => this.jsm.streams.purge(STREAMS.deadLetters, { filter: deadLetterSubject(fn) }));
+    return res.purged;
+  }
+
+  private async all(fn: string): Promise<DeadLetterEntry[]> {
+    const out: DeadLetterEntry[] = [];
+    let after = 0;
+    for (;;) {
+      const page = await this.list(fn, after, 500);
+      out.push(...page.entries);
+      if (!page.next) return out;
+      after = page.next;
+    }
+  }
+}
