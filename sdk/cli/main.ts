@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerClusterCommand } from './commands/cluster';
 import { registerDeployCommand } from './commands/deploy';
 import { registerDevCommand } from './commands/dev';
+import { registerDlqCommands } from './commands/dlq';
 import { registerFunctionCommands } from './commands/functions';
 import { registerInvokeCommand } from './commands/invoke';
 import { createContext, type CliContext, type GlobalFlags } from './context';
@@ -36,6 +37,7 @@ function buildProgram(env: NodeJS.ProcessEnv): Command {
   registerInvokeCommand(program, run);
   registerFunctionCommands(program, run);
   registerClusterCommand(program, run);
+  registerDlqCommands(program, run);
   return program;
 }
 

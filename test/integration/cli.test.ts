@@ -136,6 +136,30 @@ describe('stratus CLI against a running cluster', () => {
     expect(stratus(['invoke', name], env).stderr).toContain('[FunctionNotFound]');
   });
 
+  test('invoke --async prints the request id and dlq ls, show and purge handle the dead letter when the function fails for good', async () => {
+    const failing = uniqueName('cli-async');
+    const dir = functionDir({ 'index.js': "exports.handler = async () => { throw new Error('always'); };" });
+    expect(stratus(['deploy', failing, dir, '--runtime', 'nodejs', '--handler', 'index.handler', '--max-retries', '0'], env).code).toBe(0);
+    const accepted = stratus(['invoke', failing, '--async', '--payload', '{"k":1}', '--request-id', 'cli-req-1'], env);
+    expect(accepted.code).toBe(0);
+    expect(accepted.stdout.trim()).toBe('cli-req-1');
+    expect(stratus(['invoke', failing, '--async', '--payload', '{"k":1}', '--request-id', 'cli-req-1'], env).stdout).toContain('already accepted');
+
+    let letters: Array<{ sequence: number; requestId: string; condition: string }> = [];
+    await waitFor('the dead letter', () => {
+      letters = JSON.parse(stratus(['dlq', 'ls', failing, '--json'], env).stdout) as typeof letters;
+      return letters.length === 1;
+    }, 20_000, 200);
+    expect(letters[0]).toMatchObject({ requestId: 'cli-req-1', condition: 'RetriesExhausted' });
+    const table = stratus(['dlq', 'ls', failing], env).stdout;
+    expect(table).toMatch(/RetriesExhausted.*Error: always/);
+    const record = JSON.parse(stratus(['dlq', 'show', failing, String(letters[0]!.sequence)], env).stdout) as { requestPayload: unknown; responsePayload: { errorMessage: string } };
+    expect(record.requestPayload).toEqual({ k: 1 });
+    expect(record.responsePayload.errorMessage).toBe('always');
+    expect(stratus(['dlq', 'purge', failing], env).stdout).toContain('purged 1');
+    expect(stratus(['dlq', 'ls', failing, '--json'], env).stdout.trim()).toBe('[]');
+  });
+
   test('commands fail with ServiceUnavailable naming NATS when the router cannot reach NATS', async () => {
     await cluster.nats.stop();
     const res = stratus(['ls'], env);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import type { FunctionSettings } from '../../client/types';
 import { StratusError } from '../../core/errors';
+import type { AsyncConfig, Destination } from '../../core/function-config';
 import type { CliContext } from '../context';
 import { humanBytes } from '../output';
 
@@ -12,6 +13,22 @@ interface DeployFlags {
   timeout?: string;
   env?: string[];
   description?: string;
+  reservedConcurrency?: string;
+  maxRetries?: string;
+  maxEventAge?: string;
+  onSuccess?: string;
+  onFailure?: string;
+}
+
+/** `subject:orders.done` or `function:audit` → a Destination. */
+function parseDestination(flag: string, value: string | undefined): Destination | undefined {
+  if (value === undefined) return undefined;
+  const colon = value.indexOf(':');
+  const kind = value.slice(0, colon);
+  if (colon <= 0 || (kind !== 'subject' && kind !== 'function')) {
+    throw new StratusError('InvalidRequest', `${flag} ${value}: write subject:<subject> or function:<name>`);
+  }
+  return { kind, target: value.slice(colon + 1) };
 }
 
 function parseEnv(pairs: string[] | undefined): Record<string, string> | undefined {
@@ -43,6 +60,11 @@ export function registerDeployCommand(program: Command, run: (action: (ctx: CliC
     .option('--timeout <seconds>', 'timeout in seconds (1-900, default 3)')
     .option('--env <KEY=VALUE...>', 'environment variables (repeat or list several)')
     .option('--description <text>', 'a description')
+    .option('--reserved-concurrency <n>', 'instances reserved for (and the most allowed to) this function; 0 stops it')
+    .option('--max-retries <n>', 'async: retries after a function error, 0-2 (default 2)')
+    .option('--max-event-age <seconds>', 'async: how old an event may get before it is given up, 60-21600 (default 21600)')
+    .option('--on-success <destination>', 'async: where success records go: subject:<subject> or function:<name>')
+    .option('--on-failure <destination>', 'async: where failure records go (default: the dead-letter stream)')
     .action((name: string, source: string, flags: DeployFlags) =>
       run(async ({ out, client }) => {
         const settings: FunctionSettings & { runtime?: string } = {
@@ -52,7 +74,15 @@ export function registerDeployCommand(program: Command, run: (action: (ctx: CliC
           timeoutSeconds: parseInteger('--timeout', flags.timeout),
           environment: parseEnv(flags.env),
           description: flags.description,
+          reservedConcurrency: parseInteger('--reserved-concurrency', flags.reservedConcurrency),
         };
+        const asyncSettings: Partial<AsyncConfig> = {
+          maxRetryAttempts: parseInteger('--max-retries', flags.maxRetries),
+          maxEventAgeSeconds: parseInteger('--max-event-age', flags.maxEventAge),
+          onSuccess: parseDestination('--on-success', flags.onSuccess),
+          onFailure: parseDestination('--on-failure', flags.onFailure),
+        };
+        if (Object.values(asyncSettings).some((v) => v !== undefined)) settings.async = asyncSettings;
         const showBar = !out.json && process.stderr.isTTY;
         const bar = showBar ? new SingleBar({ format: 'uploading {bar} {percentage}% | {value}/{total} bytes', stream: process.stderr }) : undefined;
         let started = false;

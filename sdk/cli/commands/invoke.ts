@@ -10,6 +10,8 @@ interface InvokeFlags {
   log?: boolean;
   qualifier?: string;
   timeout?: string;
+  async?: boolean;
+  requestId?: string;
 }
 
 async function readStdin(): Promise<Buffer> {
@@ -50,9 +52,18 @@ export function registerInvokeCommand(program: Command, run: (action: (ctx: CliC
     .option('--log', 'print the last 4 KB of the log on stderr')
     .option('--qualifier <version>', 'version or alias (default $LATEST)')
     .option('--timeout <ms>', 'how long to wait for the result, in ms')
+    .option('--async', 'enqueue the event and return its request id once it is stored (retried on failure)')
+    .option('--request-id <id>', 'with --async: an id that makes enqueueing idempotent')
     .action((name: string, flags: InvokeFlags) =>
       run(async ({ out, client }) => {
         const payload = await payloadFrom(flags);
+        if (flags.requestId && !flags.async) throw new StratusError('InvalidRequest', '--request-id goes with --async');
+        if (flags.async) {
+          const accepted = await (await client()).invokeAsync(name, payload, { qualifier: flags.qualifier, requestId: flags.requestId });
+          if (out.json) out.printJson(accepted);
+          else out.line(accepted.duplicate ? `${accepted.requestId} (already accepted earlier; not enqueued again)` : accepted.requestId);
+          return EXIT.ok;
+        }
         const timeoutMs = flags.timeout === undefined ? undefined : Number(flags.timeout);
         if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new StratusError('InvalidRequest', `--timeout ${flags.timeout}: give milliseconds, e.g. 5000`);
         const result = await (await client()).invoke(name, payload, { logType: flags.log || out.json ? 'Tail' : 'None', qualifier: flags.qualifier, timeoutMs });
