@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { StratusError } from '../sdk/core/errors';
@@ -43,6 +44,17 @@ export interface AgentOptions {
   accountId: string;
   /** Node.js binary for nodejs functions. Default: the agent's own. */
   nodeBinary: string;
+  /** How instances are isolated: "bwrap" (namespaces + cgroups; the default) or "process" (none at all, opt-in). */
+  sandbox: 'bwrap' | 'process';
+  /** bubblewrap binary. Default: bwrap on PATH. */
+  bwrapPath: string;
+  /** Host uid/gid sandboxes run as when the agent is root. Default 65534 (nobody). */
+  sandboxHostUid: number;
+  sandboxHostGid: number;
+  /** Most processes and threads per instance. Default 1024 (Lambda's). */
+  maxProcessesPerInstance: number;
+  /** Python 3 for python functions. Default /usr/bin/python3 when present, else python3 on PATH. */
+  pythonBinary: string;
   /** Write function output lines to the agent's stdout. Default true. */
   echoFunctionLogs: boolean;
   logLevel: LogLevel;
@@ -52,6 +64,9 @@ export interface AgentOptions {
 export function resolveAgentOptions(input: Partial<AgentOptions>): AgentOptions {
   const agentId = input.agentId || `${os.hostname()}-${Math.random().toString(36).slice(2, 8)}`;
   const clusterTokens = (input.clusterTokens ?? []).filter(Boolean);
+  if (input.sandbox !== undefined && input.sandbox !== 'bwrap' && input.sandbox !== 'process') {
+    throw new StratusError('InvalidRequest', `STRATUS_SANDBOX=${String(input.sandbox)}: use bwrap (isolated, the default) or process (no isolation)`);
+  }
   if (clusterTokens.length === 0) {
     throw new StratusError('InvalidRequest', 'no cluster token: set STRATUS_CLUSTER_TOKEN to the secret routers use to reach agents');
   }
@@ -81,6 +96,12 @@ export function resolveAgentOptions(input: Partial<AgentOptions>): AgentOptions 
     region: input.region || 'local',
     accountId: input.accountId || '000000000000',
     nodeBinary: input.nodeBinary || process.execPath,
+    sandbox: input.sandbox ?? 'bwrap',
+    bwrapPath: input.bwrapPath || 'bwrap',
+    sandboxHostUid: input.sandboxHostUid ?? 65534,
+    sandboxHostGid: input.sandboxHostGid ?? 65534,
+    maxProcessesPerInstance: positive('max processes per instance', input.maxProcessesPerInstance, 1024),
+    pythonBinary: input.pythonBinary || (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3'),
     echoFunctionLogs: input.echoFunctionLogs ?? true,
     logLevel: input.logLevel ?? 'info',
   };

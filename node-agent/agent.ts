@@ -9,6 +9,7 @@ import type { Instance, StartOutcome } from './instance';
 import type { InstancePool } from './instance-pool';
 import { billedDuration, endLine, LogTail, reportLine, startLine } from './log-tail';
 import { planLaunch } from './runtime-launch';
+import type { SandboxProvider } from './sandbox/instance-sandbox';
 
 /** One invocation as the router hands it to an agent. */
 export interface AgentInvocation {
@@ -48,7 +49,9 @@ export interface AgentDeps {
   region: string;
   accountId: string;
   nodeBinary: string;
+  pythonBinary: string;
   runtimesDir: string;
+  sandboxes: SandboxProvider;
   initTimeoutMs: number;
   billingGranularityMs: number;
 }
@@ -168,17 +171,27 @@ export class Agent {
       span.setAttribute('stratus.runtime', record.runtime);
       try {
         const codeDir = await this.deps.codeCache.ensure(record.code);
+        const layersDir = undefined;
         const runtimeApi = await instance.listen();
-        const plan = planLaunch({
-          record,
-          instanceId: instance.id,
-          codeDir,
-          runtimeApi,
-          region: this.deps.region,
-          nodeBinary: this.deps.nodeBinary,
-          runtimesDir: this.deps.runtimesDir,
-        });
-        const started = await instance.start(plan, this.deps.initTimeoutMs);
+        const sandbox = await this.deps.sandboxes.create({ instanceId: instance.id, record, codeDir, layersDir, runtimesDir: this.deps.runtimesDir });
+        let plan;
+        try {
+          plan = planLaunch({
+            record,
+            instanceId: instance.id,
+            paths: sandbox.paths,
+            hostCodeDir: codeDir,
+            hostLayersDir: layersDir,
+            runtimeApi,
+            region: this.deps.region,
+            nodeBinary: this.deps.nodeBinary,
+            pythonBinary: this.deps.pythonBinary,
+          });
+        } catch (err) {
+          await sandbox.release();
+          throw err;
+        }
+        const started = await instance.start(plan, sandbox, this.deps.initTimeoutMs);
         if (started.kind === 'failed') span.setStatus({ code: SpanStatusCode.ERROR, message: started.report.errorType });
         return started;
       } catch (err) {

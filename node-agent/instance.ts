@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { FunctionRecord } from '../sdk/core/function-config';
 import { LineSplitter, LogTail } from './log-tail';
-import type { LaunchPlan } from './runtime-launch';
+import type { InstanceSandbox, LaunchPlan } from './sandbox/instance-sandbox';
 import { RuntimeApiServer, type RuntimeErrorReport, type RuntimeEvent } from './runtime-api-server';
 
 /** Lifecycle of an instance; changed only by Instance.setState. */
@@ -44,17 +43,6 @@ function errorReport(errorType: string, errorMessage: string): RuntimeErrorRepor
   return { errorType, errorMessage, stackTrace: [], body: Buffer.from(JSON.stringify({ errorType, errorMessage })) };
 }
 
-/** Reads a VmXXX field of /proc/<pid>/status in MB; 0 where /proc is unavailable. */
-async function procMemoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
-  try {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
-    return match ? Math.ceil(Number(match[1]) / 1024) : 0;
-  } catch {
-    return 0;
-  }
-}
-
 interface Pending {
   requestId: string;
   settle: (outcome: InvocationOutcome) => void;
@@ -72,6 +60,7 @@ export class Instance {
   lastUsedMs = Date.now();
   invocations = 0;
   private child: ChildProcess | undefined;
+  private sandbox: InstanceSandbox | undefined;
   private readonly api: RuntimeApiServer;
   private pending: Pending | undefined;
   private currentTail: LogTail | undefined;
@@ -99,9 +88,14 @@ export class Instance {
     return this.api.listen();
   }
 
-  /** Spawns the runtime and waits until it asks for its first event, reports an init error, exits, or `initTimeoutMs` passes. */
-  async start(plan: LaunchPlan, initTimeoutMs: number): Promise<StartOutcome> {
+  /**
+   * Spawns the runtime inside its sandbox and waits until it asks for its first event, reports an
+   * init error, exits, or `initTimeoutMs` passes.
+   */
+  async start(runtimePlan: LaunchPlan, sandbox: InstanceSandbox, initTimeoutMs: number): Promise<StartOutcome> {
     const startedAt = performance.now();
+    this.sandbox = sandbox;
+    const plan = sandbox.wrap(runtimePlan);
     const outcome = await new Promise<StartOutcome>((resolve) => {
       let done = false;
       const finish = (o: StartOutcome): void => {
@@ -149,8 +143,9 @@ export class Instance {
     this.invocations += 1;
     this.currentTail = tail;
     this.currentRequestId = event.requestId;
-    const watch = setInterval(() => void this.checkMemory(), this.options.memoryCheckMs);
-    watch.unref();
+    // Where the kernel enforces the limit (cgroups) there is nothing to watch.
+    const watch = this.sandbox?.enforcesMemory ? undefined : setInterval(() => void this.checkMemory(), this.options.memoryCheckMs);
+    watch?.unref();
     let timer: NodeJS.Timeout | undefined;
     try {
       const outcome = await new Promise<InvocationOutcome>((resolve) => {
@@ -169,7 +164,7 @@ export class Instance {
         this.killedForMemory = true;
         this.killTree();
         await this.exited;
-        return { kind: 'error', report: this.exitReport(event.requestId), fatal: true };
+        return { kind: 'error', report: this.exitReport(event.requestId, true), fatal: true };
       }
       return outcome;
     } finally {
@@ -187,9 +182,9 @@ export class Instance {
     if (this.state === 'idle') this.setState('busy');
   }
 
-  /** Peak resident memory of the runtime process, in MB. */
+  /** Peak memory of the instance, in MB. */
   maxMemoryUsedMb(): Promise<number> {
-    return this.child?.pid ? procMemoryMb(this.child.pid, 'VmHWM') : Promise.resolve(0);
+    return this.child?.pid && this.sandbox ? this.sandbox.peakMemoryMb(this.child.pid) : Promise.resolve(0);
   }
 
   /** Kills the process group and closes the Runtime API; resolves when the process is gone. */
@@ -226,24 +221,22 @@ export class Instance {
 
   private killTree(): void {
     const pid = this.child?.pid;
-    if (!pid || this.exitInfo) return;
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
+    if (!pid || !this.sandbox) return;
+    // Even after the launched process exited, processes it forked may live on in the sandbox.
+    void this.sandbox.killAll(pid);
   }
 
   /** Whether the runtime's peak resident memory since it started passed the function's memory size. */
   private async peakOverLimit(): Promise<boolean> {
     const pid = this.child?.pid;
-    return pid !== undefined && !this.exitInfo && (await procMemoryMb(pid, 'VmHWM')) > this.record.config.memoryMb;
+    if (pid === undefined || this.exitInfo || !this.sandbox || this.sandbox.enforcesMemory) return false;
+    return (await this.sandbox.peakMemoryMb(pid)) > this.record.config.memoryMb;
   }
 
   private async checkMemory(): Promise<void> {
     const pid = this.child?.pid;
-    if (!pid || this.state !== 'busy') return;
-    if ((await procMemoryMb(pid, 'VmRSS')) > this.record.config.memoryMb) {
+    if (!pid || this.state !== 'busy' || !this.sandbox) return;
+    if ((await this.sandbox.currentMemoryMb(pid)) > this.record.config.memoryMb) {
       this.killedForMemory = true;
       this.killTree();
     }
@@ -268,11 +261,11 @@ export class Instance {
     return info.signal ? `signal: ${info.signal === 'SIGKILL' ? 'killed' : info.signal}` : `exit status ${info.code}`;
   }
 
-  private exitReport(requestId = this.pending?.requestId ?? ''): RuntimeErrorReport {
+  private exitReport(requestId = this.pending?.requestId ?? '', oomKilled = false): RuntimeErrorReport {
     const text = `RequestId: ${requestId} Error: Runtime exited with error: ${this.exitText()}`;
     // A V8 heap overrun aborts the process (SIGABRT); with the heap sized to the function's memory that is an OOM.
     const abortedNearLimit = this.exitInfo?.signal === 'SIGABRT' || this.exitInfo?.code === 134;
-    if (this.killedForMemory || abortedNearLimit) {
+    if (this.killedForMemory || oomKilled || abortedNearLimit) {
       return errorReport('Runtime.OutOfMemory', `${text} (the function used more than its ${this.record.config.memoryMb} MB of memory: raise --memory or use less)`);
     }
     return errorReport('Runtime.ExitError', text);
@@ -285,11 +278,14 @@ export class Instance {
       // A runtime may report its last result and then exit (Node does after an uncaught exception);
       // an event handed over in between was never taken, and is not this invocation's failure.
       const notStarted = this.api.holdsUntakenEvent;
-      // Let the last output lines arrive before the invocation's log is sealed.
-      setImmediate(() => this.fail(this.exitReport(), notStarted));
+      // Reading the OOM counter also lets the last output lines arrive before the log is sealed.
+      const oom = this.sandbox ? this.sandbox.oomKilled() : Promise.resolve(false);
+      void oom.then((killed) => this.fail(this.exitReport(pending.requestId, killed), notStarted));
     } else {
       void this.stop();
     }
+    this.killTree();
+    void this.sandbox?.release();
     this.markExited();
     this.options.onExit(this);
   }

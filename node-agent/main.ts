@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The node agent's composition root: reads the environment, connects, wires, and handles signals. */
+import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { trace } from '@opentelemetry/api';
@@ -7,15 +8,44 @@ import { AgentServiceService } from '../proto/gen/stratus/v1/agent';
 import { envBool, envList, envNumber, envString } from '../sdk/core/env';
 import { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from '../sdk/core/grpc-server';
 import { HealthServer } from '../sdk/core/health-server';
-import { createLogger, parseLogLevel } from '../sdk/core/logger';
+import { createLogger, parseLogLevel, type Logger } from '../sdk/core/logger';
 import { connectNats, openCodeStore } from '../sdk/core/nats-connect';
 import { installTelemetry } from '../sdk/core/telemetry';
 import { Agent } from './agent';
-import { resolveAgentOptions } from './agent-options';
+import { resolveAgentOptions, type AgentOptions } from './agent-options';
+import { detectCgroups } from './sandbox/cgroups';
+import { BwrapSandboxProvider, ProcessSandboxProvider, type SandboxProvider } from './sandbox/instance-sandbox';
 import { createAgentService } from './agent-service';
 import { CodeCache } from './code-cache';
 import { HeartbeatPublisher } from './heartbeat-publisher';
 import { InstancePool } from './instance-pool';
+
+/** The sandbox the options ask for; fails start-up, saying what to install, when it cannot be had. */
+async function createSandboxProvider(options: AgentOptions, logger: Logger): Promise<SandboxProvider> {
+  if (options.sandbox === 'process') {
+    logger.warn('STRATUS_SANDBOX=process: instances run as plain child processes and are NOT isolated from each other or from this agent; use only where bubblewrap cannot run');
+    return new ProcessSandboxProvider();
+  }
+  const found = spawnSync(options.bwrapPath, ['--version'], { encoding: 'utf8' });
+  if (found.status !== 0) {
+    throw new Error(`bubblewrap (${options.bwrapPath}) is not available: install it (apt-get install bubblewrap), or set STRATUS_SANDBOX=process to run functions without isolation`);
+  }
+  const cgroups = await detectCgroups();
+  if (!cgroups) {
+    throw new Error('no writable cgroup hierarchy (v2 with memory and pids, or v1 memory, pids and cpu) under /sys/fs/cgroup: run the agent as root or with a delegated cgroup');
+  }
+  logger.info('sandbox ready', { bwrap: found.stdout.trim(), cgroups: cgroups.version });
+  return new BwrapSandboxProvider({
+    bwrapPath: options.bwrapPath,
+    hostUid: options.sandboxHostUid,
+    hostGid: options.sandboxHostGid,
+    sandboxUid: 993,
+    sandboxGid: 993,
+    maxProcesses: options.maxProcessesPerInstance,
+    cgroups,
+    binaries: [options.nodeBinary, options.pythonBinary],
+  });
+}
 
 async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const options = resolveAgentOptions({
@@ -36,12 +66,17 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     replicas: envNumber(env, 'STRATUS_REPLICAS'),
     region: envString(env, 'STRATUS_REGION'),
     echoFunctionLogs: envBool(env, 'STRATUS_ECHO_FUNCTION_LOGS'),
+    sandbox: envString(env, 'STRATUS_SANDBOX') as 'bwrap' | 'process' | undefined,
+    bwrapPath: envString(env, 'STRATUS_BWRAP'),
+    sandboxHostUid: envNumber(env, 'STRATUS_SANDBOX_UID'),
+    sandboxHostGid: envNumber(env, 'STRATUS_SANDBOX_GID'),
+    pythonBinary: envString(env, 'STRATUS_PYTHON'),
     logLevel: parseLogLevel(envString(env, 'STRATUS_LOG_LEVEL')),
   });
   const logger = createLogger({ component: 'agent', agentId: options.agentId }, { level: options.logLevel });
   const telemetry = installTelemetry('stratus-agent', env);
   const tracer = trace.getTracer('stratus-agent');
-  logger.warn('instances run as plain child processes: the process driver isolates nothing between functions');
+  const sandboxes = await createSandboxProvider(options, logger);
 
   const nc = await connectNats(
     { servers: options.natsServers, name: `stratus-agent-${options.agentId}`, token: envString(env, 'STRATUS_NATS_TOKEN'), connectTimeoutMs: 5000 },
@@ -50,6 +85,10 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const codeStore = await openCodeStore(nc, options.replicas);
   const codeDir = path.join(options.dataDir, 'code');
   await fs.mkdir(codeDir, { recursive: true });
+  // Sandboxes start as an unprivileged user: it may pass through to the code folders it is given,
+  // but not list the data directory or read anything else in it.
+  await fs.chmod(options.dataDir, 0o711);
+  await fs.chmod(codeDir, 0o711);
 
   let heartbeat: HeartbeatPublisher | undefined;
   const pool = new InstancePool({
@@ -71,6 +110,8 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     region: options.region,
     accountId: options.accountId,
     nodeBinary: options.nodeBinary,
+    pythonBinary: options.pythonBinary,
+    sandboxes,
     runtimesDir: path.join(__dirname, 'runtimes'),
     initTimeoutMs: options.initTimeoutMs,
     billingGranularityMs: options.billingGranularityMs,
