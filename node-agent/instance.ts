@@ -67,6 +67,8 @@ export class Instance {
   private currentRequestId: string | undefined;
   private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private killedForMemory = false;
+  /** Whether the sandbox saw an OOM kill, read once when the process exits (before the cgroup goes). */
+  private oomAtExit: Promise<boolean> = Promise.resolve(false);
   private readyWaiter: ((o: StartOutcome) => void) | undefined;
   private readonly exited: Promise<void>;
   private markExited!: () => void;
@@ -123,7 +125,14 @@ export class Instance {
       );
       this.child.once('exit', (code, signal) => {
         this.onProcessExit(code, signal);
-        finish({ kind: 'failed', report: errorReport('Runtime.ExitError', `Runtime exited during init with error: ${this.exitText()}`) });
+        void this.oomAtExit.then((oom) =>
+          finish({
+            kind: 'failed',
+            report: oom
+              ? errorReport('Runtime.OutOfMemory', `Runtime exited during init: the function used more than its ${this.record.config.memoryMb} MB of memory: raise --memory or use less`)
+              : errorReport('Runtime.ExitError', `Runtime exited during init with error: ${this.exitText()}`),
+          }),
+        );
       });
     });
     if (outcome.kind === 'failed') {
@@ -273,19 +282,22 @@ export class Instance {
 
   private onProcessExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.exitInfo = { code, signal };
+    const oom = this.sandbox ? this.sandbox.oomKilled() : Promise.resolve(false);
+    this.oomAtExit = oom;
     const pending = this.pending;
     if (pending) {
       // A runtime may report its last result and then exit (Node does after an uncaught exception);
       // an event handed over in between was never taken, and is not this invocation's failure.
       const notStarted = this.api.holdsUntakenEvent;
       // Reading the OOM counter also lets the last output lines arrive before the log is sealed.
-      const oom = this.sandbox ? this.sandbox.oomKilled() : Promise.resolve(false);
       void oom.then((killed) => this.fail(this.exitReport(pending.requestId, killed), notStarted));
     } else {
       void this.stop();
     }
-    this.killTree();
-    void this.sandbox?.release();
+    // The cgroup is read (above) before it is removed; processes the runtime forked go with it.
+    const pid = this.child?.pid;
+    const sandbox = this.sandbox;
+    if (pid && sandbox) void oom.then(() => sandbox.killAll(pid)).then(() => sandbox.release());
     this.markExited();
     this.options.onExit(this);
   }

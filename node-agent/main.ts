@@ -14,6 +14,7 @@ import { installTelemetry } from '../sdk/core/telemetry';
 import { Agent } from './agent';
 import { resolveAgentOptions, type AgentOptions } from './agent-options';
 import { detectCgroups } from './sandbox/cgroups';
+import { assertTraversable, stageRuntimes } from './sandbox/host-paths';
 import { BwrapSandboxProvider, ProcessSandboxProvider, type SandboxProvider } from './sandbox/instance-sandbox';
 import { createAgentService } from './agent-service';
 import { CodeCache } from './code-cache';
@@ -76,7 +77,6 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const logger = createLogger({ component: 'agent', agentId: options.agentId }, { level: options.logLevel });
   const telemetry = installTelemetry('stratus-agent', env);
   const tracer = trace.getTracer('stratus-agent');
-  const sandboxes = await createSandboxProvider(options, logger);
 
   const nc = await connectNats(
     { servers: options.natsServers, name: `stratus-agent-${options.agentId}`, token: envString(env, 'STRATUS_NATS_TOKEN'), connectTimeoutMs: 5000 },
@@ -89,6 +89,13 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   // but not list the data directory or read anything else in it.
   await fs.chmod(options.dataDir, 0o711);
   await fs.chmod(codeDir, 0o711);
+  const sandboxes = await createSandboxProvider(options, logger);
+  const builtRuntimes = path.join(__dirname, 'runtimes');
+  let runtimesDir = builtRuntimes;
+  if (sandboxes.kind === 'bwrap') {
+    await assertTraversable(codeDir, options.sandboxHostUid, options.sandboxHostGid);
+    runtimesDir = await stageRuntimes(builtRuntimes, options.dataDir);
+  }
 
   let heartbeat: HeartbeatPublisher | undefined;
   const pool = new InstancePool({
@@ -112,7 +119,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     nodeBinary: options.nodeBinary,
     pythonBinary: options.pythonBinary,
     sandboxes,
-    runtimesDir: path.join(__dirname, 'runtimes'),
+    runtimesDir,
     initTimeoutMs: options.initTimeoutMs,
     billingGranularityMs: options.billingGranularityMs,
   });

@@ -175,7 +175,8 @@ export class BwrapSandboxProvider implements SandboxProvider {
     );
     if (spec.layersDir) args.push('--ro-bind', spec.layersDir, '/opt');
     else args.push('--dir', '/opt');
-    args.push('--chdir', '/var/task');
+    // Everything but /tmp read-only, including the folders bwrap made for mount points (/etc, /var).
+    args.push('--remount-ro', '/', '--chdir', '/var/task');
     const joinAndDrop = [
       ...cgroup.procsFiles.map((f) => `echo $$ > '${f}'`),
       `exec setpriv --reuid=${o.hostUid} --regid=${o.hostGid} --clear-groups -- "$@"`,

@@ -21,6 +21,8 @@ export interface StratusProcess {
   httpPort: number;
   address: string;
   logFile: string;
+  /** The environment it was started with (e.g. STRATUS_DATA_DIR). */
+  env: Record<string, string>;
   process: ChildProcess;
   /** Sends SIGTERM and waits for a clean exit (up to `timeoutMs`, then SIGKILL). */
   stop(timeoutMs?: number): Promise<number | null>;
@@ -42,18 +44,19 @@ async function launch(kind: 'router' | 'node-agent', name: string, options: Star
   const logDir = options.logDir ?? mkdtempSync(path.join(os.tmpdir(), 'stratus-logs-'));
   const logFile = path.join(logDir, `${name}.log`);
   const log = createWriteStream(logFile);
+  const childEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/tmp',
+    STRATUS_NATS_URL: options.natsUrl,
+    STRATUS_GRPC_PORT: String(grpcPort),
+    STRATUS_HTTP_PORT: String(httpPort),
+    STRATUS_HOST: '127.0.0.1',
+    STRATUS_GRPC_HOST: '127.0.0.1',
+    ...env,
+    ...options.env,
+  };
   const child = spawn(process.execPath, [distEntry(`${kind}/main.js`)], {
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? '/tmp',
-      STRATUS_NATS_URL: options.natsUrl,
-      STRATUS_GRPC_PORT: String(grpcPort),
-      STRATUS_HTTP_PORT: String(httpPort),
-      STRATUS_HOST: '127.0.0.1',
-      STRATUS_GRPC_HOST: '127.0.0.1',
-      ...env,
-      ...options.env,
-    },
+    env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.pipe(log, { end: false });
@@ -74,6 +77,7 @@ async function launch(kind: 'router' | 'node-agent', name: string, options: Star
     httpPort,
     address: `127.0.0.1:${grpcPort}`,
     logFile,
+    env: childEnv,
     process: child,
     exited,
     stop: async (timeoutMs = 15_000) => {

@@ -60,6 +60,8 @@ function assertPortFree(port: number, flag: string): Promise<void> {
 export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster> {
   await fs.mkdir(o.dataDir, { recursive: true });
   const dataDir = path.resolve(o.dataDir);
+  // The agent's sandboxes run as an unprivileged user that must pass through to the code folders.
+  await fs.chmod(dataDir, 0o711);
   const logDir = path.join(dataDir, 'logs');
   await fs.mkdir(logDir, { recursive: true });
   await assertPortFree(o.natsPort, '--nats-port');
