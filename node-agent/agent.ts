@@ -8,6 +8,7 @@ import type { CodeCache } from './code-cache';
 import type { Instance, StartOutcome } from './instance';
 import type { InstancePool } from './instance-pool';
 import { billedDuration, endLine, LogTail, reportLine, startLine } from './log-tail';
+import type { LayerStack } from './layer-stack';
 import { planLaunch } from './runtime-launch';
 import type { SandboxProvider } from './sandbox/instance-sandbox';
 
@@ -52,6 +53,7 @@ export interface AgentDeps {
   pythonBinary: string;
   runtimesDir: string;
   sandboxes: SandboxProvider;
+  layerStack: LayerStack;
   initTimeoutMs: number;
   billingGranularityMs: number;
 }
@@ -171,7 +173,7 @@ export class Agent {
       span.setAttribute('stratus.runtime', record.runtime);
       try {
         const codeDir = await this.deps.codeCache.ensure(record.code);
-        const layersDir = undefined;
+        const layersDir = await this.deps.layerStack.ensure(record.layers);
         const runtimeApi = await instance.listen();
         const sandbox = await this.deps.sandboxes.create({ instanceId: instance.id, record, codeDir, layersDir, runtimesDir: this.deps.runtimesDir });
         let plan;

@@ -20,6 +20,7 @@ import { createAgentService } from './agent-service';
 import { CodeCache } from './code-cache';
 import { HeartbeatPublisher } from './heartbeat-publisher';
 import { InstancePool } from './instance-pool';
+import { LayerStack } from './layer-stack';
 
 /** The sandbox the options ask for; fails start-up, saying what to install, when it cannot be had. */
 async function createSandboxProvider(options: AgentOptions, logger: Logger): Promise<SandboxProvider> {
@@ -119,6 +120,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     nodeBinary: options.nodeBinary,
     pythonBinary: options.pythonBinary,
     sandboxes,
+    layerStack: new LayerStack(codeCache, path.join(options.dataDir, 'layers')),
     runtimesDir,
     initTimeoutMs: options.initTimeoutMs,
     billingGranularityMs: options.billingGranularityMs,

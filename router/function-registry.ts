@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV, KvEntry } from '@nats-io/kv';
 import { natsFailure, StratusError, viaNats } from '../sdk/core/errors';
-import { LATEST, type CodeRef, type FunctionConfig, type FunctionRecord } from '../sdk/core/function-config';
+import { LATEST, type CodeRef, type FunctionConfig, type FunctionRecord, type ResolvedLayer } from '../sdk/core/function-config';
 import { functionKey, functionNameFromKey } from '../sdk/core/nats-layout';
 import type { RuntimeName } from '../sdk/core/runtimes';
 
@@ -40,8 +40,8 @@ export class FunctionRegistry {
   }
 
   /** Creates a function; FunctionAlreadyExists when the name is taken. */
-  async create(config: FunctionConfig, runtime: RuntimeName, code: CodeRef): Promise<FunctionRecord> {
-    const record: FunctionRecord = { config, runtime, code, version: LATEST, revisionId: randomUUID(), lastModifiedMs: Date.now() };
+  async create(config: FunctionConfig, runtime: RuntimeName, code: CodeRef, layers: ResolvedLayer[]): Promise<FunctionRecord> {
+    const record: FunctionRecord = { config, runtime, code, layers, version: LATEST, revisionId: randomUUID(), lastModifiedMs: Date.now() };
     try {
       await viaNats(`storing function '${config.name}'`, () => this.kv.create(functionKey(config.name), JSON.stringify(record)));
     } catch (cause) {
@@ -56,7 +56,7 @@ export class FunctionRegistry {
    * times when another writer got there first; `expectedRevisionId` makes the caller's own
    * read part of the check.
    */
-  async update(name: string, change: (current: FunctionRecord) => FunctionRecord, expectedRevisionId?: string): Promise<FunctionRecord> {
+  async update(name: string, change: (current: FunctionRecord) => FunctionRecord | Promise<FunctionRecord>, expectedRevisionId?: string): Promise<FunctionRecord> {
     for (let attempt = 0; attempt < 5; attempt += 1) {
       const entry = await viaNats(`reading function '${name}'`, () => this.kv.get(functionKey(name)));
       const current = decode(entry);
@@ -64,7 +64,7 @@ export class FunctionRegistry {
       if (expectedRevisionId && current.revisionId !== expectedRevisionId) {
         throw new StratusError('RevisionConflict', `function '${name}' changed since revision ${expectedRevisionId}: read it again and retry`);
       }
-      const next: FunctionRecord = { ...change(current), version: LATEST, revisionId: randomUUID(), lastModifiedMs: Date.now() };
+      const next: FunctionRecord = { ...(await change(current)), version: LATEST, revisionId: randomUUID(), lastModifiedMs: Date.now() };
       try {
         await this.kv.update(functionKey(name), JSON.stringify(next), entry.revision);
         return next;

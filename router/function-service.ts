@@ -7,6 +7,7 @@ import type { FunctionServiceServer, UploadCodeRequest } from '../proto/gen/stra
 import { receiveUpload, type UploadPart } from './code-upload';
 import type { FunctionCache } from './function-cache';
 import type { FunctionRegistry } from './function-registry';
+import type { LayerRegistry } from './layer-registry';
 import { clientStream, unary, type HandlerContext } from './grpc-handler';
 
 /** Proto field names accepted in an update mask, and the domain field each sets. */
@@ -57,11 +58,12 @@ export interface FunctionServiceDeps {
   registry: FunctionRegistry;
   cache: FunctionCache;
   codeStore: CodeStore;
+  layers: LayerRegistry;
 }
 
 /** FunctionService: upload code, create, update, get, list and delete functions. */
 export function createFunctionService(ctx: HandlerContext, deps: FunctionServiceDeps): FunctionServiceServer {
-  const { registry, cache, codeStore } = deps;
+  const { registry, cache, codeStore, layers } = deps;
   const codeFor = (sha256: string): Promise<CodeRef> => codeStore.describe(sha256);
   return {
     uploadCode: clientStream(ctx, 'stratus.FunctionService/UploadCode', async (stream, span) => {
@@ -71,13 +73,18 @@ export function createFunctionService(ctx: HandlerContext, deps: FunctionService
     }),
     createFunction: unary(ctx, 'stratus.FunctionService/CreateFunction', async (req) => {
       const { config, runtime } = normalizeFunctionConfig(functionConfigFromPb(req.config));
-      const record = await registry.create(config, runtime, await codeFor(req.codeSha256));
+      const code = await codeFor(req.codeSha256);
+      const record = await registry.create(config, runtime, code, await layers.resolve(config, runtime, code));
       cache.put(record);
       return functionRecordToPb(record);
     }),
     updateFunctionCode: unary(ctx, 'stratus.FunctionService/UpdateFunctionCode', async (req) => {
       const code = await codeFor(req.codeSha256);
-      const record = await registry.update(validateFunctionName(req.name), (cur) => ({ ...cur, code }), req.expectedRevisionId || undefined);
+      const record = await registry.update(
+        validateFunctionName(req.name),
+        async (cur) => ({ ...cur, code, layers: await layers.resolve(cur.config, cur.runtime, code) }),
+        req.expectedRevisionId || undefined,
+      );
       cache.put(record);
       return functionRecordToPb(record);
     }),
@@ -85,9 +92,9 @@ export function createFunctionService(ctx: HandlerContext, deps: FunctionService
       const patch = functionConfigFromPb({ ...(req.config ?? ({} as never)), name: req.name });
       const record = await registry.update(
         validateFunctionName(req.name),
-        (cur) => {
+        async (cur) => {
           const { config, runtime } = normalizeFunctionConfig(applyConfigPatch(cur.config, patch, req.updateMask));
-          return { ...cur, config, runtime };
+          return { ...cur, config, runtime, layers: await layers.resolve(config, runtime, cur.code) };
         },
         req.expectedRevisionId || undefined,
       );

@@ -5,6 +5,7 @@ import { Kvm } from '@nats-io/kv';
 import { trace } from '@opentelemetry/api';
 import { ClusterServiceService } from '../proto/gen/stratus/v1/cluster';
 import { DeadLetterServiceService } from '../proto/gen/stratus/v1/dead_letters';
+import { LayerServiceService } from '../proto/gen/stratus/v1/layers';
 import { FunctionServiceService } from '../proto/gen/stratus/v1/functions';
 import { InvokeServiceService } from '../proto/gen/stratus/v1/invoke';
 import { envList, envNumber, envString } from '../sdk/core/env';
@@ -28,6 +29,8 @@ import { FunctionRegistry } from './function-registry';
 import { createFunctionService } from './function-service';
 import { createInvokeService } from './invoke-service';
 import { Invoker } from './invoker';
+import { LayerRegistry } from './layer-registry';
+import { createLayerService } from './layer-service';
 import { resolveRouterOptions } from './router-options';
 
 async function main(env: NodeJS.ProcessEnv): Promise<void> {
@@ -60,6 +63,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const kv = await new Kvm(nc).create(BUCKETS.functions, { history: 5, replicas: options.replicas, description: 'Stratus function configurations' });
   const codeStore = await openCodeStore(nc, options.replicas);
   const registry = new FunctionRegistry(kv);
+  const layers = new LayerRegistry(await new Kvm(nc).create(BUCKETS.layers, { history: 1, replicas: options.replicas, description: 'Stratus layer versions' }));
   const cache = new FunctionCache(registry, options.functionCacheEntries);
   const watchAbort = new AbortController();
   let watching = false;
@@ -118,7 +122,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
 
   const ctx = { tokens: options.apiTokens, tracer, logger };
   const server = createGrpcServer();
-  server.addService(FunctionServiceService, createFunctionService(ctx, { registry, cache, codeStore }));
+  server.addService(FunctionServiceService, createFunctionService(ctx, { registry, cache, codeStore, layers }));
   server.addService(InvokeServiceService, createInvokeService(ctx, {
     cache,
     invoker,
@@ -130,6 +134,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     metrics,
   }));
   server.addService(DeadLetterServiceService, createDeadLetterService(ctx, new DeadLetters(jsm, queue), watchAsync));
+  server.addService(LayerServiceService, createLayerService(ctx, layers, codeStore));
   server.addService(ClusterServiceService, createClusterService(ctx, view, options.routerId));
   const grpcPort = await bindGrpcServer(server, options.host, options.grpcPort);
 

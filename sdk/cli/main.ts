@@ -7,6 +7,7 @@ import { registerDevCommand } from './commands/dev';
 import { registerDlqCommands } from './commands/dlq';
 import { registerFunctionCommands } from './commands/functions';
 import { registerInvokeCommand } from './commands/invoke';
+import { registerLayerCommands } from './commands/layers';
 import { createContext, type CliContext, type GlobalFlags } from './context';
 import { EXIT, reportError } from './output';
 
@@ -38,6 +39,7 @@ function buildProgram(env: NodeJS.ProcessEnv): Command {
   registerFunctionCommands(program, run);
   registerClusterCommand(program, run);
   registerDlqCommands(program, run);
+  registerLayerCommands(program, run);
   return program;
 }
 

@@ -13,6 +13,7 @@ import {
   type PurgeDeadLettersResponse,
   type RedriveDeadLettersResponse,
 } from '../../proto/gen/stratus/v1/dead_letters';
+import { LayerServiceClient, type LayerVersion as LayerVersionPb, type ListLayersResponse } from '../../proto/gen/stratus/v1/layers';
 import { InvokeServiceClient, LogType, type InvokeAsyncResponse, type InvokeResponse } from '../../proto/gen/stratus/v1/invoke';
 import { withBearer } from '../core/auth';
 import { hashFile, packDirectory } from '../core/bundle';
@@ -25,7 +26,7 @@ import { codeRefFromPb, functionConfigToPb, functionRecordFromPb } from '../core
 import { waitForChannelReady } from '../core/wire/grpc-channel';
 import { fromGrpcError } from '../core/wire/grpc-errors';
 import { resolveClientOptions, type ResolvedClientOptions, type StratusClientOptions } from './client-options';
-import type { AgentInfo, DeadLetterInfo, DeployRequest, DeployResult, FunctionInfo, FunctionSettings, InvokeOptions, InvokeResult, UploadProgress } from './types';
+import type { AgentInfo, DeadLetterInfo, DeployRequest, LayerInfo, DeployResult, FunctionInfo, FunctionSettings, InvokeOptions, InvokeResult, UploadProgress } from './types';
 
 interface Stubs {
   channel: grpc.Channel;
@@ -33,6 +34,7 @@ interface Stubs {
   invoke: InvokeServiceClient;
   cluster: ClusterServiceClient;
   deadLetters: DeadLetterServiceClient;
+  layers: LayerServiceClient;
 }
 
 /** Which failures a call may retry: reads anything transient, invocations only what never ran. */
@@ -55,6 +57,10 @@ function retryableFor(cls: RetryClass, err: StratusError): boolean {
 }
 
 const tracer = trace.getTracer('stratus-sdk');
+
+function layerFromPb(l: LayerVersionPb): LayerInfo {
+  return { name: l.name, version: l.version, ref: `${l.name}:${l.version}`, code: codeRefFromPb(l.code), compatibleRuntimes: l.compatibleRuntimes, description: l.description, created: new Date(l.createdMs) };
+}
 
 function deadLetterFromPb(d: DeadLetterPb): DeadLetterInfo {
   let record: unknown = null;
@@ -278,6 +284,49 @@ export class StratusClient {
     return res.purged;
   }
 
+  /**
+   * Publishes a folder, zip or tar.gz as the next version of a layer. Unpacked in order into
+   * /opt: Node modules go under nodejs/node_modules, Python packages under python/, a custom
+   * runtime's executable at bootstrap.
+   */
+  async publishLayer(name: string, source: string, options: { compatibleRuntimes?: string[]; description?: string; onProgress?: UploadProgress } = {}): Promise<LayerInfo> {
+    const work = await fs.mkdtemp(path.join(os.tmpdir(), 'stratus-layer-'));
+    try {
+      const stat = await fs.stat(source).catch(() => undefined);
+      if (!stat) throw new StratusError('InvalidRequest', `'${source}' does not exist: pass a folder, a .zip or a .tar.gz`);
+      const bundle = stat.isDirectory() ? await packDirectory(source, work) : source;
+      const code = await this.uploadCode(bundle, options.onProgress);
+      const res = await this.call<LayerVersionPb>('write', 'PublishLayerVersion', this.deadline(), undefined, (s, md, opts, cb) =>
+        s.layers.publishLayerVersion({ name, codeSha256: code.sha256, compatibleRuntimes: options.compatibleRuntimes ?? [], description: options.description ?? '' }, md, opts, cb),
+      );
+      return layerFromPb(res);
+    } finally {
+      await fs.rm(work, { recursive: true, force: true });
+    }
+  }
+
+  /** The latest version of every layer. */
+  async listLayers(): Promise<LayerInfo[]> {
+    const res = await this.call<ListLayersResponse>('read', 'ListLayers', this.deadline(), undefined, (s, md, opts, cb) => s.layers.listLayers({}, md, opts, cb));
+    return res.layers.map(layerFromPb);
+  }
+
+  /** Every version of one layer. */
+  async listLayerVersions(name: string): Promise<LayerInfo[]> {
+    const res = await this.call<ListLayersResponse>('read', 'ListLayerVersions', this.deadline(), undefined, (s, md, opts, cb) => s.layers.listLayerVersions({ name }, md, opts, cb));
+    return res.layers.map(layerFromPb);
+  }
+
+  /** One layer version. */
+  async getLayerVersion(name: string, version: number): Promise<LayerInfo> {
+    return layerFromPb(await this.call<LayerVersionPb>('read', 'GetLayerVersion', this.deadline(), undefined, (s, md, opts, cb) => s.layers.getLayerVersion({ name, version }, md, opts, cb)));
+  }
+
+  /** Deletes a layer version; functions using it keep running. */
+  async deleteLayerVersion(name: string, version: number): Promise<void> {
+    await this.call('write', 'DeleteLayerVersion', this.deadline(), undefined, (s, md, opts, cb) => s.layers.deleteLayerVersion({ name, version }, md, opts, cb));
+  }
+
   /** The agents a router sees. */
   async getCluster(): Promise<{ routerId: string; agents: AgentInfo[] }> {
     return this.call('read', 'GetCluster', this.deadline(), undefined, (s, md, opts, cb) => s.cluster.getCluster({}, md, opts, cb));
@@ -290,6 +339,7 @@ export class StratusClient {
       s.invoke.close();
       s.cluster.close();
       s.deadLetters.close();
+      s.layers.close();
       s.channel.close();
     }
     this.stubs.clear();
@@ -317,6 +367,7 @@ export class StratusClient {
         invoke: new InvokeServiceClient(endpoint, creds, opts),
         cluster: new ClusterServiceClient(endpoint, creds, opts),
         deadLetters: new DeadLetterServiceClient(endpoint, creds, opts),
+        layers: new LayerServiceClient(endpoint, creds, opts),
       };
       this.stubs.set(endpoint, s);
     }

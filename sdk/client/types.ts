@@ -1,4 +1,4 @@
-import type { FunctionConfigPatch, FunctionRecord } from '../core/function-config';
+import type { CodeRef, FunctionConfigPatch, FunctionRecord } from '../core/function-config';
 
 /** A function as the API returns it. */
 export type FunctionInfo = FunctionRecord;
@@ -96,4 +96,16 @@ export interface DeadLetterInfo {
   time: Date;
   /** The invocation record: requestContext, requestPayload, responseContext, responsePayload. */
   record: unknown;
+}
+
+/** A layer version. */
+export interface LayerInfo {
+  name: string;
+  version: number;
+  /** "name:version", as functions reference it. */
+  ref: string;
+  code: CodeRef;
+  compatibleRuntimes: string[];
+  description: string;
+  created: Date;
 }

@@ -68,6 +68,24 @@ export interface FunctionRecord {
   /** Changes on every update: instances of an older revision are never reused. */
   revisionId: string;
   lastModifiedMs: number;
+  /** config.layers resolved to their code, in order (layer versions are immutable). */
+  layers: ResolvedLayer[];
+}
+
+/** A layer version a function uses. */
+export interface ResolvedLayer {
+  /** "name:version". */
+  ref: string;
+  code: CodeRef;
+}
+
+const LAYER_REF_PATTERN = /^([A-Za-z0-9_-]{1,64}):(\d{1,6})$/;
+
+/** Parses "name:version"; throws InvalidRequest naming the form. */
+export function parseLayerRef(ref: string): { name: string; version: number } {
+  const m = LAYER_REF_PATTERN.exec(ref.trim());
+  if (!m || Number(m[2]) < 1) throw new StratusError('InvalidRequest', `layer '${ref}': write it as name:version, e.g. shared-libs:3 (stratus layers ls shows them)`);
+  return { name: m[1] as string, version: Number(m[2]) };
 }
 
 /** The version name of the mutable draft. */

@@ -5,6 +5,8 @@
 export const BUCKETS = {
   /** JetStream KV: function configurations, keyed by functionKey(). */
   functions: 'stratus_functions',
+  /** JetStream KV: layer versions, keyed layer.<name>.<version>. */
+  layers: 'stratus_layers',
   /** JetStream Object Store: code bundles and layers, named by sha256. */
   code: 'stratus_code',
 } as const;

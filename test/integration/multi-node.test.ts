@@ -1,6 +1,5 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { StratusError } from '../../sdk/core/errors';
 import type { StratusClient } from '../../sdk/client/stratus-client';
 import type { InvokeResult } from '../../sdk/client/types';
@@ -64,32 +63,26 @@ test('a second router serves a function at once when it was deployed through the
 test('routers drop an agent and invocations keep working without re-running when the agent is killed mid-call', async () => {
   const client = cluster.client({}, [cluster.routers[0]!]);
   const name = uniqueName('survivor');
-  // Each run appends "<seq> <agent pid>" before it sleeps: the journal shows where and how often a call ran.
-  // Call KILL_SEQ sleeps long, so the agent running it is killed mid-call.
-  const journal = path.join(mkdtempSync(path.join(os.tmpdir(), 'stratus-journal-')), 'runs.log');
+  // Each run reports its seq to this journal before it sleeps (instances share the host's loopback,
+  // not its files), so the test sees how often every call ran. Call KILL_SEQ sleeps long: the agent
+  // running it is killed mid-call.
+  const KILL_SEQ = 3;
+  const ran: number[] = [];
+  const journal = http.createServer((req, res) => {
+    ran.push(Number(new URL(req.url ?? '', 'http://x').searchParams.get('seq')));
+    res.end();
+  });
+  await new Promise<void>((resolve) => journal.listen(0, '127.0.0.1', resolve));
+  const journalUrl = `http://127.0.0.1:${(journal.address() as AddressInfo).port}/run`;
   const dir = functionDir({
-    'index.js': `const fs = require('node:fs');
-exports.handler = async (e) => {
-  fs.appendFileSync(${JSON.stringify(journal)}, e.seq + ' ' + process.ppid + '\\n');
-  await new Promise((r) => setTimeout(r, e.sleepMs));
+    'index.js': `exports.handler = async (e) => {
+  await fetch(${JSON.stringify(journalUrl)} + '?seq=' + e.seq);
+  await new Promise((r) => setTimeout(r, e.seq === ${KILL_SEQ} ? 3000 : 100));
   return { seq: e.seq };
 };`,
   });
   await deploy(client, name, dir);
-  const runs = (): Array<{ seq: number; pid: number }> => {
-    let text = '';
-    try {
-      text = readFileSync(journal, 'utf8');
-    } catch {
-      return [];
-    }
-    return text.trim().split('\n').filter(Boolean).map((l) => {
-      const [seq, pid] = l.split(' ').map(Number);
-      return { seq: seq as number, pid: pid as number };
-    });
-  };
 
-  const KILL_SEQ = 3;
   interface Outcome { seq: number; startedAt: number; agentId?: string; code?: string }
   const outcomes: Outcome[] = [];
   let stop = false;
@@ -97,7 +90,7 @@ exports.handler = async (e) => {
     for (let seq = 0; !stop; seq += 1) {
       const startedAt = Date.now();
       try {
-        const r = await client.invoke(name, JSON.stringify({ seq, sleepMs: seq === KILL_SEQ ? 3000 : 100 }), { timeoutMs: 15_000 });
+        const r = await client.invoke(name, JSON.stringify({ seq }), { timeoutMs: 15_000 });
         outcomes.push({ seq, startedAt, agentId: agentOf(r) });
       } catch (err) {
         outcomes.push({ seq, startedAt, code: err instanceof StratusError ? err.code : String(err) });
@@ -106,17 +99,18 @@ exports.handler = async (e) => {
   })();
 
   try {
-    await waitFor(`call ${KILL_SEQ} to start running`, () => runs().some((r) => r.seq === KILL_SEQ), 15_000, 5).catch((e) => { console.log("DBG", JSON.stringify(outcomes), JSON.stringify(runs())); throw e; });
-    const inFlight = runs().find((r) => r.seq === KILL_SEQ)!;
-    const victim = cluster.agents.find((a) => a.process.pid === inFlight.pid);
-    expect(victim).toBeDefined();
-    const survivor = cluster.agents.find((a) => a !== victim)!;
+    await waitFor(`call ${KILL_SEQ} to start running`, () => ran.includes(KILL_SEQ), 15_000, 5);
+    // Warm locality keeps a function's sequential calls on the agent that holds its instance.
+    const warmOn = outcomes[outcomes.length - 1]?.agentId;
+    const victim = cluster.agents.find((a) => a.name === warmOn)!;
+    const survivor = cluster.agents.find((a) => a !== victim && !a.exited())!;
+    expect(outcomes.map((o) => o.agentId)).toEqual(Array.from({ length: KILL_SEQ }, () => victim.name));
     const killedAt = Date.now();
-    await victim!.kill();
+    await victim.kill();
 
     for (const router of cluster.routers) {
       const one = cluster.client({}, [router]);
-      await waitFor(`${router.name} to drop ${victim!.name}`, async () => (await one.getCluster()).agents.every((a) => a.agentId !== victim!.name), 5000, 20);
+      await waitFor(`${router.name} to drop ${victim.name}`, async () => (await one.getCluster()).agents.every((a) => a.agentId !== victim.name), 5000, 20);
     }
     const convergedAt = Date.now();
     expect(convergedAt - killedAt).toBeLessThan(HEARTBEAT_MS * 8);
@@ -128,17 +122,19 @@ exports.handler = async (e) => {
 
     const errors = outcomes.filter((o) => o.code !== undefined);
     expect(errors.map((o) => o.code).filter((c) => c !== 'AgentLost')).toEqual([]);
-    expect(outcomes.find((o) => o.seq === inFlight.seq)?.code).toBe('AgentLost');
+    expect(outcomes.find((o) => o.seq === KILL_SEQ)?.code).toBe('AgentLost');
     for (const o of outcomes.filter((x) => x.startedAt >= convergedAt)) expect(o).toMatchObject({ agentId: survivor.name });
 
     // Never silently re-run: every call ran at most once, and every answered call exactly once.
     const ranTimes = new Map<number, number>();
-    for (const r of runs()) ranTimes.set(r.seq, (ranTimes.get(r.seq) ?? 0) + 1);
-    expect([...ranTimes.values()].every((n) => n === 1)).toBe(true);
+    for (const seq of ran) ranTimes.set(seq, (ranTimes.get(seq) ?? 0) + 1);
+    expect([...ranTimes.entries()].filter(([, n]) => n !== 1)).toEqual([]);
     for (const o of outcomes.filter((x) => x.agentId)) expect(ranTimes.get(o.seq)).toBe(1);
   } finally {
     stop = true;
     await loop;
+    journal.closeAllConnections();
+    journal.close();
   }
 });
 

@@ -18,6 +18,7 @@ interface DeployFlags {
   maxEventAge?: string;
   onSuccess?: string;
   onFailure?: string;
+  layer?: string[];
 }
 
 /** `subject:orders.done` or `function:audit` → a Destination. */
@@ -60,6 +61,7 @@ export function registerDeployCommand(program: Command, run: (action: (ctx: CliC
     .option('--timeout <seconds>', 'timeout in seconds (1-900, default 3)')
     .option('--env <KEY=VALUE...>', 'environment variables (repeat or list several)')
     .option('--description <text>', 'a description')
+    .option('--layer <name:version...>', 'layers to unpack into /opt, in order (repeat for several)')
     .option('--reserved-concurrency <n>', 'instances reserved for (and the most allowed to) this function; 0 stops it')
     .option('--max-retries <n>', 'async: retries after a function error, 0-2 (default 2)')
     .option('--max-event-age <seconds>', 'async: how old an event may get before it is given up, 60-21600 (default 21600)')
@@ -75,6 +77,7 @@ export function registerDeployCommand(program: Command, run: (action: (ctx: CliC
           environment: parseEnv(flags.env),
           description: flags.description,
           reservedConcurrency: parseInteger('--reserved-concurrency', flags.reservedConcurrency),
+          layers: flags.layer,
         };
         const asyncSettings: Partial<AsyncConfig> = {
           maxRetryAttempts: parseInteger('--max-retries', flags.maxRetries),

@@ -80,6 +80,7 @@ export function functionRecordToPb(r: FunctionRecord): FunctionInfo {
     revisionId: r.revisionId,
     lastModifiedMs: r.lastModifiedMs,
     resolvedRuntime: r.runtime,
+    resolvedLayers: r.layers.map((l) => ({ ref: l.ref, code: codeRefToPb(l.code) })),
   };
 }
 
@@ -108,5 +109,6 @@ export function functionRecordFromPb(pb: FunctionInfo): FunctionRecord {
     version: pb.version,
     revisionId: pb.revisionId,
     lastModifiedMs: pb.lastModifiedMs,
+    layers: pb.resolvedLayers.map((l) => ({ ref: l.ref, code: codeRefFromPb(l.code) })),
   };
 }

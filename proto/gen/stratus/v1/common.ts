@@ -98,6 +98,15 @@ export interface FunctionInfo {
   lastModifiedMs: number;
   /** The runtime's canonical name after resolving aliases. */
   resolvedRuntime: string;
+  /** config.layers resolved to their code, in order; fixed when the function is configured. */
+  resolvedLayers: ResolvedLayer[];
+}
+
+/** A layer version a function uses, with its code. */
+export interface ResolvedLayer {
+  /** "name:version". */
+  ref: string;
+  code?: CodeRef | undefined;
 }
 
 function createBaseCodeRef(): CodeRef {
@@ -971,7 +980,15 @@ export const AsyncConfig: MessageFns<AsyncConfig> = {
 };
 
 function createBaseFunctionInfo(): FunctionInfo {
-  return { config: undefined, code: undefined, version: "", revisionId: "", lastModifiedMs: 0, resolvedRuntime: "" };
+  return {
+    config: undefined,
+    code: undefined,
+    version: "",
+    revisionId: "",
+    lastModifiedMs: 0,
+    resolvedRuntime: "",
+    resolvedLayers: [],
+  };
 }
 
 export const FunctionInfo: MessageFns<FunctionInfo> = {
@@ -993,6 +1010,9 @@ export const FunctionInfo: MessageFns<FunctionInfo> = {
     }
     if (message.resolvedRuntime !== "") {
       writer.uint32(50).string(message.resolvedRuntime);
+    }
+    for (const v of message.resolvedLayers) {
+      ResolvedLayer.encode(v!, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -1058,6 +1078,14 @@ export const FunctionInfo: MessageFns<FunctionInfo> = {
             message.resolvedRuntime = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.resolvedLayers.push(ResolvedLayer.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1090,6 +1118,11 @@ export const FunctionInfo: MessageFns<FunctionInfo> = {
         : isSet(object.resolved_runtime)
         ? globalThis.String(object.resolved_runtime)
         : "",
+      resolvedLayers: globalThis.Array.isArray(object?.resolvedLayers)
+        ? object.resolvedLayers.map((e: any) => ResolvedLayer.fromJSON(e))
+        : globalThis.Array.isArray(object?.resolved_layers)
+        ? object.resolved_layers.map((e: any) => ResolvedLayer.fromJSON(e))
+        : [],
     };
   },
 
@@ -1113,6 +1146,9 @@ export const FunctionInfo: MessageFns<FunctionInfo> = {
     if (message.resolvedRuntime !== "") {
       obj.resolvedRuntime = message.resolvedRuntime;
     }
+    if (message.resolvedLayers?.length) {
+      obj.resolvedLayers = message.resolvedLayers.map((e) => ResolvedLayer.toJSON(e));
+    }
     return obj;
   },
 
@@ -1129,6 +1165,92 @@ export const FunctionInfo: MessageFns<FunctionInfo> = {
     message.revisionId = object.revisionId ?? "";
     message.lastModifiedMs = object.lastModifiedMs ?? 0;
     message.resolvedRuntime = object.resolvedRuntime ?? "";
+    message.resolvedLayers = object.resolvedLayers?.map((e) => ResolvedLayer.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseResolvedLayer(): ResolvedLayer {
+  return { ref: "", code: undefined };
+}
+
+export const ResolvedLayer: MessageFns<ResolvedLayer> = {
+  encode(message: ResolvedLayer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ref !== "") {
+      writer.uint32(10).string(message.ref);
+    }
+    if (message.code !== undefined) {
+      CodeRef.encode(message.code, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResolvedLayer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResolvedLayer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ref = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.code = CodeRef.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResolvedLayer {
+    return {
+      ref: isSet(object.ref) ? globalThis.String(object.ref) : "",
+      code: isSet(object.code) ? CodeRef.fromJSON(object.code) : undefined,
+    };
+  },
+
+  toJSON(message: ResolvedLayer): unknown {
+    const obj: any = {};
+    if (message.ref !== "") {
+      obj.ref = message.ref;
+    }
+    if (message.code !== undefined) {
+      obj.code = CodeRef.toJSON(message.code);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResolvedLayer>, I>>(base?: I): ResolvedLayer {
+    return ResolvedLayer.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResolvedLayer>, I>>(object: I): ResolvedLayer {
+    const message = createBaseResolvedLayer();
+    message.ref = object.ref ?? "";
+    message.code = (object.code !== undefined && object.code !== null) ? CodeRef.fromPartial(object.code) : undefined;
     return message;
   },
 };
