@@ -22,6 +22,10 @@ export function waitForChannelReady(channel: ChannelInterface, untilMs: number):
       if (state === connectivityState.TRANSIENT_FAILURE || state === connectivityState.SHUTDOWN) return finish(false);
       channel.watchConnectivityState(state, untilMs, (err) => (err ? finish(false) : check()));
     };
-    check();
+    // A server that died a moment ago still reads READY until the close already queued on its socket
+    // is handled (one loop turn to read it, one for grpc-js to drop the connection). Let that I/O run
+    // first: a request sent into a dead connection fails like one the server received, so it could
+    // not be safely sent elsewhere.
+    setImmediate(() => setImmediate(check));
   });
 }
