@@ -176,6 +176,7 @@ export class Agent {
         const layersDir = await this.deps.layerStack.ensure(record.layers);
         const runtimeApi = await instance.listen();
         const sandbox = await this.deps.sandboxes.create({ instanceId: instance.id, record, codeDir, layersDir, runtimesDir: this.deps.runtimesDir });
+        if (sandbox.runtimeApiSocket) await instance.listenUnix(sandbox.runtimeApiSocket);
         let plan;
         try {
           plan = planLaunch({

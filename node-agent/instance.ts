@@ -90,6 +90,11 @@ export class Instance {
     return this.api.listen();
   }
 
+  /** Serves the Runtime API on a Unix socket too, for a sandbox without network. */
+  listenUnix(socketPath: string): Promise<void> {
+    return this.api.listenUnix(socketPath);
+  }
+
   /**
    * Spawns the runtime inside its sandbox and waits until it asks for its first event, reports an
    * init error, exits, or `initTimeoutMs` passes.

@@ -46,6 +46,8 @@ async function createSandboxProvider(options: AgentOptions, logger: Logger): Pro
     maxProcesses: options.maxProcessesPerInstance,
     cgroups,
     binaries: [options.nodeBinary, options.pythonBinary],
+    nodeBinary: options.nodeBinary,
+    socketDir: path.join(options.dataDir, 'sockets'),
   });
 }
 

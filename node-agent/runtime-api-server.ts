@@ -1,3 +1,4 @@
+import { chmod } from 'node:fs/promises';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LIMITS } from '../sdk/core/limits';
@@ -57,6 +58,7 @@ function parseErrorReport(body: Buffer, typeHeader: string | undefined): Runtime
  */
 export class RuntimeApiServer {
   private readonly server: http.Server;
+  private unixServer: http.Server | undefined;
   private waiting: http.ServerResponse | undefined;
   private queued: RuntimeEvent | undefined;
   private activeId: string | undefined;
@@ -83,6 +85,22 @@ export class RuntimeApiServer {
     return this.queued !== undefined;
   }
 
+  /**
+   * Also serves on a Unix socket (readable and writable by anyone who can reach the path): how a
+   * sandbox without network reaches its Runtime API.
+   */
+  async listenUnix(socketPath: string): Promise<void> {
+    const server = http.createServer((req, res) => this.route(req, res));
+    server.keepAliveTimeout = 0;
+    server.requestTimeout = 0;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => resolve());
+    });
+    await chmod(socketPath, 0o666);
+    this.unixServer = server;
+  }
+
   /** Hands an event to the runtime: at once if it is polling, else on its next poll. */
   deliver(event: RuntimeEvent): void {
     this.queued = event;
@@ -93,8 +111,10 @@ export class RuntimeApiServer {
   close(): void {
     this.waiting?.destroy();
     this.waiting = undefined;
-    this.server.closeAllConnections();
-    this.server.close();
+    for (const server of [this.server, this.unixServer]) {
+      server?.closeAllConnections();
+      server?.close();
+    }
   }
 
   private flush(): void {

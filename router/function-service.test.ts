@@ -18,6 +18,7 @@ function current(): FunctionConfig {
     role: 'role-a',
     tags: { team: 'media' },
     async: DEFAULT_ASYNC_CONFIG,
+    networkDisabled: false,
   };
 }
 

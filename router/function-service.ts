@@ -24,6 +24,7 @@ const MASK_FIELDS: Readonly<Record<string, keyof FunctionConfig>> = {
   role: 'role',
   tags: 'tags',
   async: 'async',
+  network_disabled: 'networkDisabled',
 };
 
 /** The fields of `patch` an update applies: those in the mask, or every field given a value. */

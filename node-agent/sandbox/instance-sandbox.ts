@@ -34,6 +34,8 @@ export interface SandboxSpec {
  */
 export interface InstanceSandbox {
   readonly paths: InstancePaths;
+  /** Where the agent must also serve the Runtime API, for a sandbox without network. */
+  readonly runtimeApiSocket?: string;
   /** Whether the kernel enforces the memory limit (else the agent watches the process). */
   readonly enforcesMemory: boolean;
   /** Turns the runtime's launch into one that starts inside the sandbox. */
@@ -106,6 +108,10 @@ export interface BwrapOptions {
   cgroups: CgroupDriver;
   /** Binaries the runtimes exec (node, python3); folders outside /usr holding them are bound read-only. */
   binaries: string[];
+  /** Node.js, to run the Runtime API forwarder in sandboxes without network. */
+  nodeBinary: string;
+  /** Folder for per-instance Runtime API sockets. */
+  socketDir: string;
 }
 
 /** Host folders of the base system an instance sees read-only; merged-/usr symlinks are recreated as links. */
@@ -145,6 +151,8 @@ export class BwrapSandboxProvider implements SandboxProvider {
       cpuShares: (1024 * record.config.memoryMb) / 1769,
     });
     const o = this.options;
+    const offline = record.config.networkDisabled;
+    const socket = offline ? path.join(o.socketDir, `${spec.instanceId}.sock`) : undefined;
     const args: string[] = [
       '--unshare-user',
       '--unshare-pid',
@@ -173,6 +181,11 @@ export class BwrapSandboxProvider implements SandboxProvider {
       '--ro-bind', spec.codeDir, '/var/task',
       '--ro-bind', spec.runtimesDir, '/var/runtime',
     );
+    if (socket) {
+      // Its own network namespace with only loopback; the Runtime API comes in through a socket.
+      await fs.mkdir(o.socketDir, { recursive: true, mode: 0o711 });
+      args.push('--unshare-net', '--dir', '/var/run', '--bind', socket, '/var/run/runtime-api.sock');
+    }
     if (spec.layersDir) args.push('--ro-bind', spec.layersDir, '/opt');
     else args.push('--dir', '/opt');
     // Everything but /tmp read-only, including the folders bwrap made for mount points (/etc, /var).
@@ -184,9 +197,11 @@ export class BwrapSandboxProvider implements SandboxProvider {
     const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
     return {
       paths: { taskRoot: '/var/task', opt: '/opt', runtimeDir: '/var/runtime' },
+      runtimeApiSocket: socket,
       enforcesMemory: true,
       wrap: (plan) => {
-        const inner = [o.bwrapPath, ...args, '--', plan.command, ...plan.args];
+        const command = socket ? [o.nodeBinary, '/var/runtime/forwarder.js', '/var/run/runtime-api.sock', plan.command, ...plan.args] : [plan.command, ...plan.args];
+        const inner = [o.bwrapPath, ...args, '--', ...command];
         // As root: join the cgroup, then become the unprivileged host user. Otherwise we are unprivileged already.
         return asRoot
           ? { command: '/bin/sh', args: ['-c', joinAndDrop, 'stratus-sandbox', ...inner], env: plan.env, cwd: '/' }
@@ -199,7 +214,10 @@ export class BwrapSandboxProvider implements SandboxProvider {
         killGroup(pid);
         await cgroup.killAll();
       },
-      release: () => cgroup.destroy(),
+      release: async () => {
+        await cgroup.destroy();
+        if (socket) await fs.rm(socket, { force: true });
+      },
     };
   }
 }

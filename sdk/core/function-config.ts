@@ -19,6 +19,8 @@ export interface FunctionConfig {
   role: string;
   tags: Record<string, string>;
   async: AsyncConfig;
+  /** No network inside the sandbox. Default false (functions call APIs). */
+  networkDisabled: boolean;
 }
 
 /** Where an asynchronous invocation's record goes. */
@@ -252,6 +254,7 @@ export function normalizeFunctionConfig(input: FunctionConfigInput): {
     role: input.role ?? '',
     tags: { ...(input.tags ?? {}) },
     async: normalizeAsyncConfig(input.async),
+    networkDisabled: input.networkDisabled ?? false,
   };
   return { config, runtime };
 }

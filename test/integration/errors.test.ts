@@ -117,7 +117,7 @@ describe('service errors', () => {
       const err = await new Promise<grpc.ServiceError | null>((resolve) =>
         raw.createFunction(
           {
-            config: { name, runtime: 'nodejs', handler: 'index.handler', memoryMb: 20000, timeoutSeconds: 0, environment: {}, description: '', layers: [], ephemeralStorageMb: 0, role: '', tags: {} },
+            config: { name, runtime: 'nodejs', handler: 'index.handler', memoryMb: 20000, timeoutSeconds: 0, environment: {}, description: '', layers: [], ephemeralStorageMb: 0, role: '', tags: {}, networkDisabled: false },
             codeSha256: '0'.repeat(64),
           },
           bearer(cluster.apiToken),

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import * as net from 'node:net';
 import { functionDir, startCluster, uniqueName, type TestCluster } from '../helpers/cluster';
 import type { StratusClient } from '../../sdk/client/stratus-client';
 
@@ -150,3 +151,31 @@ test('the process cap refuses new processes when a function forks past it', asyn
   expect(result.refused).toBe('EAGAIN');
   expect(result.started).toBeLessThan(1024);
 }, 90_000);
+
+test('network is on by default and off when the function asks for none', async () => {
+  const server = net.createServer((c) => c.end('hi from the host'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  try {
+    const code = probe(`
+      return await new Promise((resolve) => {
+        const s = require('net').connect(event.port, '127.0.0.1');
+        let got = '';
+        s.on('data', (d) => (got += d));
+        s.on('end', () => resolve({ got }));
+        s.on('error', (e) => resolve({ error: e.code }));
+      });`);
+    const online = uniqueName('online');
+    await deploy(online, code);
+    expect((await run(online, { port })).result).toEqual({ got: 'hi from the host' });
+    const offline = uniqueName('offline');
+    await deploy(offline, code, { networkDisabled: true });
+    const res = await run(offline, { port });
+    expect(res.errorType).toBeUndefined();
+    expect(res.result).toEqual({ error: 'ECONNREFUSED' });
+    // Warm reuse still works through the forwarded Runtime API.
+    expect((await run(offline, { port })).result).toEqual({ error: 'ECONNREFUSED' });
+  } finally {
+    server.close();
+  }
+});

@@ -526,7 +526,7 @@ def handler(event, context):
       expect.arrayContaining([
         expect.stringMatching(new RegExp(`^\\[WARNING\\]\\t${ISO}\\t\\tloading$`)),
         expect.stringMatching(new RegExp(`^\\[INFO\\]\\t${ISO}\\treq-log\\thello\\rworld$`)),
-        expect.stringMatching(new RegExp(`^\\[ERROR\\]\\t${ISO}\\treq-log\\tcaught\\rTraceback \\(most recent call last\\):\\r.*KeyError: 'k'$`)),
+        expect.stringMatching(new RegExp(`^\\[ERROR\\]\\t${ISO}\\treq-log\\tcaught\\rTraceback \\(most recent call last\\):\\r[^\\n]*KeyError: 'k'$`)),
       ]),
     );
     expect(instance.stdout()).not.toContain('hidden');

@@ -19,6 +19,7 @@ interface DeployFlags {
   onSuccess?: string;
   onFailure?: string;
   layer?: string[];
+  network?: boolean;
 }
 
 /** `subject:orders.done` or `function:audit` → a Destination. */
@@ -61,6 +62,7 @@ export function registerDeployCommand(program: Command, run: (action: (ctx: CliC
     .option('--timeout <seconds>', 'timeout in seconds (1-900, default 3)')
     .option('--env <KEY=VALUE...>', 'environment variables (repeat or list several)')
     .option('--description <text>', 'a description')
+    .option('--no-network', 'cut the function off the network (it keeps its Runtime API)')
     .option('--layer <name:version...>', 'layers to unpack into /opt, in order (repeat for several)')
     .option('--reserved-concurrency <n>', 'instances reserved for (and the most allowed to) this function; 0 stops it')
     .option('--max-retries <n>', 'async: retries after a function error, 0-2 (default 2)')
@@ -78,6 +80,7 @@ export function registerDeployCommand(program: Command, run: (action: (ctx: CliC
           description: flags.description,
           reservedConcurrency: parseInteger('--reserved-concurrency', flags.reservedConcurrency),
           layers: flags.layer,
+          networkDisabled: flags.network === false ? true : undefined,
         };
         const asyncSettings: Partial<AsyncConfig> = {
           maxRetryAttempts: parseInteger('--max-retries', flags.maxRetries),

@@ -38,6 +38,7 @@ export function functionConfigToPb(c: FunctionConfigPatch): FunctionConfigPb {
     role: c.role ?? '',
     tags: { ...(c.tags ?? {}) },
     async: asyncConfigToPb(c.async),
+    networkDisabled: c.networkDisabled ?? false,
   };
 }
 
@@ -57,6 +58,7 @@ export function functionConfigFromPb(pb: FunctionConfigPb | undefined): Function
     role: pb?.role ?? '',
     tags: { ...(pb?.tags ?? {}) },
     async: asyncConfigFromPb(pb?.async),
+    networkDisabled: pb?.networkDisabled || undefined,
   };
 }
 
@@ -101,6 +103,7 @@ export function functionRecordFromPb(pb: FunctionInfo): FunctionRecord {
     role: c?.role ?? '',
     tags: { ...(c?.tags ?? {}) },
     async: { ...DEFAULT_ASYNC_CONFIG, ...(asyncConfigFromPb(c?.async) ?? {}) },
+    networkDisabled: c?.networkDisabled ?? false,
   };
   return {
     config,

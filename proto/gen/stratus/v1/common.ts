@@ -48,7 +48,11 @@ export interface FunctionConfig {
   role: string;
   tags: { [key: string]: string };
   /** How asynchronous invocations of this function are retried and where their outcomes go. */
-  async?: AsyncConfig | undefined;
+  async?:
+    | AsyncConfig
+    | undefined;
+  /** Cuts the function off the network (it still reaches its own Runtime API). Default: network on. */
+  networkDisabled: boolean;
 }
 
 export interface FunctionConfig_EnvironmentEntry {
@@ -245,6 +249,7 @@ function createBaseFunctionConfig(): FunctionConfig {
     role: "",
     tags: {},
     async: undefined,
+    networkDisabled: false,
   };
 }
 
@@ -288,6 +293,9 @@ export const FunctionConfig: MessageFns<FunctionConfig> = {
     });
     if (message.async !== undefined) {
       AsyncConfig.encode(message.async, writer.uint32(106).fork()).join();
+    }
+    if (message.networkDisabled !== false) {
+      writer.uint32(112).bool(message.networkDisabled);
     }
     return writer;
   },
@@ -415,6 +423,14 @@ export const FunctionConfig: MessageFns<FunctionConfig> = {
             message.async = AsyncConfig.decode(reader, reader.uint32());
             continue;
           }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.networkDisabled = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -486,6 +502,11 @@ export const FunctionConfig: MessageFns<FunctionConfig> = {
         )
         : {},
       async: isSet(object.async) ? AsyncConfig.fromJSON(object.async) : undefined,
+      networkDisabled: isSet(object.networkDisabled)
+        ? globalThis.Boolean(object.networkDisabled)
+        : isSet(object.network_disabled)
+        ? globalThis.Boolean(object.network_disabled)
+        : false,
     };
   },
 
@@ -542,6 +563,9 @@ export const FunctionConfig: MessageFns<FunctionConfig> = {
     if (message.async !== undefined) {
       obj.async = AsyncConfig.toJSON(message.async);
     }
+    if (message.networkDisabled !== false) {
+      obj.networkDisabled = message.networkDisabled;
+    }
     return obj;
   },
 
@@ -581,6 +605,7 @@ export const FunctionConfig: MessageFns<FunctionConfig> = {
     message.async = (object.async !== undefined && object.async !== null)
       ? AsyncConfig.fromPartial(object.async)
       : undefined;
+    message.networkDisabled = object.networkDisabled ?? false;
     return message;
   },
 };
