@@ -45,7 +45,7 @@ test('placement spreads distinct functions over both agents when they are invoke
   expect(new Set(results.map(agentOf))).toEqual(new Set(['agent-1', 'agent-2']));
 });
 
-test('a second router serves a function at once when it was deployed through the first', async () => {
+test('a router serves a function deployed or updated through another router when invoked right after', async () => {
   const [r1, r2] = [cluster.routers[0]!, cluster.routers[1]!];
   const via1 = cluster.client({}, [r1]);
   const via2 = cluster.client({}, [r2]);

@@ -86,7 +86,6 @@ test('a warm invocation hands the function its own trace context when the instan
   const name = await deployTraced('warm-traced');
   const first = await invokeTraced(name);
   const second = await invokeTraced(name);
-  if (second.result.report?.coldStart) console.log('COLD', JSON.stringify({ first: first.result.report, second: second.result.report, log: second.result.logTail }));
   expect(second.result.report?.coldStart).toBe(false);
   expect(second.traceId).not.toBe(first.traceId);
 

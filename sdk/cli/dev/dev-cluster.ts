@@ -18,6 +18,8 @@ export interface DevClusterOptions {
   distDir: string;
   env: NodeJS.ProcessEnv;
   onStatus: (line: string) => void;
+  /** Extra environment for the agent (e.g. STRATUS_SANDBOX=process for a comparison). */
+  agentEnv?: Record<string, string>;
 }
 
 /** A running dev cluster. */
@@ -109,7 +111,7 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
         name: 'agent',
         command: process.execPath,
         args: [path.join(o.distDir, 'node-agent', 'main.js')],
-        env: { ...base, STRATUS_AGENT_ID: 'dev-agent', STRATUS_GRPC_HOST: '127.0.0.1', STRATUS_GRPC_PORT: String(o.agentPort), STRATUS_HTTP_PORT: String(agentHttp), STRATUS_DATA_DIR: path.join(dataDir, 'agent') },
+        env: { ...base, STRATUS_AGENT_ID: 'dev-agent', STRATUS_GRPC_HOST: '127.0.0.1', STRATUS_GRPC_PORT: String(o.agentPort), STRATUS_HTTP_PORT: String(agentHttp), STRATUS_DATA_DIR: path.join(dataDir, 'agent'), ...o.agentEnv },
         logFile: path.join(logDir, 'agent.log'),
         ready: httpReady(`http://127.0.0.1:${agentHttp}/readyz`),
         readyTimeoutMs: 20_000,
