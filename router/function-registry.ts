@@ -11,6 +11,8 @@ export interface RegistryChange {
   name: string;
   /** The new record, or undefined when the function was deleted. */
   record: FunctionRecord | undefined;
+  /** The KV revision of the change: later changes have higher revisions, whatever the clocks say. */
+  revision: number;
 }
 
 function decode(entry: KvEntry | null): FunctionRecord | undefined {
@@ -36,7 +38,14 @@ export class FunctionRegistry {
 
   /** The $LATEST record, or undefined. */
   async get(name: string): Promise<FunctionRecord | undefined> {
-    return decode(await viaNats(`reading function '${name}'`, () => this.kv.get(functionKey(name))));
+    return (await this.getEntry(name))?.record;
+  }
+
+  /** The $LATEST record with its KV revision, or undefined. */
+  async getEntry(name: string): Promise<{ record: FunctionRecord; revision: number } | undefined> {
+    const entry = await viaNats(`reading function '${name}'`, () => this.kv.get(functionKey(name)));
+    const record = decode(entry);
+    return entry && record ? { record, revision: entry.revision } : undefined;
   }
 
   /** Creates a function; FunctionAlreadyExists when the name is taken. */
@@ -104,7 +113,7 @@ export class FunctionRegistry {
     signal.addEventListener('abort', () => iter.stop(), { once: true });
     for await (const entry of iter) {
       const name = functionNameFromKey(entry.key);
-      if (name) onChange({ name, record: decode(entry) });
+      if (name) onChange({ name, record: decode(entry), revision: entry.revision });
     }
   }
 }

@@ -72,6 +72,8 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     while (!watchAbort.signal.aborted) {
       try {
         watching = true;
+        // Whatever changed while no watch ran is unknown: start from the store again.
+        cache.clear();
         await registry.watch((change) => cache.apply(change), watchAbort.signal);
       } catch (err) {
         logger.warn('registry watch failed; restarting', { err });

@@ -1,7 +1,7 @@
 import { StratusError } from './errors';
-import { functionArn, normalizeFunctionConfig, validateFunctionName, type FunctionConfig } from './function-config';
+import { functionArn, normalizeFunctionConfig, validateFunctionName, type FunctionConfigInput } from './function-config';
 
-type Input = Partial<FunctionConfig> & { name: string; runtime: string };
+type Input = FunctionConfigInput;
 
 function input(overrides: Partial<Input> = {}): Input {
   return { name: 'thumbnailer', runtime: 'nodejs', handler: 'index.handler', ...overrides };
@@ -38,7 +38,22 @@ describe('normalizeFunctionConfig defaults', () => {
       reservedConcurrency: undefined,
       role: '',
       tags: {},
+      async: { maxRetryAttempts: 2, maxEventAgeSeconds: 21_600, onSuccess: undefined, onFailure: undefined },
+      networkDisabled: false,
     });
+  });
+
+  test('normalizeFunctionConfig validates async settings and destinations when they are given', () => {
+    expect(normalizeFunctionConfig(input({ async: { maxRetryAttempts: 0, maxEventAgeSeconds: 60, onSuccess: { kind: 'subject', target: 'orders.done' }, onFailure: { kind: 'function', target: 'audit' } } })).config.async).toEqual({
+      maxRetryAttempts: 0,
+      maxEventAgeSeconds: 60,
+      onSuccess: { kind: 'subject', target: 'orders.done' },
+      onFailure: { kind: 'function', target: 'audit' },
+    });
+    expect(() => normalizeFunctionConfig(input({ async: { maxRetryAttempts: 3 } }))).toThrow(/maximum retry attempts 3/);
+    expect(() => normalizeFunctionConfig(input({ async: { maxEventAgeSeconds: 30 } }))).toThrow(/maximum event age 30/);
+    expect(() => normalizeFunctionConfig(input({ async: { onSuccess: { kind: 'subject', target: 'orders.*' } } }))).toThrow(/not a NATS subject/);
+    expect(() => normalizeFunctionConfig(input({ async: { onFailure: { kind: 'queue' as never, target: 'x' } } }))).toThrow(/use subject or function/);
   });
 
   test('normalizeFunctionConfig treats zero numbers as unset when they come from proto defaults', () => {
