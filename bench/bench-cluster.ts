@@ -1,26 +1,15 @@
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { StratusClient } from '../sdk/client/stratus-client';
 import { startDevCluster, type DevCluster } from '../sdk/cli/dev/dev-cluster';
+import { freePort } from '../sdk/cli/dev/launch';
 
 /** A local cluster for one benchmark section, with a client. */
 export interface BenchCluster {
   cluster: DevCluster;
   client: StratusClient;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts NATS, a router and an agent (with `agentEnv`) on free ports in a temporary folder. */

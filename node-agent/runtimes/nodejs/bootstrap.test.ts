@@ -5,101 +5,12 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { RecordingRuntimeApi, waitUntil, type Post } from '../../../test/helpers/recording-runtime-api';
 
 const BOOTSTRAP = path.resolve(__dirname, '../../../dist/node-agent/runtimes/nodejs/bootstrap.js');
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
-
-interface QueuedEvent {
-  requestId: string;
-  body?: string;
-  headers?: Record<string, string>;
-}
-
-interface Post {
-  kind: 'response' | 'error' | 'init-error';
-  requestId?: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  at: number;
-}
-
-/** A Runtime API that hands out queued events and records every post. */
-class FakeRuntimeApi {
-  readonly posts: Post[] = [];
-  readonly servedAt = new Map<string, number>();
-  private readonly queue: QueuedEvent[] = [];
-  private readonly parked: http.ServerResponse[] = [];
-  private readonly server = http.createServer((req, res) => this.route(req, res));
-
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  enqueue(event: QueuedEvent): void {
-    const waiting = this.parked.shift();
-    if (waiting) this.serve(waiting, event);
-    else this.queue.push(event);
-  }
-
-  async waitForPost(predicate: (p: Post) => boolean, timeoutMs = 10_000): Promise<Post> {
-    let found: Post | undefined;
-    await waitUntil(() => (found = this.posts.find(predicate)) !== undefined, timeoutMs, 'expected post');
-    return found as Post;
-  }
-
-  async result(requestId: string): Promise<Post> {
-    return this.waitForPost((p) => p.requestId === requestId);
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private route(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const url = req.url ?? '';
-      if (req.method === 'GET' && url === '/2018-06-01/runtime/invocation/next') {
-        const event = this.queue.shift();
-        if (event) this.serve(res, event);
-        else this.parked.push(res);
-        return;
-      }
-      const match = /^\/2018-06-01\/runtime\/(?:invocation\/([^/]+)\/(response|error)|init\/error)$/.exec(url);
-      if (req.method !== 'POST' || !match) {
-        res.writeHead(404).end();
-        return;
-      }
-      this.posts.push({
-        kind: match[2] === 'response' ? 'response' : match[2] === 'error' ? 'error' : 'init-error',
-        requestId: match[1] === undefined ? undefined : decodeURIComponent(match[1]),
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
-        at: Date.now(),
-      });
-      res.writeHead(202, { 'content-type': 'application/json' }).end('{"status":"OK"}');
-    });
-  }
-
-  private serve(res: http.ServerResponse, event: QueuedEvent): void {
-    this.servedAt.set(event.requestId, Date.now());
-    res.writeHead(200, {
-      'content-type': 'application/json',
-      'lambda-runtime-aws-request-id': event.requestId,
-      'lambda-runtime-deadline-ms': String(Date.now() + 30_000),
-      'lambda-runtime-invoked-function-arn': 'arn:aws:lambda:us-east-1:123456789012:function:fn-test',
-      ...event.headers,
-    });
-    res.end(event.body ?? '{}');
-  }
-}
 
 interface Instance {
   child: ChildProcess;
@@ -108,15 +19,7 @@ interface Instance {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-let api: FakeRuntimeApi;
+let api: RecordingRuntimeApi;
 let apiAddress: string;
 let taskRoot: string;
 const children: ChildProcess[] = [];
@@ -170,7 +73,7 @@ beforeAll(() => {
 });
 
 beforeEach(async () => {
-  api = new FakeRuntimeApi();
+  api = new RecordingRuntimeApi();
   apiAddress = await api.start();
   taskRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-node-runtime-'));
 });
@@ -569,7 +472,7 @@ describe('node bootstrap logging and process', () => {
     const instance = startBootstrap('index.handler');
     expect((await instance.exited).code).toBe(1);
     expect(instance.stderr()).toContain('Runtime API failed');
-    api = new FakeRuntimeApi();
+    api = new RecordingRuntimeApi();
     await api.start();
   });
 });

@@ -5,110 +5,15 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { RecordingRuntimeApi, waitUntil, type Post } from '../../../test/helpers/recording-runtime-api';
 
 const BOOTSTRAP = path.resolve(__dirname, 'bootstrap.py');
 const PYTHON = process.env.STRATUS_PYTHON || 'python3';
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 const ARN = 'arn:aws:lambda:us-east-1:123456789012:function:fn-test';
 const ISO = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z';
-
-interface QueuedEvent {
-  requestId: string;
-  body?: string;
-  headers?: Record<string, string>;
-}
-
-interface Post {
-  kind: 'response' | 'error' | 'init-error';
-  requestId?: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  /** What `snapshot` returned when the request arrived, before its body was read. */
-  seenBefore: string;
-}
-
-/** A Runtime API that hands out queued events and records every post. */
-class FakeRuntimeApi {
-  readonly posts: Post[] = [];
-  nextCalls = 0;
-  /** Called as each post arrives, to capture what the runtime had written by then. */
-  snapshot: () => string = () => '';
-  private readonly queue: QueuedEvent[] = [];
-  private readonly parked: http.ServerResponse[] = [];
-  private readonly server = http.createServer((req, res) => this.route(req, res));
-
-  async start(): Promise<string> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  enqueue(event: QueuedEvent): void {
-    const waiting = this.parked.shift();
-    if (waiting) this.serve(waiting, event);
-    else this.queue.push(event);
-  }
-
-  async waitForPost(predicate: (p: Post) => boolean, timeoutMs = 10_000): Promise<Post> {
-    let found: Post | undefined;
-    await waitUntil(() => (found = this.posts.find(predicate)) !== undefined, timeoutMs, 'expected post');
-    return found as Post;
-  }
-
-  /** Drops every open connection, parked long polls included, as a restarting server would. */
-  dropConnections(): void {
-    this.parked.length = 0;
-    this.server.closeAllConnections();
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private route(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const seenBefore = this.snapshot();
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const url = req.url ?? '';
-      if (req.method === 'GET' && url === '/2018-06-01/runtime/invocation/next') {
-        this.nextCalls += 1;
-        const event = this.queue.shift();
-        if (event) this.serve(res, event);
-        else this.parked.push(res);
-        return;
-      }
-      const match = /^\/2018-06-01\/runtime\/(?:invocation\/([^/]+)\/(response|error)|init\/error)$/.exec(url);
-      if (req.method !== 'POST' || !match) {
-        res.writeHead(404).end();
-        return;
-      }
-      this.posts.push({
-        kind: match[2] === 'response' ? 'response' : match[2] === 'error' ? 'error' : 'init-error',
-        requestId: match[1] === undefined ? undefined : decodeURIComponent(match[1]),
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
-        seenBefore,
-      });
-      res.writeHead(202, { 'content-type': 'application/json' }).end('{"status":"OK"}');
-    });
-  }
-
-  private serve(res: http.ServerResponse, event: QueuedEvent): void {
-    res.writeHead(200, {
-      'content-type': 'application/json',
-      'lambda-runtime-aws-request-id': event.requestId,
-      'lambda-runtime-deadline-ms': String(Date.now() + 30_000),
-      'lambda-runtime-invoked-function-arn': ARN,
-      ...event.headers,
-    });
-    res.end(event.body ?? '{}');
-  }
-}
 
 interface Instance {
   child: ChildProcess;
@@ -117,15 +22,7 @@ interface Instance {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-let api: FakeRuntimeApi;
+let api: RecordingRuntimeApi;
 let apiAddress: string;
 let taskRoot: string;
 const children: ChildProcess[] = [];
@@ -188,7 +85,7 @@ function json(post: Post): any {
 }
 
 beforeEach(async () => {
-  api = new FakeRuntimeApi();
+  api = new RecordingRuntimeApi(ARN);
   apiAddress = await api.start();
   taskRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'stratus-python-runtime-'));
 });
@@ -575,7 +472,7 @@ def handler(event, context):
     const instance = startBootstrap('app.handler');
     expect((await instance.exited).code).toBe(1);
     expect(instance.stderr()).toMatch(/GET \/2018-06-01\/runtime\/invocation\/next to the Runtime API at 127\.0\.0\.1:\d+ failed/);
-    api = new FakeRuntimeApi();
+    api = new RecordingRuntimeApi(ARN);
     await api.start();
   });
 

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { StratusError } from '../../core/errors';
-import { findNatsServer, httpReady, launch, type Launched } from './launch';
+import { findNatsServer, freePort, httpReady, launch, type Launched } from './launch';
 
 /** Options of `stratus dev`. */
 export interface DevClusterOptions {
@@ -130,15 +130,4 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
     logDir,
     stop: () => (stopping ??= stopAll()),
   };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
+import * as net from 'node:net';
 import { StratusError } from '../../core/errors';
 import { sleep } from '../../core/deadline';
 
@@ -72,4 +73,17 @@ export function findNatsServer(env: NodeJS.ProcessEnv): string {
   if (found) return found;
   for (const candidate of ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server']) if (existsSync(candidate)) return candidate;
   throw new StratusError('ServiceUnavailable', 'nats-server is not installed: on Debian or Ubuntu run `sudo apt-get install nats-server` (npm run dev does this for you), or set STRATUS_NATS_SERVER to its path');
+}
+
+/** A TCP port free right now on 127.0.0.1 (the OS picks it; the caller binds it soon after). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
