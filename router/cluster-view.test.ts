@@ -270,4 +270,14 @@ describe('ClusterView', () => {
     view.applyHeartbeat(heartbeat({ seq: 6 }));
     expect(view.agents()).toHaveLength(1);
   });
+
+  test('concurrency counts busy and starting instances per function and in total when agents report them', () => {
+    const { view } = viewAt();
+    view.applyHeartbeat(heartbeat({ agentId: 'a', functions: [warm('fn', 'r1', { idle: 3, busy: 2, starting: 1 }), warm('other', 'r1', { busy: 1 })] }));
+    view.applyHeartbeat(heartbeat({ agentId: 'b', bootId: 'boot-b', functions: [warm('fn', 'r2', { busy: 1 })] }));
+    expect(view.concurrency('fn')).toEqual({ total: 5, function: 4 });
+    view.noteDispatch('b', 'fn', 'r2', 128, 'room');
+    expect(view.concurrency('fn')).toEqual({ total: 6, function: 5 });
+    expect(view.concurrency('fnx')).toEqual({ total: 6, function: 0 });
+  });
 });

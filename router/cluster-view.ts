@@ -97,6 +97,23 @@ export class ClusterView {
     return [...this.entries.values()].map((e) => ({ hb: e.hb, receivedAtMs: e.receivedAtMs }));
   }
 
+  /**
+   * Invocations running now (busy or starting instances) in the whole cluster and of one function,
+   * as the agents last reported them plus this router's dispatches since.
+   */
+  concurrency(functionName: string): { total: number; function: number } {
+    let total = 0;
+    let fn = 0;
+    for (const view of this.agents()) {
+      for (const [key, w] of view.warm) {
+        const running = w.busy + w.starting;
+        total += running;
+        if (key.startsWith(`${functionName}#`)) fn += running;
+      }
+    }
+    return { total, function: fn };
+  }
+
   /** Books a dispatch until the agent's next heartbeat tells the truth. */
   noteDispatch(agentId: string, functionName: string, revisionId: string, memoryMb: number, reason: 'warm' | 'room'): void {
     const view = this.entries.get(agentId)?.view;

@@ -18,6 +18,8 @@ export interface InvokerOptions {
   agentConnectTimeoutMs: number;
   /** Retry hint handed back with a throttle. */
   throttleRetryAfterMs: number;
+  /** Most invocations running at once in the whole cluster (Lambda's account limit; default 1000). */
+  clusterConcurrencyLimit: number;
 }
 
 /** One synchronous invocation to place. */
@@ -56,6 +58,13 @@ export class Invoker {
     const waitUntil = Math.min(inv.deadlineMs, Date.now() + this.options.placementWaitMs);
     const spec = { function: functionRecordToPb(record) };
     for (;;) {
+      const limited = this.overLimit(record);
+      if (limited) {
+        const left = waitUntil - Date.now();
+        if (left <= 0) throw limited;
+        await this.view.waitForChange(Math.min(left, 100));
+        continue;
+      }
       const decision = this.tracer.startActiveSpan('stratus.placement', (span) => {
         const d = place(this.view.agents(), {
           functionName: record.config.name,
@@ -107,6 +116,27 @@ export class Invoker {
       if (outcome?.$case === 'result') return { ...outcome.value, agentId: decision.agentId };
       exclude.add(decision.agentId);
     }
+  }
+
+  /**
+   * A throttle when the function's reserved concurrency (a cap as well as a guarantee) or the
+   * cluster's concurrency limit is reached, else undefined. Counts come from heartbeats plus this
+   * router's own dispatches, so several routers may briefly overshoot by a few.
+   */
+  private overLimit(record: FunctionRecord): StratusError | undefined {
+    const running = this.view.concurrency(record.config.name);
+    const reserved = record.config.reservedConcurrency;
+    if (reserved !== undefined && running.function >= reserved) {
+      return new StratusError('TooManyRequests', `function '${record.config.name}' is running ${running.function} of its ${reserved} reserved concurrent invocations: retry after ${this.options.throttleRetryAfterMs} ms, or raise its reserved concurrency`, {
+        retryAfterMs: this.options.throttleRetryAfterMs,
+      });
+    }
+    if (running.total >= this.options.clusterConcurrencyLimit) {
+      return new StratusError('TooManyRequests', `the cluster is running ${running.total} invocations, its concurrency limit: retry after ${this.options.throttleRetryAfterMs} ms, or raise STRATUS_CLUSTER_CONCURRENCY`, {
+        retryAfterMs: this.options.throttleRetryAfterMs,
+      });
+    }
+    return undefined;
   }
 
   private noCapacity(noAgents: boolean, record: FunctionRecord): StratusError {

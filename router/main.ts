@@ -43,6 +43,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     apiTokens: envList(env, 'STRATUS_API_TOKENS'),
     clusterToken: envString(env, 'STRATUS_CLUSTER_TOKEN'),
     placementWaitMs: envNumber(env, 'STRATUS_PLACEMENT_WAIT_MS'),
+    clusterConcurrencyLimit: envNumber(env, 'STRATUS_CLUSTER_CONCURRENCY'),
     replicas: envNumber(env, 'STRATUS_REPLICAS'),
     asyncRetryBaseMs: envNumber(env, 'STRATUS_ASYNC_RETRY_BASE_MS'),
     asyncThrottleBaseMs: envNumber(env, 'STRATUS_ASYNC_THROTTLE_BASE_MS'),
@@ -91,6 +92,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     placementWaitMs: options.placementWaitMs,
     agentConnectTimeoutMs: options.agentConnectTimeoutMs,
     throttleRetryAfterMs: options.throttleRetryAfterMs,
+    clusterConcurrencyLimit: options.clusterConcurrencyLimit,
   });
 
   const jsm = await jetstreamManager(nc);

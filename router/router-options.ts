@@ -26,6 +26,8 @@ export interface RouterOptions {
   agentConnectTimeoutMs: number;
   /** Retry hint returned with throttles. Default 500. */
   throttleRetryAfterMs: number;
+  /** Most invocations running at once across the cluster. Default 1000 (Lambda's account default). */
+  clusterConcurrencyLimit: number;
   /** Function records cached for the invoke path. Default 10000. */
   functionCacheEntries: number;
   /** Replicas for streams and buckets the router creates. Default 1. */
@@ -66,6 +68,7 @@ export function resolveRouterOptions(input: Partial<RouterOptions>): RouterOptio
     placementWaitMs: input.placementWaitMs ?? 2000,
     agentConnectTimeoutMs: input.agentConnectTimeoutMs ?? 1000,
     throttleRetryAfterMs: input.throttleRetryAfterMs ?? 500,
+    clusterConcurrencyLimit: input.clusterConcurrencyLimit ?? 1000,
     functionCacheEntries: input.functionCacheEntries ?? 10_000,
     replicas: input.replicas ?? 1,
     asyncRetryBaseMs: input.asyncRetryBaseMs ?? 60_000,
