@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The router's composition root: reads the environment, connects, wires the API, handles signals. */
+import * as os from 'node:os';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { trace } from '@opentelemetry/api';
@@ -8,11 +9,15 @@ import { DeadLetterServiceService } from '../proto/gen/stratus/v1/dead_letters';
 import { LayerServiceService } from '../proto/gen/stratus/v1/layers';
 import { FunctionServiceService } from '../proto/gen/stratus/v1/functions';
 import { InvokeServiceService } from '../proto/gen/stratus/v1/invoke';
+import { RouteServiceService } from '../proto/gen/stratus/v1/routes';
+import { ScheduleServiceService } from '../proto/gen/stratus/v1/schedules';
+import { EventServiceService, TriggerServiceService } from '../proto/gen/stratus/v1/triggers';
 import { envList, envNumber, envString } from '../sdk/core/env';
 import { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from '../sdk/core/grpc-server';
 import { HealthServer } from '../sdk/core/health-server';
 import { createLogger, parseLogLevel } from '../sdk/core/logger';
-import { connectNats, openCodeStore } from '../sdk/core/nats-connect';
+import { LIMITS } from '../sdk/core/limits';
+import { connectNats, openCodeStore, requireMaxPayload } from '../sdk/core/nats-connect';
 import { BUCKETS } from '../sdk/core/nats-layout';
 import { installTelemetry } from '../sdk/core/telemetry';
 import { AgentClients } from './agent-clients';
@@ -22,6 +27,7 @@ import { AsyncQueue } from './async/async-queue';
 import { createDeadLetterService } from './async/dead-letter-service';
 import { DeadLetters } from './async/dead-letters';
 import { createClusterService } from './cluster-service';
+import { createEventSources } from './event-sources';
 import { subscribeCluster } from './cluster-subscriber';
 import { ClusterView } from './cluster-view';
 import { FunctionCache } from './function-cache';
@@ -31,6 +37,10 @@ import { createInvokeService } from './invoke-service';
 import { Invoker } from './invoker';
 import { LayerRegistry } from './layer-registry';
 import { createLayerService } from './layer-service';
+import { HttpGateway } from './http/http-gateway';
+import { LiveRoutes } from './http/live-routes';
+import { RouteRegistry } from './http/route-registry';
+import { createRouteService, httpBaseUrl } from './http/route-service';
 import { resolveRouterOptions } from './router-options';
 
 async function main(env: NodeJS.ProcessEnv): Promise<void> {
@@ -50,6 +60,8 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     asyncAckWaitMs: envNumber(env, 'STRATUS_ASYNC_ACK_WAIT_MS'),
     asyncMaxConcurrency: envNumber(env, 'STRATUS_ASYNC_MAX_CONCURRENCY'),
     asyncMaxConcurrencyPerFunction: envNumber(env, 'STRATUS_ASYNC_MAX_CONCURRENCY_PER_FUNCTION'),
+    scheduleMinPeriodMs: envNumber(env, 'STRATUS_SCHEDULE_MIN_PERIOD_MS'),
+    scheduleTakeoverMs: envNumber(env, 'STRATUS_SCHEDULE_TAKEOVER_MS'),
     region: envString(env, 'STRATUS_REGION'),
     logLevel: parseLogLevel(envString(env, 'STRATUS_LOG_LEVEL')),
   });
@@ -61,6 +73,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     { servers: options.natsServers, name: `stratus-router-${options.routerId}`, token: envString(env, 'STRATUS_NATS_TOKEN'), connectTimeoutMs: 5000 },
     logger,
   );
+  requireMaxPayload(nc, LIMITS.minNatsMaxPayloadBytes);
   const kv = await new Kvm(nc).create(BUCKETS.functions, { history: 5, replicas: options.replicas, description: 'Stratus function configurations' });
   const codeStore = await openCodeStore(nc, options.replicas);
   const registry = new FunctionRegistry(kv);
@@ -123,6 +136,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   );
   dispatcher.start();
   const watchAsync = (fn: string): void => dispatcher.watch(fn);
+  const eventSources = await createEventSources({ nc, js, jsm, queue, cache, watchAsync, metrics, tracer, logger }, options);
 
   const ctx = { tokens: options.apiTokens, tracer, logger };
   const server = createGrpcServer();
@@ -140,14 +154,32 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   server.addService(DeadLetterServiceService, createDeadLetterService(ctx, new DeadLetters(jsm, queue), watchAsync));
   server.addService(LayerServiceService, createLayerService(ctx, layers, codeStore));
   server.addService(ClusterServiceService, createClusterService(ctx, view, options.routerId));
+  server.addService(TriggerServiceService, eventSources.triggerService(ctx));
+  server.addService(EventServiceService, eventSources.eventService(ctx));
+  server.addService(ScheduleServiceService, eventSources.scheduleService(ctx));
+  eventSources.start();
+  const routeRegistry = new RouteRegistry(await new Kvm(nc).create(BUCKETS.routes, { history: 1, replicas: options.replicas, description: 'Stratus HTTP routes and function URLs' }));
+  const liveRoutes = new LiveRoutes(routeRegistry, logger);
+  await liveRoutes.start();
+  let httpUrl: string | undefined;
+  server.addService(RouteServiceService, createRouteService(ctx, { registry: routeRegistry, live: liveRoutes, functions: cache, httpBaseUrl: () => httpUrl }));
   const grpcPort = await bindGrpcServer(server, options.host, options.grpcPort);
 
   const health = new HealthServer(
-    () => (nc.isClosed() ? 'NATS connection closed' : !watching ? 'registry watch not running' : undefined),
+    () => (nc.isClosed() ? 'NATS connection closed' : !watching ? 'registry watch not running' : eventSources.problem()),
     () => ({ routerId: options.routerId, grpcPort, agents: view.agents().length }),
     () => metrics.prometheus(),
   );
+  const gateway = new HttpGateway({ routes: liveRoutes, functions: cache, invoker, tracer, logger }, {
+    tokens: options.apiTokens,
+    region: options.region,
+    accountId: options.accountId,
+    deadlineSlackMs: 15_000,
+    maxPayloadBytes: LIMITS.maxSyncPayloadBytes,
+  });
+  health.serveOtherPaths(gateway.handle);
   const httpPort = options.httpPort >= 0 ? await health.listen(options.host, options.httpPort) : undefined;
+  if (httpPort !== undefined) httpUrl = httpBaseUrl(options.host, httpPort, os.hostname());
   logger.info('router ready', { grpcPort, httpPort });
 
   let stopping: Promise<void> | undefined;
@@ -157,7 +189,9 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
       await shutdownGrpcServer(server, 10_000);
       // Running async events finish (or are redelivered to another router after the ack wait).
       await dispatcher.stop(10_000);
+      await eventSources.stop(5000);
       watchAbort.abort();
+      await liveRoutes.stop();
       stopCluster();
       clients.close();
       await health.close();

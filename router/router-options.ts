@@ -12,7 +12,7 @@ export interface RouterOptions {
   host: string;
   /** gRPC API port. Default 50051. */
   grpcPort: number;
-  /** HTTP port (health and readiness now; the HTTP gateway later); -1 disables. Default 8080. */
+  /** HTTP port: the HTTP gateway (routes, function URLs) plus health, readiness and metrics; -1 disables. Default 8080. */
   httpPort: number;
   /** API tokens callers must present. Required. */
   apiTokens: string[];
@@ -46,6 +46,12 @@ export interface RouterOptions {
   asyncDuplicateWindowMs: number;
   /** How long dead letters are kept. Default 14 days. */
   deadLetterMaxAgeMs: number;
+  /** How long a captured subject event waits for a router before it is dropped (EventBridge retries for 24 h). Default 24 h. */
+  eventMaxAgeMs: number;
+  /** Shortest period a schedule may have; below 60000 only for tests and demos (rate(2 seconds)). Default 60000. */
+  scheduleMinPeriodMs: number;
+  /** A schedule tick claimed by a router that did not finish it is taken over after this long. Default 5000. */
+  scheduleTakeoverMs: number;
   region: string;
   accountId: string;
   logLevel: LogLevel;
@@ -78,6 +84,9 @@ export function resolveRouterOptions(input: Partial<RouterOptions>): RouterOptio
     asyncMaxConcurrencyPerFunction: input.asyncMaxConcurrencyPerFunction ?? 64,
     asyncDuplicateWindowMs: input.asyncDuplicateWindowMs ?? 600_000,
     deadLetterMaxAgeMs: input.deadLetterMaxAgeMs ?? 14 * 24 * 3600 * 1000,
+    eventMaxAgeMs: input.eventMaxAgeMs ?? 24 * 3600 * 1000,
+    scheduleMinPeriodMs: Math.max(1000, input.scheduleMinPeriodMs ?? 60_000),
+    scheduleTakeoverMs: input.scheduleTakeoverMs ?? 5000,
     region: input.region || 'local',
     accountId: input.accountId || '000000000000',
     logLevel: input.logLevel ?? 'info',

@@ -2,4 +2,6 @@
 export { StratusClient } from './client/stratus-client';
 export type { StratusClientOptions } from './client/client-options';
 export type * from './client/types';
+export type * from './client/route-types';
+export type * from './client/event-source-types';
 export { StratusError, type ErrorCode } from './core/errors';

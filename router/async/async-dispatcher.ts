@@ -10,7 +10,7 @@ import type { FunctionCache } from '../function-cache';
 import type { Invoker } from '../invoker';
 import type { AsyncMetrics } from './async-metrics';
 import { readEventHeaders, type AsyncEventHeaders, type AsyncQueue } from './async-queue';
-import { invocationRecord, type RecordCondition, type RecordInput } from './invocation-record';
+import { invocationRecord, payloadFormat, type RecordCondition, type RecordInput } from './invocation-record';
 
 /** Options for {@link AsyncDispatcher}. */
 export interface AsyncDispatcherOptions {
@@ -265,7 +265,7 @@ export class AsyncDispatcher {
       );
     }
     if (!delivered) {
-      await this.deps.queue.deadLetter(fn, Buffer.from(JSON.stringify(rec)), input.requestId, input.condition);
+      await this.deps.queue.deadLetter(fn, Buffer.from(JSON.stringify(rec)), input.requestId, input.condition, payloadFormat(input.requestPayload));
       this.deps.metrics.count(fn, 'deadLettered');
     }
     await msg.ackAck();

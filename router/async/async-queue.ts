@@ -111,7 +111,9 @@ export class AsyncQueue {
 
   /**
    * Publishes an event and waits for JetStream's acknowledgement: only then is it accepted.
-   * The message id (request id plus attempt) makes a repeated publish a no-op.
+   * The message id (function, request id and attempt) makes a repeated publish a no-op. The
+   * duplicate window spans the whole stream, so the function is part of it: one request id
+   * given to two functions must enqueue both.
    */
   async enqueue(event: AsyncEvent): Promise<{ duplicate: boolean; sequence: number }> {
     await this.ensureConsumer(event.functionName);
@@ -125,17 +127,21 @@ export class AsyncQueue {
     if (event.redrivenFrom !== undefined) h.set(HEADERS.redrivenFrom, String(event.redrivenFrom));
     propagation.inject(context.active(), h, textMapSetter);
     const ack = await viaNats(`enqueueing an event for '${event.functionName}'`, () =>
-      this.js.publish(asyncSubject(event.functionName), event.payload, { headers: h, msgID: `${event.requestId}#${event.attempt}` }),
+      this.js.publish(asyncSubject(event.functionName), event.payload, { headers: h, msgID: `${event.functionName}:${event.requestId}#${event.attempt}` }),
     );
     return { duplicate: ack.duplicate, sequence: ack.seq };
   }
 
-  /** Stores a dead letter (an invocation record) and waits for JetStream's acknowledgement. */
-  async deadLetter(functionName: string, record: Uint8Array, requestId: string, condition: string): Promise<void> {
+  /**
+   * Stores a dead letter (an invocation record) and waits for JetStream's acknowledgement.
+   * `payloadFormat` (from payloadFormat()) lets a redrive rebuild the event's exact bytes.
+   */
+  async deadLetter(functionName: string, record: Uint8Array, requestId: string, condition: string, payloadFormat?: 'json' | 'text'): Promise<void> {
     const h = natsHeaders();
     h.set(HEADERS.requestId, requestId);
     h.set(HEADERS.functionName, functionName);
     h.set(HEADERS.condition, condition);
+    if (payloadFormat) h.set(HEADERS.payloadFormat, payloadFormat);
     await viaNats(`storing a dead letter for '${functionName}'`, () => this.js.publish(deadLetterSubject(functionName), record, { headers: h }));
   }
 

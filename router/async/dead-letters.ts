@@ -17,6 +17,17 @@ export interface DeadLetterEntry {
   record: Buffer;
   /** The original event, as the record carries it. */
   requestPayload: unknown;
+  /** How requestPayload maps back to the event's bytes; undefined for letters written without it. */
+  payloadFormat: 'json' | 'text' | undefined;
+}
+
+/** The event bytes to enqueue again for a dead letter. */
+function eventBytes(entry: DeadLetterEntry): Buffer {
+  const p = entry.requestPayload;
+  if (entry.payloadFormat === 'json') return Buffer.from(JSON.stringify(p));
+  if (entry.payloadFormat === 'text') return Buffer.from(typeof p === 'string' ? p : '');
+  // Written without a format: a string is ambiguous (JSON "x" or text x); text is the old guess.
+  return p === null ? Buffer.alloc(0) : Buffer.from(typeof p === 'string' ? p : JSON.stringify(p));
 }
 
 function decode(fn: string, m: StoredMsg): DeadLetterEntry {
@@ -27,6 +38,7 @@ function decode(fn: string, m: StoredMsg): DeadLetterEntry {
     // Not a record Stratus wrote: list it with what the headers say.
   }
   const response = rec.responsePayload && typeof rec.responsePayload === 'object' ? rec.responsePayload : {};
+  const format = m.header?.get(HEADERS.payloadFormat);
   return {
     sequence: m.seq,
     functionName: fn,
@@ -38,6 +50,7 @@ function decode(fn: string, m: StoredMsg): DeadLetterEntry {
     timeMs: m.time.getTime(),
     record: Buffer.from(m.data),
     requestPayload: rec.requestPayload ?? null,
+    payloadFormat: format === 'json' || format === 'text' ? format : undefined,
   };
 }
 
@@ -78,7 +91,7 @@ export class DeadLetters {
     const targets = sequences.length > 0 ? await Promise.all(sequences.map((s) => this.get(fn, s))) : await this.all(fn);
     const ids: string[] = [];
     for (const entry of targets) {
-      const payload = entry.requestPayload === null ? Buffer.alloc(0) : Buffer.from(typeof entry.requestPayload === 'string' ? entry.requestPayload : JSON.stringify(entry.requestPayload));
+      const payload = eventBytes(entry);
       const requestId = randomUUID();
       await this.queue.enqueue({ functionName: fn, qualifier: '', payload, requestId, enqueuedAtMs: Date.now(), attempt: 0, redrivenFrom: entry.sequence });
       await viaNats('removing a redriven dead letter', () => this.jsm.streams.deleteMessage(STREAMS.deadLetters, entry.sequence));

@@ -1,5 +1,5 @@
 /** Why an asynchronous invocation ended. */
-export type RecordCondition = 'Success' | 'RetriesExhausted' | 'EventAgeExceeded' | 'FunctionNotFound' | 'ConcurrencyZero';
+export type RecordCondition = 'Success' | 'RetriesExhausted' | 'EventAgeExceeded' | 'FunctionNotFound' | 'ConcurrencyZero' | 'PayloadTooLarge';
 
 /** What is known of one async invocation's last attempt. */
 export interface RecordInput {
@@ -24,6 +24,20 @@ function jsonOrText(bytes: Buffer | undefined): unknown {
     return JSON.parse(bytes.toString('utf8'));
   } catch {
     return bytes.toString('utf8');
+  }
+}
+
+/**
+ * How a record holds `bytes` as requestPayload: "json" when parsed as JSON, "text" when kept as the
+ * text itself. A redrive needs it: the string "x" may have been the JSON `"x"` or the text `x`.
+ */
+export function payloadFormat(bytes: Buffer): 'json' | 'text' {
+  if (bytes.length === 0) return 'text';
+  try {
+    JSON.parse(bytes.toString('utf8'));
+    return 'json';
+  } catch {
+    return 'text';
   }
 }
 

@@ -8,6 +8,10 @@ import { registerDlqCommands } from './commands/dlq';
 import { registerFunctionCommands } from './commands/functions';
 import { registerInvokeCommand } from './commands/invoke';
 import { registerLayerCommands } from './commands/layers';
+import { registerPublishCommand } from './commands/publish';
+import { registerRouteCommands, registerUrlCommand } from './commands/routes';
+import { registerScheduleCommands } from './commands/schedules';
+import { registerTriggerCommands } from './commands/triggers';
 import { createContext, type CliContext, type GlobalFlags } from './context';
 import { EXIT, reportError } from './output';
 
@@ -40,6 +44,11 @@ function buildProgram(env: NodeJS.ProcessEnv): Command {
   registerClusterCommand(program, run);
   registerDlqCommands(program, run);
   registerLayerCommands(program, run);
+  registerRouteCommands(program, run);
+  registerUrlCommand(program, run);
+  registerTriggerCommands(program, run);
+  registerPublishCommand(program, run);
+  registerScheduleCommands(program, run);
   return program;
 }
 

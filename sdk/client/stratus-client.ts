@@ -15,6 +15,9 @@ import {
 } from '../../proto/gen/stratus/v1/dead_letters';
 import { LayerServiceClient, type LayerVersion as LayerVersionPb, type ListLayersResponse } from '../../proto/gen/stratus/v1/layers';
 import { InvokeServiceClient, LogType, type InvokeAsyncResponse, type InvokeResponse } from '../../proto/gen/stratus/v1/invoke';
+import { RouteServiceClient, type FunctionUrl as FunctionUrlPb, type ListFunctionUrlsResponse, type ListRoutesResponse, type Route as RoutePb } from '../../proto/gen/stratus/v1/routes';
+import { ScheduleServiceClient, type ListSchedulesResponse, type Schedule as SchedulePb } from '../../proto/gen/stratus/v1/schedules';
+import { EventServiceClient, TriggerServiceClient, type ListTriggersResponse, type PublishResponse, type Trigger as TriggerPb } from '../../proto/gen/stratus/v1/triggers';
 import { withBearer } from '../core/auth';
 import { hashFile, packDirectory } from '../core/bundle';
 import { backoffMs, sleep } from '../core/deadline';
@@ -23,10 +26,15 @@ import { validateGivenSizes, type CodeRef } from '../core/function-config';
 import { LIMITS } from '../core/limits';
 import { injectIntoMetadata } from '../core/trace-context';
 import { codeRefFromPb, functionConfigToPb, functionRecordFromPb } from '../core/wire/function-codec';
+import { functionUrlFromPb, routeAuthToPb, routeFromPb } from '../core/wire/route-codec';
 import { waitForChannelReady } from '../core/wire/grpc-channel';
+import { missedTicksToPb } from '../core/wire/schedule-codec';
 import { fromGrpcError } from '../core/wire/grpc-errors';
 import { resolveClientOptions, type ResolvedClientOptions, type StratusClientOptions } from './client-options';
 import type { AgentInfo, DeadLetterInfo, DeployRequest, LayerInfo, DeployResult, FunctionInfo, FunctionSettings, InvokeOptions, InvokeResult, UploadProgress } from './types';
+import type { FunctionUrlInfo, RouteAuth, RouteInfo } from './route-types';
+import { publishResultFromPb, scheduleFromPb, triggerFromPb } from './event-source-codec';
+import type { CreateScheduleOptions, CreateTriggerOptions, PublishOptions, PublishResult, ScheduleInfo, TriggerInfo } from './event-source-types';
 
 interface Stubs {
   channel: grpc.Channel;
@@ -35,6 +43,10 @@ interface Stubs {
   cluster: ClusterServiceClient;
   deadLetters: DeadLetterServiceClient;
   layers: LayerServiceClient;
+  routes: RouteServiceClient;
+  triggers: TriggerServiceClient;
+  events: EventServiceClient;
+  schedules: ScheduleServiceClient;
 }
 
 /** Which failures a call may retry: reads anything transient, invocations only what never ran. */
@@ -327,6 +339,100 @@ export class StratusClient {
     await this.call('write', 'DeleteLayerVersion', this.deadline(), undefined, (s, md, opts, cb) => s.layers.deleteLayerVersion({ name, version }, md, opts, cb));
   }
 
+  /**
+   * Maps `METHOD path` (or `ANY $default`) on every router's HTTP port to a function. `auth`
+   * defaults to none (public, as API Gateway); `token` requires an API token as a bearer token.
+   * Creating the same route again with the same target returns it unchanged.
+   */
+  async createRoute(method: string, path: string, functionName: string, options: { auth?: RouteAuth } = {}): Promise<RouteInfo> {
+    const res = await this.call<RoutePb>('write', 'CreateRoute', this.deadline(), undefined, (s, md, opts, cb) =>
+      s.routes.createRoute({ method, path, functionName, auth: routeAuthToPb(options.auth) }, md, opts, cb),
+    );
+    return routeFromPb(res);
+  }
+
+  /** Every route, in the order requests are matched against them. */
+  async listRoutes(): Promise<RouteInfo[]> {
+    const res = await this.call<ListRoutesResponse>('read', 'ListRoutes', this.deadline(), undefined, (s, md, opts, cb) => s.routes.listRoutes({}, md, opts, cb));
+    return res.routes.map(routeFromPb);
+  }
+
+  /** Deletes a route by id; ResourceNotFound when absent. */
+  async deleteRoute(id: string): Promise<void> {
+    await this.call('write', 'DeleteRoute', this.deadline(), undefined, (s, md, opts, cb) => s.routes.deleteRoute({ id }, md, opts, cb));
+  }
+
+  /**
+   * Gives a function its own URL, `/fn/<name>/…` on every router's HTTP port, or changes its auth.
+   * A new URL defaults to `token` auth; leaving `auth` out keeps an existing URL's.
+   */
+  async putFunctionUrl(functionName: string, options: { auth?: RouteAuth } = {}): Promise<FunctionUrlInfo> {
+    const res = await this.call<FunctionUrlPb>('write', 'PutFunctionUrl', this.deadline(), undefined, (s, md, opts, cb) =>
+      s.routes.putFunctionUrl({ functionName, auth: routeAuthToPb(options.auth) }, md, opts, cb),
+    );
+    return functionUrlFromPb(res);
+  }
+
+  /** A function's URL; ResourceNotFound when it has none. */
+  async getFunctionUrl(functionName: string): Promise<FunctionUrlInfo> {
+    return functionUrlFromPb(await this.call<FunctionUrlPb>('read', 'GetFunctionUrl', this.deadline(), undefined, (s, md, opts, cb) => s.routes.getFunctionUrl({ functionName }, md, opts, cb)));
+  }
+
+  /** Every function URL. */
+  async listFunctionUrls(): Promise<FunctionUrlInfo[]> {
+    const res = await this.call<ListFunctionUrlsResponse>('read', 'ListFunctionUrls', this.deadline(), undefined, (s, md, opts, cb) => s.routes.listFunctionUrls({}, md, opts, cb));
+    return res.urls.map(functionUrlFromPb);
+  }
+
+  /** Removes a function's URL; ResourceNotFound when it has none. */
+  async deleteFunctionUrl(functionName: string): Promise<void> {
+    await this.call('write', 'DeleteFunctionUrl', this.deadline(), undefined, (s, md, opts, cb) => s.routes.deleteFunctionUrl({ functionName }, md, opts, cb));
+  }
+
+  /** Subscribes a function to a NATS subject pattern (`orders.*`, `audit.>`): each matching event becomes an async invocation. */
+  async createTrigger(functionName: string, subject: string, options: CreateTriggerOptions = {}): Promise<TriggerInfo> {
+    const filter = options.filter === undefined ? '' : typeof options.filter === 'string' ? options.filter : JSON.stringify(options.filter);
+    const res = await this.call<TriggerPb>('write', 'CreateTrigger', this.deadline(), undefined, (s, md, opts, cb) => s.triggers.createTrigger({ functionName, subject, filter }, md, opts, cb));
+    return triggerFromPb(res);
+  }
+
+  /** Every trigger, or one function's. */
+  async listTriggers(functionName = ''): Promise<TriggerInfo[]> {
+    const res = await this.call<ListTriggersResponse>('read', 'ListTriggers', this.deadline(), undefined, (s, md, opts, cb) => s.triggers.listTriggers({ functionName }, md, opts, cb));
+    return res.triggers.map(triggerFromPb);
+  }
+
+  /** Deletes a trigger; ResourceNotFound when absent. */
+  async deleteTrigger(id: string): Promise<void> {
+    await this.call('write', 'DeleteTrigger', this.deadline(), undefined, (s, md, opts, cb) => s.triggers.deleteTrigger({ id }, md, opts, cb));
+  }
+
+  /** Publishes an event to a subject, as any NATS client could; with a msg id the call is retried safely. */
+  async publish(subject: string, payload: Buffer | string, options: PublishOptions = {}): Promise<PublishResult> {
+    const request = { subject, payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload), msgId: options.msgId ?? '', headers: { ...options.headers } };
+    const deadline = Date.now() + (options.timeoutMs ?? this.options.defaultTimeoutMs);
+    const res = await this.call<PublishResponse>(options.msgId ? 'read' : 'write', 'Publish', deadline, undefined, (s, md, opts, cb) => s.events.publish(request, md, opts, cb));
+    return publishResultFromPb(res);
+  }
+
+  /** Invokes a function on a schedule: `rate(5 minutes)`, `cron(0 12 * * ? *)` or five cron fields. */
+  async createSchedule(functionName: string, expression: string, options: CreateScheduleOptions = {}): Promise<ScheduleInfo> {
+    const payload = options.payload === undefined ? '' : typeof options.payload === 'string' ? options.payload : JSON.stringify(options.payload);
+    const request = { functionName, expression, timezone: options.timezone ?? '', payload, missedTicks: missedTicksToPb(options.missedTicks) };
+    return scheduleFromPb(await this.call<SchedulePb>('write', 'CreateSchedule', this.deadline(), undefined, (s, md, opts, cb) => s.schedules.createSchedule(request, md, opts, cb)));
+  }
+
+  /** Every schedule, or one function's. */
+  async listSchedules(functionName = ''): Promise<ScheduleInfo[]> {
+    const res = await this.call<ListSchedulesResponse>('read', 'ListSchedules', this.deadline(), undefined, (s, md, opts, cb) => s.schedules.listSchedules({ functionName }, md, opts, cb));
+    return res.schedules.map(scheduleFromPb);
+  }
+
+  /** Deletes a schedule; ResourceNotFound when absent. */
+  async deleteSchedule(id: string): Promise<void> {
+    await this.call('write', 'DeleteSchedule', this.deadline(), undefined, (s, md, opts, cb) => s.schedules.deleteSchedule({ id }, md, opts, cb));
+  }
+
   /** The agents a router sees. */
   async getCluster(): Promise<{ routerId: string; agents: AgentInfo[] }> {
     return this.call('read', 'GetCluster', this.deadline(), undefined, (s, md, opts, cb) => s.cluster.getCluster({}, md, opts, cb));
@@ -340,6 +446,10 @@ export class StratusClient {
       s.cluster.close();
       s.deadLetters.close();
       s.layers.close();
+      s.routes.close();
+      s.triggers.close();
+      s.events.close();
+      s.schedules.close();
       s.channel.close();
     }
     this.stubs.clear();
@@ -368,6 +478,10 @@ export class StratusClient {
         cluster: new ClusterServiceClient(endpoint, creds, opts),
         deadLetters: new DeadLetterServiceClient(endpoint, creds, opts),
         layers: new LayerServiceClient(endpoint, creds, opts),
+        routes: new RouteServiceClient(endpoint, creds, opts),
+        triggers: new TriggerServiceClient(endpoint, creds, opts),
+        events: new EventServiceClient(endpoint, creds, opts),
+        schedules: new ScheduleServiceClient(endpoint, creds, opts),
       };
       this.stubs.set(endpoint, s);
     }

@@ -11,6 +11,10 @@ export const ERROR_CODES = [
   'RevisionConflict',
   'CodeNotFound',
   'InvalidCode',
+  /** Something other than a function (a route, a function URL…) does not exist. */
+  'ResourceNotFound',
+  /** Something other than a function already exists with other settings. */
+  'ResourceConflict',
   'PayloadTooLarge',
   'TooManyRequests',
   'Unauthenticated',

@@ -7,6 +7,7 @@ export type ReadinessCheck = () => string | undefined;
 /** A small HTTP server for `/healthz` (the process is alive) and `/readyz` (it can serve). */
 export class HealthServer {
   private readonly server: http.Server;
+  private fallback: http.RequestListener | undefined;
 
   constructor(
     private readonly ready: ReadinessCheck,
@@ -27,8 +28,14 @@ export class HealthServer {
         const reason = this.ready();
         return this.send(res, reason ? 503 : 200, reason ? { status: 'not ready', reason } : { status: 'ready', ...this.status() });
       }
+      if (this.fallback) return this.fallback(req, res);
       this.send(res, 404, { error: 'not found: try /healthz or /readyz' });
     });
+  }
+
+  /** Serves every other path with `handler` (the router's HTTP gateway), so one port carries both. */
+  serveOtherPaths(handler: http.RequestListener): void {
+    this.fallback = handler;
   }
 
   /** Listens on host:port (port 0 picks one) and returns the bound port. */

@@ -27,4 +27,9 @@ export const LIMITS = {
   maxGrpcMessageBytes: 8 * 1024 * 1024,
   /** Chunk size used by clients uploading code. */
   uploadChunkBytes: 256 * 1024,
+  /**
+   * Smallest max_payload Stratus needs from nats-server, whose default (1 MiB) cannot carry a 1 MB
+   * async event plus its headers, nor an invocation record holding that event and its response.
+   */
+  minNatsMaxPayloadBytes: 8 * 1024 * 1024,
 } as const;

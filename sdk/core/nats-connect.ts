@@ -46,6 +46,17 @@ export async function connectNats(options: NatsOptions, logger: Logger): Promise
   return nc;
 }
 
+/**
+ * Refuses a server whose max_payload is under `minBytes`: otherwise events Stratus promises to
+ * accept would fail at publish time with an error that points nowhere near the cause.
+ */
+export function requireMaxPayload(nc: NatsConnection, minBytes: number): void {
+  const max = nc.info?.max_payload ?? 0;
+  if (max < minBytes) {
+    throw new StratusError('InvalidRequest', `nats-server allows messages of at most ${max} bytes, too small for 1 MB async events and their invocation records: set max_payload: ${minBytes} (or more) in the nats-server configuration`);
+  }
+}
+
 /** Opens (creating when missing) the Object Store bucket holding code bundles. */
 export async function openCodeStore(nc: NatsConnection, replicas: number): Promise<CodeStore> {
   const objm = new Objm(nc);

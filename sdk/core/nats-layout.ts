@@ -9,6 +9,16 @@ export const BUCKETS = {
   layers: 'stratus_layers',
   /** JetStream Object Store: code bundles and layers, named by sha256. */
   code: 'stratus_code',
+  /** JetStream KV: HTTP routes keyed route.<id>, function URLs keyed url.<function>. */
+  routes: 'stratus_routes',
+  /** JetStream KV: subject triggers, keyed trg.<id>. */
+  triggers: 'stratus_triggers',
+  /** JetStream KV: schedules with their firing state, keyed sched.<id>. */
+  schedules: 'stratus_schedules',
+  /** JetStream KV: event source mappings, keyed mapping.<id>. */
+  mappings: 'stratus_mappings',
+  /** JetStream KV with a TTL: which router polls a mapping (lease.<id>) and which routers are alive (router.<id>). */
+  mappingLeases: 'stratus_mapping_leases',
 } as const;
 
 /** JetStream streams. */
@@ -17,7 +27,17 @@ export const STREAMS = {
   async: 'STRATUS_ASYNC',
   /** Dead letters: invocation records of events that failed for good (deadLetterSubject). */
   deadLetters: 'STRATUS_DLQ',
+  /** Events published to subjects that triggers subscribe to; its subjects are the union of the trigger patterns. */
+  events: 'STRATUS_EVENTS',
 } as const;
+
+/**
+ * Name of a mapping's durable consumer (its checkpoint). The epoch grows each time a router
+ * takes the mapping over: the new consumer starts at the old one's ack floor.
+ */
+export function mappingConsumerName(mappingId: string, epoch: number): string {
+  return `esm-${mappingId}-${epoch}`;
+}
 
 /** Subject an async event for `fn` is published on. */
 export function asyncSubject(fn: string): string {
@@ -34,6 +54,14 @@ export function asyncConsumerName(fn: string): string {
   return `async-${fn}`;
 }
 
+/** Name of the durable consumer of the events stream that feeds trigger `id` (one per trigger: each receives every matching event). */
+export function triggerConsumerName(id: string): string {
+  return `trigger-${id}`;
+}
+
+/** What the events stream captures while no trigger exists (a stream needs a subject; nothing publishes here). */
+export const EVENTS_IDLE_SUBJECT = 'stratus.events.idle';
+
 /** NATS message headers Stratus sets on async events. */
 export const HEADERS = {
   requestId: 'Stratus-Request-Id',
@@ -48,6 +76,8 @@ export const HEADERS = {
   /** The dead letter a redriven event came from. */
   redrivenFrom: 'Stratus-Redriven-From',
   condition: 'Stratus-Condition',
+  /** On a dead letter: how its record's requestPayload turns back into the event's bytes ("json" or "text"). */
+  payloadFormat: 'Stratus-Payload-Format',
 } as const;
 
 export const SUBJECTS = {

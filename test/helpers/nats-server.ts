@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { LIMITS } from '../../sdk/core/limits';
 import { freePort } from './ports';
 
 /** A real nats-server with JetStream on a free port and a temporary store. */
@@ -17,7 +18,10 @@ export interface NatsServerHandle {
 export async function startNatsServer(): Promise<NatsServerHandle> {
   const port = await freePort();
   const storeDir = mkdtempSync(path.join(os.tmpdir(), 'stratus-nats-'));
-  const child = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // max_payload has no command-line flag; routers refuse the 1 MiB default (see requireMaxPayload).
+  const config = path.join(storeDir, 'nats-server.conf');
+  writeFileSync(config, `max_payload: ${LIMITS.minNatsMaxPayloadBytes}\n`);
+  const child = spawn('nats-server', ['-c', config, '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let log = '';
     const timer = setTimeout(() => reject(new Error(`nats-server did not start:\n${log}`)), 15_000);

@@ -40,7 +40,7 @@ export function registerDevCommand(program: Command, run: (action: (ctx: CliCont
     .option('--data-dir <dir>', 'where NATS data, logs and credentials live', '.stratus-dev')
     .option('--nats-port <port>', 'NATS client port', '4222')
     .option('--grpc-port <port>', 'router gRPC API port', '50051')
-    .option('--http-port <port>', 'router HTTP port (health, readiness)', '8080')
+    .option('--http-port <port>', 'router HTTP port (HTTP gateway, health, readiness)', '8080')
     .option('--agent-port <port>', "agent's gRPC port (0 picks one)", '0')
     .option('--example <dir>', 'deploy this Node.js folder and invoke it once when the cluster is up')
     .option('--profile-name <name>', 'profile to write', 'default')

@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { StratusError } from '../../core/errors';
+import { LIMITS } from '../../core/limits';
 import { findNatsServer, freePort, httpReady, launch, type Launched } from './launch';
 
 /** Options of `stratus dev`. */
@@ -74,6 +75,9 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
   const started: Launched[] = [];
   const natsUrl = `nats://127.0.0.1:${o.natsPort}`;
   const monitorPort = await freePort();
+  // max_payload has no command-line flag; the router refuses nats-server's 1 MiB default.
+  const natsConfig = path.join(dataDir, 'nats-server.conf');
+  await fs.writeFile(natsConfig, `max_payload: ${LIMITS.minNatsMaxPayloadBytes}\n`);
   const base: NodeJS.ProcessEnv = { PATH: o.env.PATH, HOME: o.env.HOME, STRATUS_NATS_URL: natsUrl, STRATUS_CLUSTER_TOKEN: creds.clusterToken };
   for (const k of Object.keys(o.env)) if (k.startsWith('OTEL_') || k === 'STRATUS_LOG_LEVEL') base[k] = o.env[k];
   const stopAll = async (): Promise<void> => {
@@ -85,7 +89,7 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
       await launch({
         name: 'nats-server',
         command: natsServer,
-        args: ['-js', '-a', '127.0.0.1', '-p', String(o.natsPort), '-m', String(monitorPort), '-sd', path.join(dataDir, 'nats')],
+        args: ['-c', natsConfig, '-js', '-a', '127.0.0.1', '-p', String(o.natsPort), '-m', String(monitorPort), '-sd', path.join(dataDir, 'nats')],
         env: { PATH: o.env.PATH },
         logFile: path.join(logDir, 'nats-server.log'),
         ready: httpReady(`http://127.0.0.1:${monitorPort}/healthz`),

@@ -13,6 +13,8 @@ const TO_STATUS: Record<ErrorCode, status> = {
   RevisionConflict: status.FAILED_PRECONDITION,
   CodeNotFound: status.FAILED_PRECONDITION,
   InvalidCode: status.INVALID_ARGUMENT,
+  ResourceNotFound: status.NOT_FOUND,
+  ResourceConflict: status.ALREADY_EXISTS,
   PayloadTooLarge: status.RESOURCE_EXHAUSTED,
   TooManyRequests: status.RESOURCE_EXHAUSTED,
   Unauthenticated: status.UNAUTHENTICATED,

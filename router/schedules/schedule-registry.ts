@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import type { KV, KvEntry } from '@nats-io/kv';
+import { natsFailure, StratusError, viaNats } from '../../sdk/core/errors';
+import type { Logger } from '../../sdk/core/logger';
+import { KvMirror } from '../kv-mirror';
+import type { MissedTicksPolicy } from '../../sdk/core/event-sources';
+import type { ScheduleState } from './tick-plan';
+
+/** A schedule and its firing state. Only the state changes after creation. */
+export interface ScheduleRecord {
+  id: string;
+  functionName: string;
+  /** As the user wrote it: rate(...), cron(...) or five cron fields. */
+  expression: string;
+  /** IANA time zone for cron forms; empty: UTC. */
+  timezone: string;
+  /** Payload template; empty: EventBridge's Scheduled Event. */
+  payload: string;
+  missedTicks: MissedTicksPolicy;
+  /** Also the anchor of rate ticks. */
+  createdMs: number;
+  state: ScheduleState;
+}
+
+const ID_PATTERN = /^[0-9a-f]{12}$/;
+
+function key(id: string): string {
+  return `sched.${id}`;
+}
+
+function decode(entry: KvEntry | null): ScheduleRecord | undefined {
+  if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+  return entry.json<ScheduleRecord>();
+}
+
+function lostRace(err: unknown): boolean {
+  return err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+}
+
+/** A fresh schedule id. */
+export function newScheduleId(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/** Validates a schedule id from a caller. */
+export function validateScheduleId(id: string): string {
+  if (!ID_PATTERN.test(id)) throw new StratusError('InvalidRequest', `'${id}' is not a schedule id: use the ID column of stratus schedules ls`);
+  return id;
+}
+
+/** Schedules in a JetStream KV bucket, one key each; state changes are compare-and-set. */
+export class ScheduleRegistry {
+  constructor(private readonly kv: KV) {}
+
+  /** Stores a new schedule. */
+  async create(record: ScheduleRecord): Promise<void> {
+    await viaNats(`storing schedule ${record.id}`, () => this.kv.create(key(record.id), JSON.stringify(record)));
+  }
+
+  /** A schedule with its KV revision, or undefined. */
+  async getEntry(id: string): Promise<{ record: ScheduleRecord; revision: number } | undefined> {
+    const entry = await viaNats(`reading schedule ${id}`, () => this.kv.get(key(validateScheduleId(id))));
+    const record = decode(entry);
+    return entry && record ? { record, revision: entry.revision } : undefined;
+  }
+
+  /**
+   * Stores `record` if the entry is still at `revision`; false when another router changed it
+   * first (or it was deleted), so the caller reads again.
+   */
+  async update(record: ScheduleRecord, revision: number): Promise<boolean> {
+    try {
+      await this.kv.update(key(record.id), JSON.stringify(record), revision);
+      return true;
+    } catch (err) {
+      if (lostRace(err)) return false;
+      throw natsFailure(`storing schedule ${record.id}`, err);
+    }
+  }
+
+  /** Every schedule (of one function when given), oldest first. */
+  async list(functionName?: string): Promise<ScheduleRecord[]> {
+    const out: ScheduleRecord[] = [];
+    await viaNats('listing schedules', async () => {
+      const keys: string[] = [];
+      for await (const k of await this.kv.keys('sched.*')) keys.push(k);
+      for (const k of keys) {
+        const record = decode(await this.kv.get(k));
+        if (record && (!functionName || record.functionName === functionName)) out.push(record);
+      }
+    });
+    return out.sort((a, b) => a.createdMs - b.createdMs || a.id.localeCompare(b.id));
+  }
+
+  /** Deletes a schedule; a router's pending state update then fails its compare-and-set. */
+  async delete(id: string): Promise<void> {
+    await viaNats(`deleting schedule ${id}`, () => this.kv.delete(key(id)));
+  }
+
+  /** Every schedule mirrored in memory (started by the caller). */
+  mirror(logger: Logger, onChange?: (id: string, record: ScheduleRecord | undefined) => void): KvMirror<ScheduleRecord> {
+    return new KvMirror<ScheduleRecord>(this.kv, logger, {
+      keys: 'sched.*',
+      what: 'schedule registry',
+      idOf: (k) => k.slice('sched.'.length),
+      decode: (e) => decode(e),
+      onChange,
+    });
+  }
+}

@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import type { KV, KvEntry } from '@nats-io/kv';
+import { StratusError, viaNats } from '../../sdk/core/errors';
+import type { Logger } from '../../sdk/core/logger';
+import { KvMirror } from '../kv-mirror';
+import type { EventFilter } from './event-filter';
+
+/** A function's subscription to a subject pattern. Immutable: change one by deleting and adding. */
+export interface TriggerRecord {
+  id: string;
+  functionName: string;
+  /** NATS subject pattern (`orders.*`, `audit.>`). */
+  subject: string;
+  /** Empty: every event. */
+  filter: EventFilter;
+  createdMs: number;
+  /** First events-stream sequence this trigger receives; what was captured before it existed is not its. */
+  startSequence: number;
+}
+
+const ID_PATTERN = /^[0-9a-f]{12}$/;
+
+function key(id: string): string {
+  return `trg.${id}`;
+}
+
+function decode(entry: KvEntry | null): TriggerRecord | undefined {
+  if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+  return entry.json<TriggerRecord>();
+}
+
+/** A fresh trigger id: 12 hex digits, short enough for consumer names and request ids. */
+export function newTriggerId(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/** Validates a trigger id from a caller. */
+export function validateTriggerId(id: string): string {
+  if (!ID_PATTERN.test(id)) throw new StratusError('InvalidRequest', `'${id}' is not a trigger id: use the ID column of stratus triggers ls`);
+  return id;
+}
+
+/** Trigger records in a JetStream KV bucket, one key per trigger. */
+export class TriggerRegistry {
+  constructor(private readonly kv: KV) {}
+
+  /** Stores a new trigger. */
+  async create(record: TriggerRecord): Promise<void> {
+    await viaNats(`storing trigger ${record.id}`, () => this.kv.create(key(record.id), JSON.stringify(record)));
+  }
+
+  /** One trigger, or undefined. */
+  async get(id: string): Promise<TriggerRecord | undefined> {
+    return decode(await viaNats(`reading trigger ${id}`, () => this.kv.get(key(validateTriggerId(id)))));
+  }
+
+  /** Every trigger (of one function when `functionName` is given), oldest first. */
+  async list(functionName?: string): Promise<TriggerRecord[]> {
+    const out: TriggerRecord[] = [];
+    await viaNats('listing triggers', async () => {
+      const keys: string[] = [];
+      for await (const k of await this.kv.keys('trg.*')) keys.push(k);
+      for (const k of keys) {
+        const record = decode(await this.kv.get(k));
+        if (record && (!functionName || record.functionName === functionName)) out.push(record);
+      }
+    });
+    return out.sort((a, b) => a.createdMs - b.createdMs || a.id.localeCompare(b.id));
+  }
+
+  /** Deletes a trigger's record. */
+  async delete(id: string): Promise<void> {
+    await viaNats(`deleting trigger ${id}`, () => this.kv.delete(key(id)));
+  }
+
+  /** Every trigger mirrored in memory (started by the caller). */
+  mirror(logger: Logger, onChange?: (id: string, record: TriggerRecord | undefined) => void): KvMirror<TriggerRecord> {
+    return new KvMirror<TriggerRecord>(this.kv, logger, {
+      keys: 'trg.*',
+      what: 'trigger registry',
+      idOf: (k) => k.slice('trg.'.length),
+      decode: (e) => decode(e),
+      onChange,
+    });
+  }
+}
