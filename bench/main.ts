@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { startBenchCluster, functionFolder } from './bench-cluster';
+import { measureAsync } from './async';
 import { measureBareSpawn, measureColdStarts } from './cold-start';
 import { measure, type LatencyStats } from './stats';
 
@@ -79,14 +80,29 @@ async function coldStarts(rows: Row[]): Promise<void> {
   }
 }
 
+async function asyncPath(rows: Row[]): Promise<void> {
+  const bench = await startBenchCluster();
+  try {
+    const f = await measureAsync(bench, quick ? 2000 : 10_000);
+    rows.push({ name: 'async enqueue (accepted), 1 caller', ours: f.enqueue, baselineName: 'raw JetStream publish (acked)', baseline: f.rawPublish });
+    rows.push({ name: `async end to end, events/s (lost: ${f.lost})`, ours: f.endToEnd, baselineName: 'raw JetStream pull consume + ack', baseline: f.rawConsume });
+  } finally {
+    await bench.stop();
+  }
+}
+
 function printTable(rows: Row[]): void {
-  const head = ['benchmark', 'p50 / p99 ms', 'baseline', 'baseline p50 / p99 ms', 'p50 ratio', 'req/s ours / baseline'];
+  const head = ['benchmark', 'p50 / p99 ms', 'baseline', 'baseline p50 / p99 ms', 'ratio', 'per second, ours / baseline'];
+  // Throughput-only rows have no per-call latency.
+  const ms = (s: LatencyStats): string => (Number.isNaN(s.p50Ms) ? '-' : `${s.p50Ms.toFixed(2)} / ${s.p99Ms.toFixed(2)}`);
+  const ratio = (r: Row): string =>
+    Number.isNaN(r.ours.p50Ms) ? `${((r.ours.throughputPerS / r.baseline.throughputPerS) * 100).toFixed(0)}% of throughput` : `${(r.ours.p50Ms / r.baseline.p50Ms).toFixed(2)}x`;
   const cells = rows.map((r) => [
     r.name,
-    `${r.ours.p50Ms.toFixed(2)} / ${r.ours.p99Ms.toFixed(2)}`,
+    ms(r.ours),
     r.baselineName,
-    `${r.baseline.p50Ms.toFixed(2)} / ${r.baseline.p99Ms.toFixed(2)}`,
-    `${(r.ours.p50Ms / r.baseline.p50Ms).toFixed(2)}x`,
+    ms(r.baseline),
+    ratio(r),
     `${r.ours.throughputPerS.toFixed(0)} / ${r.baseline.throughputPerS.toFixed(0)}`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
@@ -99,6 +115,7 @@ async function main(): Promise<void> {
   const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
   if (!only || only === 'sync') await syncWarm(rows);
   if (!only || only === 'cold') await coldStarts(rows);
+  if (!only || only === 'async') await asyncPath(rows);
   printTable(rows);
   const outDir = path.resolve(__dirname, '..', '..', 'bench', 'results');
   mkdirSync(outDir, { recursive: true });

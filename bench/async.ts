@@ -1,0 +1,88 @@
+import { connect } from '@nats-io/transport-node';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { BenchCluster } from './bench-cluster';
+import { functionFolder } from './bench-cluster';
+import { measure, summarize, type LatencyStats } from './stats';
+
+/** Async figures: enqueue latency (one caller) and events/s from enqueue to completion. */
+export interface AsyncFigures {
+  enqueue: LatencyStats;
+  endToEnd: LatencyStats;
+  rawPublish: LatencyStats;
+  rawConsume: LatencyStats;
+  lost: number;
+}
+
+async function waitForCount(read: () => Promise<number>, target: number, timeoutMs: number): Promise<number> {
+  const until = Date.now() + timeoutMs;
+  let n = await read();
+  while (n < target && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 50));
+    n = await read();
+  }
+  return n;
+}
+
+/**
+ * Stratus async path against raw JetStream in the same run: a no-op function whose on-success
+ * records land on a subject captured by a bench stream, so completions are counted exactly.
+ */
+export async function measureAsync(bench: BenchCluster, events: number): Promise<AsyncFigures> {
+  const nc = await connect({ servers: bench.cluster.natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const js = jetstream(nc);
+    const doneStream = `BENCH_DONE_${Date.now()}`;
+    await jsm.streams.add({ name: doneStream, subjects: [`bench.done.${doneStream}`] });
+    const name = `async-noop-${Date.now()}`;
+    await bench.client.deploy({
+      name,
+      source: functionFolder({ 'index.js': 'exports.handler = async (event) => event;' }),
+      settings: { runtime: 'nodejs', handler: 'index.handler', async: { onSuccess: { kind: 'subject', target: `bench.done.${doneStream}` } } },
+    });
+    await bench.client.invoke(name, '{}');
+    const count = async (): Promise<number> => (await jsm.streams.info(doneStream)).state.messages;
+    // One caller: what a client waits for an "accepted".
+    const enqueue = await measure(Math.min(500, events), 1, async () => {
+      await bench.client.invokeAsync(name, '{"n":1}');
+    });
+    await waitForCount(count, Math.min(500, events), 60_000);
+    const before = await count();
+    const start = performance.now();
+    await measure(events, 32, async () => {
+      await bench.client.invokeAsync(name, '{"n":2}');
+    });
+    const done = await waitForCount(count, before + events, 120_000);
+    const endToEnd = summarize([], performance.now() - start);
+    endToEnd.count = done - before;
+    endToEnd.throughputPerS = ((done - before) / (performance.now() - start)) * 1000;
+
+    // Baseline: raw JetStream publish (acknowledged) and pull-consume with acks.
+    const rawStream = `BENCH_RAW_${Date.now()}`;
+    await jsm.streams.add({ name: rawStream, subjects: [`bench.raw.${rawStream}`] });
+    const rawPublish = await measure(Math.min(500, events), 1, async () => {
+      await js.publish(`bench.raw.${rawStream}`, '{"n":1}');
+    });
+    await measure(events, 32, async () => {
+      await js.publish(`bench.raw.${rawStream}`, '{"n":2}');
+    });
+    await jsm.consumers.add(rawStream, { durable_name: 'bench', ack_policy: AckPolicy.Explicit });
+    const consumer = await js.consumers.get(rawStream, 'bench');
+    const total = Math.min(500, events) + events;
+    const t0 = performance.now();
+    let got = 0;
+    while (got < total) {
+      const batch = await consumer.fetch({ max_messages: 256, expires: 2000 });
+      for await (const m of batch) {
+        m.ack();
+        got += 1;
+      }
+    }
+    const rawConsume = summarize([], performance.now() - t0);
+    rawConsume.count = got;
+    rawConsume.throughputPerS = (got / (performance.now() - t0)) * 1000;
+    return { enqueue, endToEnd, rawPublish, rawConsume, lost: events - (done - before) };
+  } finally {
+    await nc.close();
+  }
+}
