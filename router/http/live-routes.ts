@@ -38,6 +38,8 @@ export class LiveRoutes {
   private compiled: RouteTable | undefined;
   private state: State = 'idle';
   private loop: Promise<void> | undefined;
+  private started: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
 
   constructor(
     private readonly registry: RouteRegistry,
@@ -48,18 +50,22 @@ export class LiveRoutes {
     this.tombstones = new LRUCache<string, number>({ max: this.options.maxTombstones });
   }
 
-  /** Starts the watch; resolves once the stored routes are loaded, rejects if the first load fails. */
+  /** Starts the watch; resolves once the stored routes are loaded, rejects if the first load fails. Idempotent. */
   start(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.loop ??= this.run(resolve, reject);
+    this.started ??= new Promise<void>((resolve, reject) => {
+      this.loop = this.run(resolve, reject);
     });
+    return this.started;
   }
 
-  /** Stops the watch. Runs once. */
-  async stop(): Promise<void> {
-    this.state = 'stopped';
-    this.abort.abort();
-    await this.loop;
+  /** Stops the watch. Runs once and returns the same promise after. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.abort.abort();
+      await this.loop;
+      this.state = 'stopped';
+    })();
+    return this.stopping;
   }
 
   /** True while the watch runs, so the table follows every change. */

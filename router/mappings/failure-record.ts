@@ -33,6 +33,8 @@ export interface LastInvocation {
   invocations: number;
   /** The function's error object when its last invocation failed. */
   functionError?: Uint8Array;
+  /** The function's response when it returned but reported failed items (or an invalid batch response). */
+  response?: Uint8Array;
   /** A platform error (throttle, agent lost) when that is what the last attempt met. */
   platformError?: { errorType: string; errorMessage: string };
 }
@@ -78,6 +80,7 @@ export function failureRecord(input: FailureInput): string {
     responseContext,
   };
   if (input.last.functionError) rec.responsePayload = parseOr(input.last.functionError);
+  else if (input.last.response) rec.responsePayload = parseOr(input.last.response);
   else if (input.last.platformError) rec.responsePayload = input.last.platformError;
   rec.JetStreamBatchInfo = {
     mappingId: input.mappingId,

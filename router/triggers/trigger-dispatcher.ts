@@ -112,8 +112,9 @@ export class TriggerDispatcher {
       id,
       loop.finally(() => {
         this.loops.delete(id);
-        // It may have ended during a watch restart while the trigger still exists.
-        if (this.running && this.deps.triggers.get(id)) this.changed(id);
+        // It may have ended during a watch restart while the trigger still exists: look again
+        // shortly (not at once, so a loop that keeps failing cannot spin).
+        if (this.running) setTimeout(() => this.changed(id), this.options.retryBaseMs).unref();
       }),
     );
   }

@@ -8,8 +8,10 @@
 import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { StratusClient } from '../../sdk/client/stratus-client';
+import { BUCKETS } from '../../sdk/core/nats-layout';
 import { functionDir, startCluster, uniqueName, type TestCluster } from '../helpers/cluster';
 import { waitFor } from '../helpers/ports';
 import { distEntry, startRouter } from '../helpers/stratus-process';
@@ -99,6 +101,33 @@ test('creating a schedule fails with InvalidRequest when the expression, zone or
   expect(cli(['schedules', 'rm', created.id]).status).toBe(0);
   expect(cli(['schedules', 'rm', created.id]).status).toBe(2);
   expect(cli(['schedules', 'add', fn.name, 'rate(1 minute)', '--missed', 'sometimes']).status).toBe(3);
+});
+
+test('a tick claimed by a router that died before enqueueing fires once when another router takes it over, and a claim past the safe window is abandoned', async () => {
+  const fn = await observedFunction();
+  const schedule = await client.createSchedule(fn.name, 'rate(1 hour)', { payload: PAYLOAD });
+  const kv = await new Kvm(nc).open(BUCKETS.schedules);
+  const key = `sched.${schedule.id}`;
+  const entry = await kv.get(key);
+  const record = entry?.json<{ state: { lastTickMs: number; inflight: unknown[] } }>();
+  if (!entry || !record) throw new Error('schedule not stored');
+  // As if router "ghost" won these ticks and died: one recent, one older than half the dedup window.
+  const recent = schedule.created.getTime() - 3_600_000;
+  const stale = recent - 3_600_000;
+  const now = Date.now();
+  record.state.inflight = [
+    { tickMs: recent, claimedBy: 'ghost', claimedAtMs: now },
+    { tickMs: stale, claimedBy: 'ghost', claimedAtMs: now - 301_000 },
+  ];
+  await kv.update(key, JSON.stringify(record), entry.revision);
+
+  await waitFor('the recent tick to fire', async () => (await fn.firings()).length >= 1, 15_000, 200);
+  await waitFor('both claims to be cleared', async () => (await kv.get(key))?.json<{ state: { inflight: unknown[] } }>().state.inflight.length === 0, 10_000, 200);
+  await sleep(1000);
+  const firings = await fn.firings();
+  expect(firings.map((f) => f.tick)).toEqual([recent]);
+  expect(firings[0]?.requestId).toBe(`sched-${schedule.id}-${recent}`);
+  await client.deleteSchedule(schedule.id);
 });
 
 test('a rate schedule fires exactly once per tick when three routers race and one is SIGKILLed mid-test', async () => {

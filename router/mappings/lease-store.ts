@@ -1,0 +1,113 @@
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import { natsFailure, viaNats } from '../../sdk/core/errors';
+import { leaseValidUntil } from './lease-policy';
+
+/** What a lease says: who holds it and what its poller last reported. */
+export interface LeaseValue {
+  holder: string;
+  acquiredAtMs: number;
+  /** The poller's last processing result ("OK" or what is wrong). */
+  status: string;
+}
+
+/** A lease this router holds. */
+export interface Lease {
+  mappingId: string;
+  /** KV revision of the last write: the next renewal must find it unchanged. */
+  revision: number;
+  /** Local time until which the holder may act (see leaseValidUntil). */
+  validUntilMs: number;
+  acquiredAtMs: number;
+}
+
+/** Outcome of a renewal: renewed, or taken by someone else (or expired) in between. */
+export type RenewResult = { kind: 'renewed'; lease: Lease } | { kind: 'lost' };
+
+function leaseKey(mappingId: string): string {
+  return `lease.${mappingId}`;
+}
+
+const ROUTER_PREFIX = 'router.';
+
+function lostRace(err: unknown): boolean {
+  return err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+}
+
+/**
+ * Mapping leases in a JetStream KV bucket whose entries expire `ttlMs` after their last write
+ * (the bucket's max age, kept by the server, so routers' clocks need not agree). A lease is
+ * taken with a create (fails while someone holds it), renewed and released with a compare-and-
+ * set on its revision, so at most one router holds it. Routers also announce themselves here
+ * (router.<id>), which is how they learn who is alive.
+ */
+export class LeaseStore {
+  constructor(
+    private readonly kv: KV,
+    /** The bucket's entry lifetime: the lease TTL. */
+    readonly ttlMs: number,
+  ) {}
+
+  /** Takes a free lease; undefined when another router holds it. */
+  async acquire(mappingId: string, value: LeaseValue): Promise<Lease | undefined> {
+    const sentAt = Date.now();
+    try {
+      const revision = await this.kv.create(leaseKey(mappingId), JSON.stringify(value));
+      return { mappingId, revision, validUntilMs: leaseValidUntil(sentAt, this.ttlMs), acquiredAtMs: value.acquiredAtMs };
+    } catch (err) {
+      if (lostRace(err)) return undefined;
+      throw natsFailure(`taking the lease of mapping ${mappingId}`, err);
+    }
+  }
+
+  /** Extends a held lease; `lost` when it expired or another router took it since. */
+  async renew(lease: Lease, value: LeaseValue): Promise<RenewResult> {
+    const sentAt = Date.now();
+    try {
+      const revision = await this.kv.update(leaseKey(lease.mappingId), JSON.stringify(value), lease.revision);
+      return { kind: 'renewed', lease: { ...lease, revision, validUntilMs: leaseValidUntil(sentAt, this.ttlMs) } };
+    } catch (err) {
+      if (lostRace(err)) return { kind: 'lost' };
+      throw natsFailure(`renewing the lease of mapping ${lease.mappingId}`, err);
+    }
+  }
+
+  /** Gives a lease up so another router can take it at once; a lease already lost is left alone. */
+  async release(lease: Lease): Promise<void> {
+    try {
+      await this.kv.delete(leaseKey(lease.mappingId), { previousSeq: lease.revision });
+    } catch (err) {
+      if (!lostRace(err)) throw natsFailure(`releasing the lease of mapping ${lease.mappingId}`, err);
+    }
+  }
+
+  /** Who holds a mapping's lease now, or undefined. */
+  async read(mappingId: string): Promise<LeaseValue | undefined> {
+    const entry = await viaNats('reading a mapping lease', () => this.kv.get(leaseKey(mappingId)));
+    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+    try {
+      return entry.json<LeaseValue>();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Says this router is alive, for another TTL. */
+  async announce(routerId: string): Promise<void> {
+    await viaNats('announcing this router', () => this.kv.put(`${ROUTER_PREFIX}${routerId}`, JSON.stringify({ atMs: Date.now() })));
+  }
+
+  /** Stops saying this router is alive (a clean shutdown). */
+  async withdraw(routerId: string): Promise<void> {
+    await viaNats('withdrawing this router', () => this.kv.delete(`${ROUTER_PREFIX}${routerId}`));
+  }
+
+  /** Routers that announced themselves within the TTL, sorted. */
+  async liveRouters(): Promise<string[]> {
+    const out: string[] = [];
+    await viaNats('listing live routers', async () => {
+      for await (const k of await this.kv.keys(`${ROUTER_PREFIX}>`)) out.push(k.slice(ROUTER_PREFIX.length));
+    });
+    return out.sort();
+  }
+}

@@ -1,0 +1,85 @@
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import type { KV, KvEntry } from '@nats-io/kv';
+import { StratusError, natsFailure, viaNats } from '../../sdk/core/errors';
+import type { MappingRecord } from '../../sdk/core/mapping-config';
+
+/** A stored mapping with its KV revision (changes on every update). */
+export interface StoredMapping {
+  record: MappingRecord;
+  revision: number;
+}
+
+function key(id: string): string {
+  return `mapping.${id}`;
+}
+
+function decode(entry: KvEntry | null): StoredMapping | undefined {
+  if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+  try {
+    return { record: entry.json<MappingRecord>(), revision: entry.revision };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Says the mapping does not exist and how to find the right id. */
+export function mappingNotFound(id: string): StratusError {
+  return new StratusError('ResourceNotFound', `mapping '${id}' does not exist: list mappings with stratus mappings ls`);
+}
+
+function lostRace(err: unknown): boolean {
+  return err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+}
+
+/** Event source mappings in a JetStream KV bucket, keyed mapping.<id>. */
+export class MappingRegistry {
+  constructor(private readonly kv: KV) {}
+
+  /** Stores a new mapping. */
+  async create(record: MappingRecord): Promise<StoredMapping> {
+    const revision = await viaNats(`storing mapping ${record.id}`, () => this.kv.create(key(record.id), JSON.stringify(record)));
+    return { record, revision };
+  }
+
+  /** One mapping, or undefined. */
+  async get(id: string): Promise<StoredMapping | undefined> {
+    return decode(await viaNats(`reading mapping ${id}`, () => this.kv.get(key(id))));
+  }
+
+  /** One mapping; ResourceNotFound when absent. */
+  async require(id: string): Promise<StoredMapping> {
+    const m = await this.get(id);
+    if (!m) throw mappingNotFound(id);
+    return m;
+  }
+
+  /** Applies `change` with a compare-and-set, reading again when another router wrote in between. */
+  async update(id: string, change: (current: MappingRecord) => MappingRecord): Promise<StoredMapping> {
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const current = await this.require(id);
+      const next = { ...change(current.record), lastModifiedMs: Date.now() };
+      try {
+        const revision = await this.kv.update(key(id), JSON.stringify(next), current.revision);
+        return { record: next, revision };
+      } catch (err) {
+        if (!lostRace(err)) throw natsFailure(`storing mapping ${id}`, err);
+      }
+    }
+    throw new StratusError('RevisionConflict', `mapping '${id}' is being changed concurrently: retry`);
+  }
+
+  /** Deletes a mapping's record. */
+  async delete(id: string): Promise<void> {
+    await viaNats(`deleting mapping ${id}`, () => this.kv.delete(key(id)));
+  }
+
+  /** Every mapping, by creation time. */
+  async list(): Promise<StoredMapping[]> {
+    const keys: string[] = [];
+    await viaNats('listing mappings', async () => {
+      for await (const k of await this.kv.keys('mapping.*')) keys.push(k);
+    });
+    const found = await Promise.all(keys.map(async (k) => decode(await viaNats('reading a mapping', () => this.kv.get(k)))));
+    return found.filter((m): m is StoredMapping => m !== undefined).sort((a, b) => a.record.createdMs - b.record.createdMs || a.record.id.localeCompare(b.record.id));
+  }
+}
