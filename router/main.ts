@@ -9,6 +9,9 @@ import { DeadLetterServiceService } from '../proto/gen/stratus/v1/dead_letters';
 import { LayerServiceService } from '../proto/gen/stratus/v1/layers';
 import { FunctionServiceService } from '../proto/gen/stratus/v1/functions';
 import { InvokeServiceService } from '../proto/gen/stratus/v1/invoke';
+import { BucketServiceService } from '../proto/gen/stratus/v1/buckets';
+import { MappingServiceService } from '../proto/gen/stratus/v1/mappings';
+import { TableServiceService } from '../proto/gen/stratus/v1/tables';
 import { RouteServiceService } from '../proto/gen/stratus/v1/routes';
 import { ScheduleServiceService } from '../proto/gen/stratus/v1/schedules';
 import { EventServiceService, TriggerServiceService } from '../proto/gen/stratus/v1/triggers';
@@ -42,6 +45,8 @@ import { LiveRoutes } from './http/live-routes';
 import { RouteRegistry } from './http/route-registry';
 import { createRouteService, httpBaseUrl } from './http/route-service';
 import { resolveRouterOptions } from './router-options';
+import { resolveMappingOptions } from './mappings/mapping-options';
+import { createMappings } from './mappings/mappings-module';
 
 async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const options = resolveRouterOptions({
@@ -137,6 +142,19 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   dispatcher.start();
   const watchAsync = (fn: string): void => dispatcher.watch(fn);
   const eventSources = await createEventSources({ nc, js, jsm, queue, cache, watchAsync, metrics, tracer, logger }, options);
+  const mappings = await createMappings(
+    { nc, js, jsm, queue, cache, invoker, watchAsync, tracer, logger },
+    resolveMappingOptions({
+      routerId: options.routerId,
+      region: options.region,
+      accountId: options.accountId,
+      replicas: options.replicas,
+      leaseTtlMs: envNumber(env, 'STRATUS_MAPPING_LEASE_TTL_MS'),
+      retryBaseMs: envNumber(env, 'STRATUS_MAPPING_RETRY_BASE_MS'),
+      throttleBaseMs: envNumber(env, 'STRATUS_MAPPING_THROTTLE_BASE_MS'),
+      maxBufferedRecords: envNumber(env, 'STRATUS_MAPPING_MAX_BUFFERED_RECORDS'),
+    }),
+  );
 
   const ctx = { tokens: options.apiTokens, tracer, logger };
   const server = createGrpcServer();
@@ -158,6 +176,10 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   server.addService(EventServiceService, eventSources.eventService(ctx));
   server.addService(ScheduleServiceService, eventSources.scheduleService(ctx));
   eventSources.start();
+  server.addService(MappingServiceService, mappings.mappingService(ctx));
+  server.addService(TableServiceService, mappings.tableService(ctx));
+  server.addService(BucketServiceService, mappings.bucketService(ctx));
+  mappings.start();
   const routeRegistry = new RouteRegistry(await new Kvm(nc).create(BUCKETS.routes, { history: 1, replicas: options.replicas, description: 'Stratus HTTP routes and function URLs' }));
   const liveRoutes = new LiveRoutes(routeRegistry, logger);
   await liveRoutes.start();
@@ -166,9 +188,9 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const grpcPort = await bindGrpcServer(server, options.host, options.grpcPort);
 
   const health = new HealthServer(
-    () => (nc.isClosed() ? 'NATS connection closed' : !watching ? 'registry watch not running' : eventSources.problem()),
+    () => (nc.isClosed() ? 'NATS connection closed' : !watching ? 'registry watch not running' : (eventSources.problem() ?? mappings.problem())),
     () => ({ routerId: options.routerId, grpcPort, agents: view.agents().length }),
-    () => metrics.prometheus(),
+    () => metrics.prometheus() + mappings.prometheus(),
   );
   const gateway = new HttpGateway({ routes: liveRoutes, functions: cache, invoker, tracer, logger }, {
     tokens: options.apiTokens,
@@ -190,6 +212,8 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
       // Running async events finish (or are redelivered to another router after the ack wait).
       await dispatcher.stop(10_000);
       await eventSources.stop(5000);
+      // Mapping batches finish (or run again on the router that takes the lease over).
+      await mappings.stop(10_000);
       watchAbort.abort();
       await liveRoutes.stop();
       stopCluster();

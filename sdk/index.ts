@@ -4,4 +4,6 @@ export type { StratusClientOptions } from './client/client-options';
 export type * from './client/types';
 export type * from './client/route-types';
 export type * from './client/event-source-types';
+export type * from './client/mapping-client';
+export type * from './client/table-client';
 export { StratusError, type ErrorCode } from './core/errors';

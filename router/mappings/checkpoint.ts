@@ -100,9 +100,11 @@ export class Checkpoints {
    * file comment). When no consumer is left (someone deleted it), starts again from the oldest
    * record the stream holds: records run twice rather than never; `recreated` says so.
    */
-  async takeOver(mappingId: string, stream: string, subjectFilter: string, description: string): Promise<{ consumer: string; startSeq: number; recreated: boolean }> {
+  async takeOver(mappingId: string, stream: string, subjectFilter: string, description: string, mappingExists: () => Promise<boolean>): Promise<{ consumer: string; startSeq: number; recreated: boolean }> {
     const epochs = await this.epochs(mappingId, stream);
     const newest = epochs.at(-1);
+    // No consumer may also mean the mapping was just deleted: then nothing must be created.
+    if (newest === undefined && !(await mappingExists())) throw new StratusError('ResourceNotFound', `mapping ${mappingId} was deleted: its poller stops`);
     let startSeq = 1;
     if (newest !== undefined) {
       const info = await this.wrap(`reading the checkpoint of mapping ${mappingId}`, () => this.jsm.consumers.info(stream, mappingConsumerName(mappingId, newest)));

@@ -29,6 +29,8 @@ export interface PollerDeps {
   logger: Logger;
   /** False once this router can no longer trust its lease: nothing new may start. */
   leaseValid: () => boolean;
+  /** Whether the mapping is still stored (read before a missing checkpoint is created again). */
+  mappingExists: () => Promise<boolean>;
 }
 
 /** Options of one poller (resolved by the supervisor). */
@@ -163,7 +165,7 @@ export class MappingPoller {
     let failures = 0;
     while (this.active) {
       try {
-        const t = await this.deps.checkpoints.takeOver(m.id, this.options.stream, this.options.subjectFilter, `Stratus mapping ${m.id} of ${m.functionName}`);
+        const t = await this.deps.checkpoints.takeOver(m.id, this.options.stream, this.options.subjectFilter, `Stratus mapping ${m.id} of ${m.functionName}`, this.deps.mappingExists);
         if (!this.active) return;
         this.state = 'running';
         this.status = t.recreated ? `PROBLEM: the checkpoint was missing (deleted outside Stratus?); reading again from the oldest record kept` : 'OK';

@@ -1,7 +1,9 @@
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV, KvEntry } from '@nats-io/kv';
 import { StratusError, natsFailure, viaNats } from '../../sdk/core/errors';
+import type { Logger } from '../../sdk/core/logger';
 import type { MappingRecord } from '../../sdk/core/mapping-config';
+import { KvMirror } from '../kv-mirror';
 
 /** A stored mapping with its KV revision (changes on every update). */
 export interface StoredMapping {
@@ -71,6 +73,17 @@ export class MappingRegistry {
   /** Deletes a mapping's record. */
   async delete(id: string): Promise<void> {
     await viaNats(`deleting mapping ${id}`, () => this.kv.delete(key(id)));
+  }
+
+  /** Every mapping mirrored in memory (started by the caller); `onChange` runs on every change. */
+  mirror(logger: Logger, onChange: (id: string) => void): KvMirror<StoredMapping> {
+    return new KvMirror<StoredMapping>(this.kv, logger, {
+      keys: 'mapping.*',
+      decode: (entry) => decode(entry),
+      idOf: (k) => k.slice('mapping.'.length),
+      onChange: (id) => onChange(id),
+      what: 'mapping',
+    });
   }
 
   /** Every mapping, by creation time. */

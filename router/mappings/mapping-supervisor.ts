@@ -23,6 +23,8 @@ export interface SupervisorDeps {
   readMapping: (id: string) => Promise<StoredMapping | undefined>;
   leases: LeaseStore;
   createPoller: (mapping: MappingRecord, leaseValid: () => boolean) => SupervisedPoller;
+  /** Deletes what a deleted mapping left (its checkpoint), once its poller here has stopped. */
+  cleanUp: (mapping: MappingRecord) => Promise<void>;
   logger: Logger;
 }
 
@@ -42,6 +44,7 @@ export interface SupervisorOptions {
 
 interface Held {
   lease: Lease;
+  record: MappingRecord;
   poller: SupervisedPoller;
   revision: number;
   /** A restart or a drop in progress: the tick leaves the mapping alone meanwhile (its lease is still renewed). */
@@ -135,7 +138,7 @@ export class MappingSupervisor {
       const m = mappings.get(id) ?? (await this.deps.readMapping(id));
       if (!m || !m.record.settings.enabled) {
         logger.info('mapping no longer runs here', { mapping: id, reason: m ? 'disabled' : 'deleted' });
-        void this.drop(id, this.options.stopGraceMs);
+        void this.drop(id, this.options.stopGraceMs, !m);
       } else if (m.revision !== h.revision) {
         logger.info('mapping changed; restarting its poller', { mapping: id });
         this.restart(id, h, m);
@@ -158,7 +161,7 @@ export class MappingSupervisor {
       if (!lease) continue;
       this.freeSince.delete(id);
       logger.info('mapping lease taken', { mapping: id });
-      this.held.set(id, { lease, revision: m.revision, poller: this.startPoller(m.record, id), busy: undefined, dropping: false });
+      this.held.set(id, { lease, record: m.record, revision: m.revision, poller: this.startPoller(m.record, id), busy: undefined, dropping: false });
     }
     for (const id of this.freeSince.keys()) if (!mappings.has(id)) this.freeSince.delete(id);
     if (this.options.rebalance && now - this.lastRebalanceMs >= this.options.minHoldMs) {
@@ -204,6 +207,7 @@ export class MappingSupervisor {
       await h.poller.stop(this.options.stopGraceMs);
       if (this.held.get(id) !== h || h.dropping || !this.running) return;
       h.revision = m.revision;
+      h.record = m.record;
       h.poller = this.startPoller(m.record, id);
     })()
       .catch((err: unknown) => this.deps.logger.warn('mapping poller restart failed', { mapping: id, err: toStratusError(err) }))
@@ -217,7 +221,7 @@ export class MappingSupervisor {
    * Stops a poller (waiting up to `graceMs` for running batches) and then releases its lease.
    * The lease is renewed until then, so no other router starts while this one still runs batches.
    */
-  private drop(id: string, graceMs: number): Promise<void> {
+  private drop(id: string, graceMs: number, deleted = false): Promise<void> {
     const h = this.held.get(id);
     if (!h) return Promise.resolve();
     if (h.dropping && h.busy) return h.busy;
@@ -227,6 +231,7 @@ export class MappingSupervisor {
       await before;
       await h.poller.stop(graceMs);
       if (this.held.get(id) === h) this.held.delete(id);
+      if (deleted) await this.deps.cleanUp(h.record).catch((err: unknown) => this.deps.logger.warn('a deleted mapping\'s checkpoint was not removed', { mapping: id, err: toStratusError(err) }));
       await this.deps.leases.release(h.lease).catch((err: unknown) => this.deps.logger.warn('mapping lease not released; it expires by itself', { mapping: id, err: toStratusError(err) }));
     })();
     return h.busy;

@@ -18,6 +18,9 @@ import { InvokeServiceClient, LogType, type InvokeAsyncResponse, type InvokeResp
 import { RouteServiceClient, type FunctionUrl as FunctionUrlPb, type ListFunctionUrlsResponse, type ListRoutesResponse, type Route as RoutePb } from '../../proto/gen/stratus/v1/routes';
 import { ScheduleServiceClient, type ListSchedulesResponse, type Schedule as SchedulePb } from '../../proto/gen/stratus/v1/schedules';
 import { EventServiceClient, TriggerServiceClient, type ListTriggersResponse, type PublishResponse, type Trigger as TriggerPb } from '../../proto/gen/stratus/v1/triggers';
+import { BucketServiceClient } from '../../proto/gen/stratus/v1/buckets';
+import { MappingServiceClient } from '../../proto/gen/stratus/v1/mappings';
+import { TableServiceClient } from '../../proto/gen/stratus/v1/tables';
 import { withBearer } from '../core/auth';
 import { hashFile, packDirectory } from '../core/bundle';
 import { backoffMs, sleep } from '../core/deadline';
@@ -35,6 +38,8 @@ import type { AgentInfo, DeadLetterInfo, DeployRequest, LayerInfo, DeployResult,
 import type { FunctionUrlInfo, RouteAuth, RouteInfo } from './route-types';
 import { publishResultFromPb, scheduleFromPb, triggerFromPb } from './event-source-codec';
 import type { CreateScheduleOptions, CreateTriggerOptions, PublishOptions, PublishResult, ScheduleInfo, TriggerInfo } from './event-source-types';
+import { MappingClient } from './mapping-client';
+import { BucketClient, TableClient } from './table-client';
 
 interface Stubs {
   channel: grpc.Channel;
@@ -47,6 +52,9 @@ interface Stubs {
   triggers: TriggerServiceClient;
   events: EventServiceClient;
   schedules: ScheduleServiceClient;
+  mappings: MappingServiceClient;
+  tables: TableServiceClient;
+  buckets: BucketServiceClient;
 }
 
 /** Which failures a call may retry: reads anything transient, invocations only what never ran. */
@@ -103,9 +111,20 @@ export class StratusClient {
   private readonly options: ResolvedClientOptions;
   private readonly stubs = new Map<string, Stubs>();
   private current = 0;
+  /** Event source mappings: streams, tables and buckets feeding functions in batches. */
+  readonly mappings: MappingClient;
+  /** Tables (KV buckets) and their items. */
+  readonly tables: TableClient;
+  /** Buckets of objects (Object Store). */
+  readonly buckets: BucketClient;
 
   constructor(options: StratusClientOptions) {
     this.options = resolveClientOptions(options);
+    const unary = <T>(cls: 'read' | 'write', method: string, send: (s: Stubs, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: T) => void) => grpc.ClientUnaryCall): Promise<T> =>
+      this.call<T>(cls, method, this.deadline(), undefined, send);
+    this.mappings = new MappingClient(unary);
+    this.tables = new TableClient(unary);
+    this.buckets = new BucketClient(unary);
   }
 
   /** Uploads a bundle file (zip or tar.gz) in chunks; returns where it is stored. */
@@ -450,6 +469,9 @@ export class StratusClient {
       s.triggers.close();
       s.events.close();
       s.schedules.close();
+      s.mappings.close();
+      s.tables.close();
+      s.buckets.close();
       s.channel.close();
     }
     this.stubs.clear();
@@ -482,6 +504,9 @@ export class StratusClient {
         triggers: new TriggerServiceClient(endpoint, creds, opts),
         events: new EventServiceClient(endpoint, creds, opts),
         schedules: new ScheduleServiceClient(endpoint, creds, opts),
+        mappings: new MappingServiceClient(endpoint, creds, opts),
+        tables: new TableServiceClient(endpoint, creds, opts),
+        buckets: new BucketServiceClient(endpoint, creds, opts),
       };
       this.stubs.set(endpoint, s);
     }

@@ -1,0 +1,152 @@
+import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { Tracer } from '@opentelemetry/api';
+import type { BucketServiceServer } from '../../proto/gen/stratus/v1/buckets';
+import type { MappingServiceServer } from '../../proto/gen/stratus/v1/mappings';
+import type { TableServiceServer } from '../../proto/gen/stratus/v1/tables';
+import { functionArn } from '../../sdk/core/function-config';
+import type { Logger } from '../../sdk/core/logger';
+import { eventSourceArn, sourceStream } from '../../sdk/core/mapping-config';
+import { BUCKETS } from '../../sdk/core/nats-layout';
+import type { AsyncQueue } from '../async/async-queue';
+import type { FunctionCache } from '../function-cache';
+import type { HandlerContext } from '../grpc-handler';
+import { createBucketService } from '../tables/bucket-service';
+import { BucketStore } from '../tables/bucket-store';
+import { createTableService } from '../tables/table-service';
+import { TableStore } from '../tables/table-store';
+import { BatchInvoker, type SyncInvoke } from './batch-invoker';
+import { Checkpoints } from './checkpoint';
+import { FailureSink } from './failure-sink';
+import { LeaseStore } from './lease-store';
+import { MappingManager } from './mapping-manager';
+import { MappingMetrics } from './mapping-metrics';
+import type { MappingOptions } from './mapping-options';
+import { MappingPoller } from './mapping-poller';
+import { MappingRegistry } from './mapping-registry';
+import { createMappingService } from './mapping-service';
+import { MappingSupervisor } from './mapping-supervisor';
+import { recordDecoder } from './record-source';
+
+/** What event source mappings need from the router. */
+export interface MappingDeps {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  queue: AsyncQueue;
+  cache: FunctionCache;
+  invoker: SyncInvoke;
+  watchAsync: (functionName: string) => void;
+  tracer: Tracer;
+  logger: Logger;
+}
+
+/** Mappings, tables and buckets, wired; main.ts adds the services and starts and stops them. */
+export interface Mappings {
+  mappingService(ctx: HandlerContext): MappingServiceServer;
+  tableService(ctx: HandlerContext): TableServiceServer;
+  bucketService(ctx: HandlerContext): BucketServiceServer;
+  start(): void;
+  /** Stops polling (waits up to `graceMs` for running batches) and hands the leases back. */
+  stop(graceMs: number): Promise<void>;
+  /** Why mappings are not ready, or undefined. */
+  problem(): string | undefined;
+  /** Prometheus text of the mapping counters. */
+  prometheus(): string;
+}
+
+/** Consumers may have this many unacknowledged records; each poller holds far fewer. */
+const MAX_ACK_PENDING = 100_000;
+
+/** Opens the mapping and lease buckets and builds the mapping, table and bucket components. */
+export async function createMappings(deps: MappingDeps, options: MappingOptions): Promise<Mappings> {
+  const { nc, js, jsm, logger } = deps;
+  const kvm = new Kvm(nc);
+  const mappingsKv = await kvm.create(BUCKETS.mappings, { history: 1, replicas: options.replicas, description: 'Stratus event source mappings' });
+  const leaseKv = await kvm.create(BUCKETS.mappingLeases, { history: 1, replicas: options.replicas, ttl: options.leaseTtlMs, description: 'Stratus mapping leases and live routers' });
+  // The bucket's max age is the lease TTL; a bucket made by a router configured otherwise wins.
+  const ttlMs = (await leaseKv.status()).ttl || options.leaseTtlMs;
+  if (ttlMs !== options.leaseTtlMs) logger.warn('mapping lease TTL differs from STRATUS_MAPPING_LEASE_TTL_MS; using the leases bucket\'s', { bucketTtlMs: ttlMs, configuredMs: options.leaseTtlMs });
+  const registry = new MappingRegistry(mappingsKv);
+  const leases = new LeaseStore(leaseKv, ttlMs);
+  const checkpoints = new Checkpoints(jsm, { ackWaitMs: options.ackWaitMs, maxAckPending: MAX_ACK_PENDING });
+  const usersOf = (kind: 'table' | 'bucket', name: string): Promise<string[]> => manager.usersOf(kind, name);
+  const tables: TableStore = new TableStore(nc, jsm, options.replicas, usersOf);
+  const buckets: BucketStore = new BucketStore(nc, jsm, options.replicas, usersOf);
+  const manager: MappingManager = new MappingManager({
+    registry,
+    checkpoints,
+    leases,
+    jsm,
+    cache: deps.cache,
+    requireTable: async (name) => tables.info(name),
+    requireBucket: async (name) => buckets.info(name),
+    changed: () => supervisor.poke(),
+    region: options.region,
+    accountId: options.accountId,
+  });
+  const metrics = new MappingMetrics(10_000);
+  const invoker = new BatchInvoker(deps.cache, deps.invoker, { region: options.region, accountId: options.accountId, invokeSlackMs: options.invokeSlackMs });
+  const failures = new FailureSink({ js, queue: deps.queue, cache: deps.cache, watchAsync: deps.watchAsync, logger });
+  // Failure records are published through NATS: keep them within its payload limit.
+  const maxFailureRecordBytes = (nc.info?.max_payload ?? 1024 * 1024) - 8192;
+  const backoff = { retryBaseMs: options.retryBaseMs, retryCapMs: options.retryCapMs, throttleBaseMs: options.throttleBaseMs, throttleCapMs: options.throttleCapMs };
+  const mirror = registry.mirror(logger, () => supervisor.poke());
+  const tickMs = Math.max(250, Math.floor(ttlMs / 3));
+  const supervisor = new MappingSupervisor(
+    {
+      mappings: mirror,
+      readMapping: (id) => registry.get(id),
+      leases,
+      logger,
+      cleanUp: (m) => checkpoints.remove(m.id, sourceStream(m.source).stream),
+      createPoller: (mapping, leaseValid) => {
+        const { stream, subjectFilter } = sourceStream(mapping.source);
+        const arn = eventSourceArn(options.region, options.accountId, mapping.source);
+        return new MappingPoller(
+          mapping,
+          {
+            js,
+            checkpoints,
+            invoker,
+            failures,
+            decode: recordDecoder(mapping, arn, jsm),
+            metrics,
+            tracer: deps.tracer,
+            logger,
+            leaseValid,
+            mappingExists: async () => (await registry.get(mapping.id)) !== undefined,
+          },
+          {
+            stream,
+            subjectFilter,
+            functionArn: functionArn(options.region, options.accountId, mapping.functionName),
+            eventSourceArn: arn,
+            fetchExpiresMs: options.fetchExpiresMs,
+            maxBufferedRecords: options.maxBufferedRecords,
+            maxBufferedBytes: options.maxBufferedBytes,
+            maxFailureRecordBytes,
+            backoff,
+          },
+        );
+      },
+    },
+    { routerId: options.routerId, tickMs, takeoverGraceMs: 2 * tickMs, rebalance: options.rebalance, minHoldMs: 30_000, stopGraceMs: 10_000 },
+  );
+  return {
+    mappingService: (ctx) => createMappingService(ctx, manager),
+    tableService: (ctx) => createTableService(ctx, tables),
+    bucketService: (ctx) => createBucketService(ctx, buckets),
+    start: () => {
+      mirror.start();
+      supervisor.start();
+    },
+    stop: async (graceMs) => {
+      await supervisor.stop(graceMs);
+      await mirror.stop();
+    },
+    problem: () => (mirror.healthy ? undefined : 'mapping watch not running'),
+    prometheus: () => metrics.prometheus(),
+  };
+}
