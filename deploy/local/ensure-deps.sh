@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs what Stratus needs on a Debian/Ubuntu machine: nats-server (and protoc, bubblewrap for
-# CI and development) from Debian's packages, npm packages, and a build. Safe to run again.
+# Installs what Stratus needs on a Debian/Ubuntu machine: nats-server and bubblewrap (the agent's
+# sandbox) from Debian's packages (protoc too with STRATUS_DEV_TOOLS=1), npm packages, and a build.
+# Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 need=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
+command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 if [ "${STRATUS_DEV_TOOLS:-0}" = 1 ]; then
   command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 fi
