@@ -38,8 +38,8 @@ export interface AgentOptions {
   billingGranularityMs: number;
   /** Unpacked code kept on disk, bytes. Default 10 GiB. */
   codeCacheBytes: number;
-  /** Replicas for buckets this agent creates. Default 1. */
-  replicas: number;
+  /** Replicas for the code object store when this agent creates it. Default: detected at start from the NATS cluster (3 from three servers up, else 1). */
+  replicas: number | undefined;
   region: string;
   accountId: string;
   /** Node.js binary for nodejs functions. Default: the agent's own. */
@@ -92,7 +92,7 @@ export function resolveAgentOptions(input: Partial<AgentOptions>): AgentOptions 
     memoryCheckMs: positive('memory check interval', input.memoryCheckMs, 100),
     billingGranularityMs: positive('billing granularity', input.billingGranularityMs, 1),
     codeCacheBytes: positive('code cache size', input.codeCacheBytes, 10 * 1024 ** 3),
-    replicas: positive('replicas', input.replicas, 1),
+    replicas: input.replicas === undefined ? undefined : positive('replicas', input.replicas, 1),
     region: input.region || 'local',
     accountId: input.accountId || '000000000000',
     nodeBinary: input.nodeBinary || process.execPath,

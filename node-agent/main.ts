@@ -10,6 +10,7 @@ import { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from '../sdk/cor
 import { HealthServer } from '../sdk/core/health-server';
 import { createLogger, parseLogLevel, type Logger } from '../sdk/core/logger';
 import { connectNats, openCodeStore } from '../sdk/core/nats-connect';
+import { chooseReplicas, describeReplicaChoice } from '../sdk/core/replicas';
 import { installTelemetry } from '../sdk/core/telemetry';
 import { Agent } from './agent';
 import { resolveAgentOptions, type AgentOptions } from './agent-options';
@@ -82,10 +83,20 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const tracer = trace.getTracer('stratus-agent');
 
   const nc = await connectNats(
-    { servers: options.natsServers, name: `stratus-agent-${options.agentId}`, token: envString(env, 'STRATUS_NATS_TOKEN'), connectTimeoutMs: 5000 },
+    {
+      servers: options.natsServers,
+      name: `stratus-agent-${options.agentId}`,
+      token: envString(env, 'STRATUS_NATS_TOKEN'),
+      user: envString(env, 'STRATUS_NATS_USER'),
+      pass: envString(env, 'STRATUS_NATS_PASSWORD'),
+      connectTimeoutMs: 5000,
+    },
     logger,
   );
-  const codeStore = await openCodeStore(nc, options.replicas);
+  // Only used when this agent is the first program to open the code store (routers usually are).
+  const replicaChoice = await chooseReplicas(nc, { configured: options.replicas });
+  logger.info(describeReplicaChoice(replicaChoice), { replicas: replicaChoice.replicas, cluster: replicaChoice.cluster, servers: replicaChoice.servers });
+  const codeStore = await openCodeStore(nc, replicaChoice.replicas);
   const codeDir = path.join(options.dataDir, 'code');
   await fs.mkdir(codeDir, { recursive: true });
   // Sandboxes start as an unprivileged user: it may pass through to the code folders it is given,
@@ -158,8 +169,15 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const stop = (signal: string): Promise<void> =>
     (stopping ??= (async () => {
       logger.info('agent draining', { signal });
+      const drainingSince = Date.now();
       heartbeat?.stop('draining');
       await agent.drain();
+      // A router that placed a call before it heard "draining" must get a refusal (it then tries
+      // another agent), not a closed connection (which it must report as AgentLost): keep
+      // refusing for two heartbeat intervals after saying so.
+      const refuseForMs = drainingSince + 2 * options.heartbeatMs - Date.now();
+      if (refuseForMs > 0) await new Promise((r) => setTimeout(r, refuseForMs));
+      logger.info('agent drained', { signal });
       heartbeat?.announceGone(options.agentId);
       await pool.close();
       await shutdownGrpcServer(server, 2000);

@@ -48,7 +48,7 @@ export interface EventSources {
 }
 
 /** Opens the buckets and the events stream and builds the trigger and schedule components. */
-export async function createEventSources(deps: EventSourceDeps, options: RouterOptions): Promise<EventSources> {
+export async function createEventSources(deps: EventSourceDeps, options: RouterOptions & { replicas: number }): Promise<EventSources> {
   const { logger } = deps;
   const kvm = new Kvm(deps.nc);
   const triggerRegistry = new TriggerRegistry(await kvm.create(BUCKETS.triggers, { history: 1, replicas: options.replicas, description: 'Stratus subject triggers' }));

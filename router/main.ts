@@ -22,6 +22,7 @@ import { createLogger, parseLogLevel } from '../sdk/core/logger';
 import { LIMITS } from '../sdk/core/limits';
 import { connectNats, openCodeStore, requireMaxPayload } from '../sdk/core/nats-connect';
 import { BUCKETS } from '../sdk/core/nats-layout';
+import { chooseReplicas, describeReplicaChoice, mismatchedStreams } from '../sdk/core/replicas';
 import { installTelemetry } from '../sdk/core/telemetry';
 import { AgentClients } from './agent-clients';
 import { AsyncDispatcher } from './async/async-dispatcher';
@@ -44,7 +45,9 @@ import { HttpGateway } from './http/http-gateway';
 import { LiveRoutes } from './http/live-routes';
 import { RouteRegistry } from './http/route-registry';
 import { createRouteService, httpBaseUrl } from './http/route-service';
-import { resolveRouterOptions } from './router-options';
+import { advertisedAddress, resolveRouterOptions } from './router-options';
+import { RouterHeartbeats } from './router-heartbeats';
+import { RouterView } from './router-view';
 import { resolveMappingOptions } from './mappings/mapping-options';
 import { createMappings } from './mappings/mappings-module';
 
@@ -53,6 +56,8 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     routerId: envString(env, 'STRATUS_ROUTER_ID'),
     natsServers: envString(env, 'STRATUS_NATS_URL'),
     host: envString(env, 'STRATUS_HOST'),
+    advertiseAddress: envString(env, 'STRATUS_ADVERTISE_ADDRESS'),
+    heartbeatMs: envNumber(env, 'STRATUS_HEARTBEAT_MS'),
     grpcPort: envNumber(env, 'STRATUS_GRPC_PORT'),
     httpPort: envNumber(env, 'STRATUS_HTTP_PORT'),
     apiTokens: envList(env, 'STRATUS_API_TOKENS'),
@@ -75,14 +80,24 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const tracer = trace.getTracer('stratus-router');
 
   const nc = await connectNats(
-    { servers: options.natsServers, name: `stratus-router-${options.routerId}`, token: envString(env, 'STRATUS_NATS_TOKEN'), connectTimeoutMs: 5000 },
+    {
+      servers: options.natsServers,
+      name: `stratus-router-${options.routerId}`,
+      token: envString(env, 'STRATUS_NATS_TOKEN'),
+      user: envString(env, 'STRATUS_NATS_USER'),
+      pass: envString(env, 'STRATUS_NATS_PASSWORD'),
+      connectTimeoutMs: 5000,
+    },
     logger,
   );
   requireMaxPayload(nc, LIMITS.minNatsMaxPayloadBytes);
-  const kv = await new Kvm(nc).create(BUCKETS.functions, { history: 5, replicas: options.replicas, description: 'Stratus function configurations' });
-  const codeStore = await openCodeStore(nc, options.replicas);
+  const replicaChoice = await chooseReplicas(nc, { configured: options.replicas });
+  const replicas = replicaChoice.replicas;
+  logger.info(describeReplicaChoice(replicaChoice), { replicas, cluster: replicaChoice.cluster, servers: replicaChoice.servers });
+  const kv = await new Kvm(nc).create(BUCKETS.functions, { history: 5, replicas, description: 'Stratus function configurations' });
+  const codeStore = await openCodeStore(nc, replicas);
   const registry = new FunctionRegistry(kv);
-  const layers = new LayerRegistry(await new Kvm(nc).create(BUCKETS.layers, { history: 1, replicas: options.replicas, description: 'Stratus layer versions' }));
+  const layers = new LayerRegistry(await new Kvm(nc).create(BUCKETS.layers, { history: 1, replicas, description: 'Stratus layer versions' }));
   const cache = new FunctionCache(registry, options.functionCacheEntries);
   const watchAbort = new AbortController();
   let watching = false;
@@ -114,9 +129,12 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   });
 
   const jsm = await jetstreamManager(nc);
+  for (const m of await mismatchedStreams(jsm, replicas).catch(() => [])) {
+    logger.warn(`stream ${m.stream} has ${m.replicas} replica(s), not ${replicas}: it was made for a different cluster; change it with: nats stream edit ${m.stream} --replicas ${replicas}`);
+  }
   const js = jetstream(nc);
   const queue = new AsyncQueue(js, jsm, {
-    replicas: options.replicas,
+    replicas,
     duplicateWindowMs: options.asyncDuplicateWindowMs,
     ackWaitMs: options.asyncAckWaitMs,
     deadLetterMaxAgeMs: options.deadLetterMaxAgeMs,
@@ -141,14 +159,14 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   );
   dispatcher.start();
   const watchAsync = (fn: string): void => dispatcher.watch(fn);
-  const eventSources = await createEventSources({ nc, js, jsm, queue, cache, watchAsync, metrics, tracer, logger }, options);
+  const eventSources = await createEventSources({ nc, js, jsm, queue, cache, watchAsync, metrics, tracer, logger }, { ...options, replicas });
   const mappings = await createMappings(
     { nc, js, jsm, queue, cache, invoker, watchAsync, tracer, logger },
     resolveMappingOptions({
       routerId: options.routerId,
       region: options.region,
       accountId: options.accountId,
-      replicas: options.replicas,
+      replicas,
       leaseTtlMs: envNumber(env, 'STRATUS_MAPPING_LEASE_TTL_MS'),
       retryBaseMs: envNumber(env, 'STRATUS_MAPPING_RETRY_BASE_MS'),
       throttleBaseMs: envNumber(env, 'STRATUS_MAPPING_THROTTLE_BASE_MS'),
@@ -171,7 +189,8 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   }));
   server.addService(DeadLetterServiceService, createDeadLetterService(ctx, new DeadLetters(jsm, queue), watchAsync));
   server.addService(LayerServiceService, createLayerService(ctx, layers, codeStore));
-  server.addService(ClusterServiceService, createClusterService(ctx, view, options.routerId));
+  const routerView = new RouterView({ missedHeartbeats: options.missedHeartbeats, maxRouters: 256 });
+  server.addService(ClusterServiceService, createClusterService(ctx, { view, routers: routerView, routerId: options.routerId, replicas }));
   server.addService(TriggerServiceService, eventSources.triggerService(ctx));
   server.addService(EventServiceService, eventSources.eventService(ctx));
   server.addService(ScheduleServiceService, eventSources.scheduleService(ctx));
@@ -180,15 +199,17 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   server.addService(TableServiceService, mappings.tableService(ctx));
   server.addService(BucketServiceService, mappings.bucketService(ctx));
   mappings.start();
-  const routeRegistry = new RouteRegistry(await new Kvm(nc).create(BUCKETS.routes, { history: 1, replicas: options.replicas, description: 'Stratus HTTP routes and function URLs' }));
+  const routeRegistry = new RouteRegistry(await new Kvm(nc).create(BUCKETS.routes, { history: 1, replicas, description: 'Stratus HTTP routes and function URLs' }));
   const liveRoutes = new LiveRoutes(routeRegistry, logger);
   await liveRoutes.start();
   let httpUrl: string | undefined;
   server.addService(RouteServiceService, createRouteService(ctx, { registry: routeRegistry, live: liveRoutes, functions: cache, httpBaseUrl: () => httpUrl }));
   const grpcPort = await bindGrpcServer(server, options.host, options.grpcPort);
 
+  // Readiness fails as soon as the router starts stopping, so load balancers take it out first.
+  let stopRequested = false;
   const health = new HealthServer(
-    () => (nc.isClosed() ? 'NATS connection closed' : !watching ? 'registry watch not running' : (eventSources.problem() ?? mappings.problem())),
+    () => (stopRequested ? 'stopping' : nc.isClosed() ? 'NATS connection closed' : !watching ? 'registry watch not running' : (eventSources.problem() ?? mappings.problem())),
     () => ({ routerId: options.routerId, grpcPort, agents: view.agents().length }),
     () => metrics.prometheus() + mappings.prometheus(),
   );
@@ -202,12 +223,20 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   health.serveOtherPaths(gateway.handle);
   const httpPort = options.httpPort >= 0 ? await health.listen(options.host, options.httpPort) : undefined;
   if (httpPort !== undefined) httpUrl = httpBaseUrl(options.host, httpPort, os.hostname());
-  logger.info('router ready', { grpcPort, httpPort });
+  const address = advertisedAddress(options, grpcPort);
+  const announcer = new RouterHeartbeats({ nc, view: routerView, logger }, {
+    intervalMs: options.heartbeatMs,
+    snapshot: () => ({ routerId: options.routerId, address, httpPort: httpPort ?? -1, agents: view.agents().length }),
+  });
+  announcer.start();
+  logger.info('router ready', { grpcPort, httpPort, address });
 
   let stopping: Promise<void> | undefined;
   const stop = (signal: string): Promise<void> =>
     (stopping ??= (async () => {
       logger.info('router stopping', { signal });
+      stopRequested = true;
+      announcer.stop();
       await shutdownGrpcServer(server, 10_000);
       // Running async events finish (or are redelivered to another router after the ack wait).
       await dispatcher.stop(10_000);

@@ -10,6 +10,10 @@ export interface RouterOptions {
   natsServers: string;
   /** Interface the gRPC API and HTTP endpoints bind. Default 0.0.0.0. */
   host: string;
+  /** host:port clients dial for this router's gRPC API, as `stratus cluster` lists it. Default: the bound host (the hostname when that is a wildcard) and gRPC port. */
+  advertiseAddress: string | undefined;
+  /** How often this router announces itself to the other routers (NATS stratus.routers.heartbeat). Default 2000. */
+  heartbeatMs: number;
   /** gRPC API port. Default 50051. */
   grpcPort: number;
   /** HTTP port: the HTTP gateway (routes, function URLs) plus health, readiness and metrics; -1 disables. Default 8080. */
@@ -30,8 +34,8 @@ export interface RouterOptions {
   clusterConcurrencyLimit: number;
   /** Function records cached for the invoke path. Default 10000. */
   functionCacheEntries: number;
-  /** Replicas for streams and buckets the router creates. Default 1. */
-  replicas: number;
+  /** Replicas for streams and buckets the router creates. Default: detected at start from the NATS cluster (3 from three servers up, else 1). */
+  replicas: number | undefined;
   /** Delay before the first retry of a failed async event; doubles after. Default 60000 (Lambda: ~1 min, then ~2 min). */
   asyncRetryBaseMs: number;
   /** First delay after a throttle or platform error; doubles to 5 min. Default 1000. */
@@ -66,6 +70,8 @@ export function resolveRouterOptions(input: Partial<RouterOptions>): RouterOptio
     routerId: input.routerId || `${os.hostname()}-${Math.random().toString(36).slice(2, 8)}`,
     natsServers: input.natsServers || 'nats://127.0.0.1:4222',
     host: input.host || '0.0.0.0',
+    advertiseAddress: input.advertiseAddress || undefined,
+    heartbeatMs: input.heartbeatMs ?? 2000,
     grpcPort: input.grpcPort ?? 50051,
     httpPort: input.httpPort ?? 8080,
     apiTokens,
@@ -76,7 +82,7 @@ export function resolveRouterOptions(input: Partial<RouterOptions>): RouterOptio
     throttleRetryAfterMs: input.throttleRetryAfterMs ?? 500,
     clusterConcurrencyLimit: input.clusterConcurrencyLimit ?? 1000,
     functionCacheEntries: input.functionCacheEntries ?? 10_000,
-    replicas: input.replicas ?? 1,
+    replicas: input.replicas,
     asyncRetryBaseMs: input.asyncRetryBaseMs ?? 60_000,
     asyncThrottleBaseMs: input.asyncThrottleBaseMs ?? 1000,
     asyncAckWaitMs: input.asyncAckWaitMs ?? 30_000,
@@ -91,4 +97,11 @@ export function resolveRouterOptions(input: Partial<RouterOptions>): RouterOptio
     accountId: input.accountId || '000000000000',
     logLevel: input.logLevel ?? 'info',
   };
+}
+
+/** The gRPC address this router announces: STRATUS_ADVERTISE_ADDRESS, else the bound host (the hostname for a wildcard) and port. */
+export function advertisedAddress(options: Pick<RouterOptions, 'advertiseAddress' | 'host'>, grpcPort: number): string {
+  if (options.advertiseAddress) return options.advertiseAddress;
+  const wildcard = options.host === '0.0.0.0' || options.host === '::' || options.host === '';
+  return `${wildcard ? os.hostname() : options.host}:${grpcPort}`;
 }

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { MsgHdrs } from '@nats-io/nats-core';
-import type { Consumer, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { context, propagation, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
-import { toStratusError } from '../../sdk/core/errors';
+import { backoffMs, sleep } from '../../sdk/core/deadline';
+import { StratusError, toStratusError } from '../../sdk/core/errors';
 import { functionArn, type Destination, type FunctionRecord } from '../../sdk/core/function-config';
 import type { Logger } from '../../sdk/core/logger';
 import { asyncConsumerName, STREAMS } from '../../sdk/core/nats-layout';
@@ -11,6 +12,9 @@ import type { Invoker } from '../invoker';
 import type { AsyncMetrics } from './async-metrics';
 import { readEventHeaders, type AsyncEventHeaders, type AsyncQueue } from './async-queue';
 import { invocationRecord, payloadFormat, type RecordCondition, type RecordInput } from './invocation-record';
+
+/** How long a destination record may wait for JetStream to take it (leader elections take seconds). */
+const DESTINATION_RETRY_MS = 30_000;
 
 /** Options for {@link AsyncDispatcher}. */
 export interface AsyncDispatcherOptions {
@@ -224,7 +228,7 @@ export class AsyncDispatcher {
       metrics.count(fn, 'succeeded');
       const dest = record.config.async.onSuccess;
       if (dest) {
-        await this.deliver(fn, dest, invocationRecord({ ...outcome, condition: 'Success' })).catch((err: unknown) => {
+        await this.deliver(fn, dest, invocationRecord({ ...outcome, condition: 'Success' }), msg).catch((err: unknown) => {
           metrics.count(fn, 'destinationFailures');
           this.deps.logger.warn('on-success destination failed', { fn, requestId: h.requestId, err: toStratusError(err) });
         });
@@ -255,7 +259,7 @@ export class AsyncDispatcher {
     const dest = record?.config.async.onFailure;
     let delivered = false;
     if (dest) {
-      delivered = await this.deliver(fn, dest, rec).then(
+      delivered = await this.deliver(fn, dest, rec, msg).then(
         () => true,
         (err: unknown) => {
           this.deps.metrics.count(fn, 'destinationFailures');
@@ -271,7 +275,38 @@ export class AsyncDispatcher {
     await msg.ackAck();
   }
 
-  private async deliver(fn: string, dest: Destination, rec: Record<string, unknown>): Promise<void> {
+  /**
+   * Delivers a record, retrying for up to DESTINATION_RETRY_MS while JetStream cannot take it (a
+   * NATS server lost or cut off means seconds of stream leader elections): the function has run,
+   * so dropping its record or running it again are both worse than waiting. The event's ack
+   * deadline is pushed out meanwhile. A destination that cannot exist fails at once.
+   */
+  private async deliver(fn: string, dest: Destination, rec: Record<string, unknown>, msg: JsMsg): Promise<void> {
+    const until = Date.now() + DESTINATION_RETRY_MS;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await this.deliverOnce(fn, dest, rec);
+        return;
+      } catch (err) {
+        if (Date.now() >= until || (await this.undeliverable(dest, err))) throw err;
+        msg.working();
+        await sleep(100 + backoffMs(attempt, 250, 2000));
+      }
+    }
+  }
+
+  /** Whether waiting cannot help: no such destination function, or no stream captures the subject. */
+  private async undeliverable(dest: Destination, err: unknown): Promise<boolean> {
+    if (err instanceof StratusError && err.code === 'FunctionNotFound') return true;
+    if (dest.kind !== 'subject') return false;
+    // If even this question gets no answer, JetStream is briefly unavailable: worth waiting.
+    return this.deps.jsm.streams.find(dest.target).then(
+      () => false,
+      (e: unknown) => e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound,
+    );
+  }
+
+  private async deliverOnce(fn: string, dest: Destination, rec: Record<string, unknown>): Promise<void> {
     const body = Buffer.from(JSON.stringify(rec));
     if (dest.kind === 'subject') {
       // Through JetStream, so the record is stored somewhere before the event is acknowledged.
@@ -279,7 +314,7 @@ export class AsyncDispatcher {
       return;
     }
     const target = await this.deps.cache.get(dest.target);
-    if (!target) throw new Error(`destination function '${dest.target}' of '${fn}' does not exist`);
+    if (!target) throw new StratusError('FunctionNotFound', `destination function '${dest.target}' of '${fn}' does not exist`);
     await this.deps.queue.enqueue({ functionName: dest.target, qualifier: '', payload: body, requestId: randomUUID(), enqueuedAtMs: Date.now(), attempt: 0 });
     this.watch(dest.target);
   }

@@ -30,6 +30,11 @@ function leaseKey(mappingId: string): string {
 
 const ROUTER_PREFIX = 'router.';
 
+/** A router id as a KV key token (a router id may hold characters keys may not). */
+export function routerKey(routerId: string): string {
+  return routerId.replace(/[^-_=a-zA-Z0-9]/g, '_') || '_';
+}
+
 function lostRace(err: unknown): boolean {
   return err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 }
@@ -94,15 +99,15 @@ export class LeaseStore {
 
   /** Says this router is alive, for another TTL. */
   async announce(routerId: string): Promise<void> {
-    await viaNats('announcing this router', () => this.kv.put(`${ROUTER_PREFIX}${routerId}`, JSON.stringify({ atMs: Date.now() })));
+    await viaNats('announcing this router', () => this.kv.put(`${ROUTER_PREFIX}${routerKey(routerId)}`, JSON.stringify({ atMs: Date.now() })));
   }
 
   /** Stops saying this router is alive (a clean shutdown). */
   async withdraw(routerId: string): Promise<void> {
-    await viaNats('withdrawing this router', () => this.kv.delete(`${ROUTER_PREFIX}${routerId}`));
+    await viaNats('withdrawing this router', () => this.kv.delete(`${ROUTER_PREFIX}${routerKey(routerId)}`));
   }
 
-  /** Routers that announced themselves within the TTL, sorted. */
+  /** Routers (as routerKey() names them) that announced themselves within the TTL, sorted. */
   async liveRouters(): Promise<string[]> {
     const out: string[] = [];
     await viaNats('listing live routers', async () => {

@@ -82,6 +82,7 @@ export class MappingManager {
     await this.deps.registry.delete(id);
     this.deps.changed();
     await this.deps.checkpoints.remove(id, sourceStream(record.source).stream);
+    await this.deps.registry.deleteProgress(id);
   }
 
   /** Ids of the mappings reading a table or bucket. */

@@ -1,76 +1,45 @@
-import { randomUUID } from 'node:crypto';
 import type { Consumer, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { MsgHdrs } from '@nats-io/nats-core';
-import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link, type Tracer } from '@opentelemetry/api';
 import { sleep } from '../../sdk/core/deadline';
 import { toStratusError } from '../../sdk/core/errors';
 import type { Logger } from '../../sdk/core/logger';
 import type { MappingRecord } from '../../sdk/core/mapping-config';
-import type { BatchInvocation, BatchInvoker } from './batch-invoker';
-import { backoffDelayMs, decideAfterInvoke, splitExpired, type BackoffSettings } from './batch-policy';
+import { backoffDelayMs } from './batch-policy';
+import type { BatchRunner, GroupMeta, HeldGroup, HeldRecord } from './batch-runner';
 import type { Checkpoints } from './checkpoint';
-import { failureRecord, type FailureCondition, type LastInvocation } from './failure-record';
-import type { FailureSink } from './failure-sink';
-import { KeyScheduler, type BatchGroup, type SchedulableRecord } from './key-scheduler';
-import type { MappingMetrics } from './mapping-metrics';
+import { KeyScheduler } from './key-scheduler';
+import { isDone, mergeHints, snapshotProgress, type ProgressHint } from './progress-hint';
 import type { RecordDecoder } from './record-source';
-import { BATCH_ENVELOPE_BYTES, batchEvent, type RawRecord } from './stream-records';
+import { BATCH_ENVELOPE_BYTES, type RawRecord } from './stream-records';
 
 /** What a poller needs; the supervisor builds it per mapping. */
 export interface PollerDeps {
   js: JetStreamClient;
   checkpoints: Checkpoints;
-  invoker: BatchInvoker;
-  failures: FailureSink;
+  /** Runs one batch of this mapping. */
+  runner: BatchRunner;
   decode: RecordDecoder;
-  metrics: MappingMetrics;
-  tracer: Tracer;
   logger: Logger;
   /** False once this router can no longer trust its lease: nothing new may start. */
   leaseValid: () => boolean;
   /** Whether the mapping is still stored (read before a missing checkpoint is created again). */
   mappingExists: () => Promise<boolean>;
+  /** The last progress hint written for the mapping (by any poller). */
+  readProgress: () => Promise<ProgressHint | undefined>;
 }
 
 /** Options of one poller (resolved by the supervisor). */
 export interface PollerOptions {
   stream: string;
   subjectFilter: string;
-  functionArn: string;
-  eventSourceArn: string;
   fetchExpiresMs: number;
   maxBufferedRecords: number;
   maxBufferedBytes: number;
-  /** Largest failure record a destination takes. */
-  maxFailureRecordBytes: number;
-  backoff: BackoffSettings;
 }
-
-/** A record the poller holds until it is done. */
-interface HeldRecord extends SchedulableRecord {
-  msg: JsMsg;
-  json: string;
-  timestampMs: number;
-}
-
-/** What a batch carries from one attempt to the next. */
-interface GroupMeta {
-  invocations: number;
-  last?: LastInvocation;
-  /** Retries ran out but storing the failure record failed: give up again without invoking. */
-  exhausted?: boolean;
-}
-
-type Group = BatchGroup<HeldRecord, GroupMeta>;
 
 /** A poller's lifecycle: taking over the checkpoint, polling, stopping, stopped. */
 type PollerState = 'starting' | 'running' | 'stopping' | 'stopped';
-
-const headerGetter = {
-  keys: (h: MsgHdrs | undefined) => (h ? h.keys() : []),
-  get: (h: MsgHdrs | undefined, key: string) => h?.get(key) || undefined,
-};
 
 function headersOf(h: MsgHdrs | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -96,6 +65,11 @@ export class MappingPoller {
   /** Records held by sequence, so that redeliveries of them are ignored. */
   private readonly held = new Map<number, HeldRecord>();
   private maxSeq = 0;
+  private maxDoneSeq = 0;
+  /** What earlier pollers finished past the checkpoint; those records are acknowledged without running again. */
+  private hint: ProgressHint | undefined;
+  /** Records acknowledged because the hint said they were done. */
+  skipped = 0;
   private readonly running = new Set<Promise<void>>();
   private readonly abort = new AbortController();
   private fetch: { stop(): void } | undefined;
@@ -141,6 +115,13 @@ export class MappingPoller {
     this.halt('stopped');
   }
 
+  /** What this poller finished past the checkpoint (also once stopped), to write with the lease; undefined before it received anything. */
+  progress(): ProgressHint | undefined {
+    if (this.maxSeq === 0) return undefined;
+    const own = snapshotProgress(this.held.keys(), this.maxSeq, this.maxDoneSeq);
+    return own && mergeHints(own, this.hint);
+  }
+
   /** Whether the poller still runs. */
   get active(): boolean {
     return this.state === 'starting' || this.state === 'running';
@@ -167,9 +148,10 @@ export class MappingPoller {
       try {
         const t = await this.deps.checkpoints.takeOver(m.id, this.options.stream, this.options.subjectFilter, `Stratus mapping ${m.id} of ${m.functionName}`, this.deps.mappingExists);
         if (!this.active) return;
+        this.hint = await this.deps.readProgress().catch(() => undefined);
         this.state = 'running';
         this.status = t.recreated ? `PROBLEM: the checkpoint was missing (deleted outside Stratus?); reading again from the oldest record kept` : 'OK';
-        this.deps.logger.info('mapping polling', { mapping: m.id, consumer: t.consumer, from: t.startSeq });
+        this.deps.logger.info('mapping polling', { mapping: m.id, consumer: t.consumer, from: t.startSeq, doneBeyondCheckpoint: this.hint ? this.hint.upTo : undefined });
         failures = 0;
         await this.consume(t.consumer);
       } catch (err) {
@@ -190,6 +172,7 @@ export class MappingPoller {
     this.scheduler = this.newScheduler();
     this.held.clear();
     this.maxSeq = 0;
+    this.maxDoneSeq = 0;
     if (this.state === 'running') this.state = 'starting';
   }
 
@@ -241,6 +224,16 @@ export class MappingPoller {
       return;
     }
     this.maxSeq = seq;
+    if (this.hint) {
+      if (isDone(this.hint, seq)) {
+        // Finished by an earlier poller after the checkpoint: acknowledge it without running it again.
+        msg.ack();
+        this.maxDoneSeq = Math.max(this.maxDoneSeq, seq);
+        this.skipped += 1;
+        return;
+      }
+      if (seq > this.hint.upTo) this.hint = undefined;
+    }
     const raw: RawRecord = { stream: this.options.stream, subject: msg.subject, seq, data: msg.data, headers: headersOf(msg.headers), timestampMs: Math.floor(msg.info.timestampNanos / 1e6) };
     let decoded: Awaited<ReturnType<RecordDecoder>>;
     for (let attempt = 1; ; attempt += 1) {
@@ -257,6 +250,7 @@ export class MappingPoller {
     if (!decoded) {
       this.deps.logger.warn('mapping: a message that is no record was acknowledged without invoking', { mapping: this.mapping.id, seq, subject: msg.subject });
       msg.ack();
+      this.maxDoneSeq = Math.max(this.maxDoneSeq, seq);
       return;
     }
     const rec: HeldRecord = {
@@ -305,106 +299,29 @@ export class MappingPoller {
     this.timer.unref();
   }
 
-  private async runGroup(group: Group): Promise<void> {
-    const settings = this.mapping.settings;
-    let meta: GroupMeta = group.meta ?? { invocations: 0 };
-    const finished = new Set<number>();
-    const ack = (records: HeldRecord[]): void => {
-      for (const r of records) {
-        r.msg.ack();
-        this.held.delete(r.seq);
-        finished.add(r.seq);
-      }
-    };
+  private async runGroup(group: HeldGroup): Promise<void> {
     if (!this.deps.leaseValid()) {
       // The lease could not be renewed in time: another router may take over at any moment.
       this.kill();
       return;
     }
+    const done = new Set<number>();
     try {
-      const { expired, fresh } = splitExpired(group.records, settings.maximumRecordAgeSeconds, Date.now());
-      if (expired.length > 0) ack(await this.giveUp(expired, 'MaximumRecordAgeExceeded', meta));
-      if (fresh.length > 0 && meta.exhausted) ack(await this.giveUp(fresh, 'RetryAttemptsExhausted', meta));
-      if (fresh.length === 0 || meta.exhausted) {
-        this.scheduler.settle(group);
-        return;
-      }
-      const run = await this.invoke(fresh);
-      if (run.outcome.kind === 'throttled') this.deps.metrics.count(this.mapping.id, this.mapping.functionName, 'throttles');
-      else if (!(run.outcome.kind === 'returned' && run.outcome.items.kind === 'success')) this.deps.metrics.count(this.mapping.id, this.mapping.functionName, 'functionErrors');
-      this.status = run.summary;
-      meta = {
-        invocations: meta.invocations + (run.outcome.kind === 'throttled' ? 0 : 1),
-        last: { requestId: run.requestId, invocations: 0, functionError: run.functionError, response: run.response, platformError: run.platformError },
-      };
-      const decision = decideAfterInvoke({ records: fresh, attempts: group.attempts, throttles: group.throttles, meta }, run.outcome, settings, this.options.backoff, Date.now());
-      ack(decision.done);
-      this.deps.metrics.count(this.mapping.id, this.mapping.functionName, 'recordsSucceeded', decision.done.length);
-      if (decision.exhausted.length > 0) {
-        meta.exhausted = true;
-        ack(await this.giveUp(decision.exhausted, 'RetryAttemptsExhausted', meta));
-      }
-      this.scheduler.settle(group, decision.retry);
+      const result = await this.deps.runner.run(group, (records) => {
+        for (const r of records) {
+          r.msg.ack();
+          done.add(r.seq);
+          this.held.delete(r.seq);
+          this.maxDoneSeq = Math.max(this.maxDoneSeq, r.seq);
+        }
+      });
+      if (result.status !== undefined) this.status = result.status;
+      this.scheduler.settle(group, result.retry);
     } catch (err) {
-      // Storing a failure record failed: keep the records and try again later; nothing is acknowledged.
-      const e = toStratusError(err);
-      this.status = `PROBLEM: ${e.message}`;
-      this.deps.logger.warn('mapping could not store a failure record; retrying', { mapping: this.mapping.id, err: e });
-      const left = group.records.filter((r) => !finished.has(r.seq));
-      const delay = backoffDelayMs(group.throttles, this.options.backoff.throttleBaseMs, this.options.backoff.throttleCapMs);
-      this.scheduler.settle(group, [{ records: left, attempts: group.attempts, throttles: group.throttles + 1, notBeforeMs: Date.now() + delay, meta }]);
+      // A bug, not an outcome: keep the records rather than lose them, and try again later.
+      this.deps.logger.error('mapping batch failed unexpectedly; retrying it', { mapping: this.mapping.id, err: toStratusError(err) });
+      const left = group.records.filter((r) => !done.has(r.seq));
+      this.scheduler.settle(group, [{ records: left, attempts: group.attempts, throttles: group.throttles + 1, notBeforeMs: Date.now() + backoffDelayMs(group.throttles, 1000, 60_000), meta: group.meta }]);
     }
-  }
-
-  private invoke(records: HeldRecord[]): Promise<BatchInvocation> {
-    const m = this.mapping;
-    const links: Link[] = [];
-    for (const r of records.slice(0, 128)) {
-      const sc = trace.getSpanContext(propagation.extract(ROOT_CONTEXT, r.msg.headers, headerGetter));
-      if (sc) links.push({ context: sc });
-    }
-    const newest = records.reduce((t, r) => Math.max(t, r.timestampMs), 0);
-    this.deps.metrics.count(m.id, m.functionName, 'batches');
-    this.deps.metrics.iteratorAge(m.id, m.functionName, Date.now() - newest);
-    return this.deps.tracer.startActiveSpan('stratus.mapping.batch', { kind: SpanKind.CONSUMER, links, attributes: { 'faas.name': m.functionName, 'stratus.mapping.id': m.id, 'messaging.batch.message_count': records.length } }, async (span) => {
-      try {
-        const run = await this.deps.invoker.invoke(m.functionName, Buffer.from(batchEvent(records.map((r) => r.json))), records.map((r) => r.seq), m.settings.reportBatchItemFailures);
-        span.setAttribute('faas.invocation_id', run.requestId);
-        if (run.summary !== 'OK') span.setStatus({ code: SpanStatusCode.ERROR, message: run.summary });
-        return run;
-      } finally {
-        span.end();
-      }
-    });
-  }
-
-  /** Sends records to the on-failure destination (or dead letters); resolves once stored, with the records to acknowledge. */
-  private async giveUp(records: HeldRecord[], condition: FailureCondition, meta: GroupMeta): Promise<HeldRecord[]> {
-    const m = this.mapping;
-    const last: LastInvocation = { ...(meta.last ?? { requestId: randomUUID() }), invocations: meta.invocations };
-    const where = await this.deps.failures.deliver({
-      functionName: m.functionName,
-      onFailure: m.settings.onFailure,
-      includeRecords: m.settings.includeRecordsInFailures,
-      requestId: last.requestId,
-      condition,
-      build: (withRecords) =>
-        failureRecord({
-          condition,
-          functionArn: this.options.functionArn,
-          last,
-          mappingId: m.id,
-          stream: this.options.stream,
-          subjectFilter: this.options.subjectFilter,
-          eventSourceArn: this.options.eventSourceArn,
-          records,
-          event: withRecords ? batchEvent(records.map((r) => r.json)) : undefined,
-          maxBytes: this.options.maxFailureRecordBytes,
-        }),
-    });
-    this.deps.metrics.count(m.id, m.functionName, 'recordsFailed', records.length);
-    if (where === 'deadLetter') this.deps.metrics.count(m.id, m.functionName, 'deadLettered');
-    this.deps.logger.info('mapping gave records up', { mapping: m.id, condition, records: records.length, first: records[0]?.seq, to: where });
-    return records;
   }
 }

@@ -4,6 +4,7 @@ import { StratusError, natsFailure, viaNats } from '../../sdk/core/errors';
 import type { Logger } from '../../sdk/core/logger';
 import type { MappingRecord } from '../../sdk/core/mapping-config';
 import { KvMirror } from '../kv-mirror';
+import { parseProgressHint, type ProgressHint } from './progress-hint';
 
 /** A stored mapping with its KV revision (changes on every update). */
 export interface StoredMapping {
@@ -73,6 +74,27 @@ export class MappingRegistry {
   /** Deletes a mapping's record. */
   async delete(id: string): Promise<void> {
     await viaNats(`deleting mapping ${id}`, () => this.kv.delete(key(id)));
+  }
+
+  /** The last progress hint a poller of the mapping wrote (progress-hint.ts), or undefined. */
+  async readProgress(id: string): Promise<ProgressHint | undefined> {
+    const entry = await viaNats(`reading the progress of mapping ${id}`, () => this.kv.get(`progress.${id}`));
+    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+    try {
+      return parseProgressHint(entry.json());
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Stores a poller's progress hint. */
+  async writeProgress(id: string, hint: ProgressHint): Promise<void> {
+    await viaNats(`storing the progress of mapping ${id}`, () => this.kv.put(`progress.${id}`, JSON.stringify(hint)));
+  }
+
+  /** Forgets a deleted mapping's progress hint. */
+  async deleteProgress(id: string): Promise<void> {
+    await viaNats(`deleting the progress of mapping ${id}`, () => this.kv.purge(`progress.${id}`));
   }
 
   /** Every mapping mirrored in memory (started by the caller); `onChange` runs on every change. */

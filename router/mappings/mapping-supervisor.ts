@@ -3,12 +3,15 @@ import type { Logger } from '../../sdk/core/logger';
 import type { MappingRecord } from '../../sdk/core/mapping-config';
 import type { KvMirror } from '../kv-mirror';
 import { pickRebalance, preferredRouter, shouldAcquire } from './lease-policy';
-import type { Lease, LeaseStore } from './lease-store';
+import { routerKey, type Lease, type LeaseStore } from './lease-store';
 import type { StoredMapping } from './mapping-registry';
+import type { ProgressHint } from './progress-hint';
 
 /** What the supervisor needs of a poller. */
 export interface SupervisedPoller {
   readonly status: string;
+  /** What it finished past the checkpoint, written with each lease renewal. */
+  progress(): ProgressHint | undefined;
   readonly active: boolean;
   start(): void;
   stop(graceMs: number): Promise<void>;
@@ -23,6 +26,8 @@ export interface SupervisorDeps {
   readMapping: (id: string) => Promise<StoredMapping | undefined>;
   leases: LeaseStore;
   createPoller: (mapping: MappingRecord, leaseValid: () => boolean) => SupervisedPoller;
+  /** Stores a poller's progress hint (best effort). */
+  saveProgress: (mappingId: string, hint: ProgressHint) => Promise<void>;
   /** Deletes what a deleted mapping left (its checkpoint), once its poller here has stopped. */
   cleanUp: (mapping: MappingRecord) => Promise<void>;
   logger: Logger;
@@ -50,6 +55,10 @@ interface Held {
   /** A restart or a drop in progress: the tick leaves the mapping alone meanwhile (its lease is still renewed). */
   busy: Promise<void> | undefined;
   dropping: boolean;
+  /** A renewal in flight: a release waits for it, so it compares against the latest revision. */
+  renewing: Promise<void> | undefined;
+  /** Being released: no more renewals. */
+  releasing: boolean;
 }
 
 /**
@@ -66,18 +75,26 @@ export class MappingSupervisor {
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private again = false;
+  /** Taking leases; false once stopping (leases held are still renewed until their pollers stop). */
   private running = false;
+  private tickingEnabled = false;
   private stopping: Promise<void> | undefined;
   private lastRebalanceMs = 0;
+
+  /** This router as the leases bucket names it. */
+  private readonly me: string;
 
   constructor(
     private readonly deps: SupervisorDeps,
     private readonly options: SupervisorOptions,
-  ) {}
+  ) {
+    this.me = routerKey(options.routerId);
+  }
 
   /** Starts ticking. */
   start(): void {
     this.running = true;
+    this.tickingEnabled = true;
     this.poke();
     this.timer = setInterval(() => this.poke(), this.options.tickMs);
     this.timer.unref();
@@ -85,7 +102,7 @@ export class MappingSupervisor {
 
   /** Runs a tick soon (a mapping changed). */
   poke(): void {
-    if (!this.running) return;
+    if (!this.tickingEnabled) return;
     if (this.ticking) {
       this.again = true;
       return;
@@ -115,20 +132,23 @@ export class MappingSupervisor {
   stop(graceMs: number): Promise<void> {
     this.stopping ??= (async () => {
       this.running = false;
+      await this.ticking;
+      // Ticks go on renewing the leases until every poller stopped: no router takes a mapping over while its batches still run here.
+      await Promise.all([...this.held.keys()].map((id) => this.drop(id, graceMs)));
+      this.tickingEnabled = false;
       clearInterval(this.timer);
       await this.ticking;
-      await Promise.all([...this.held.keys()].map((id) => this.drop(id, graceMs)));
-      await this.deps.leases.withdraw(this.options.routerId).catch(() => undefined);
+      await this.deps.leases.withdraw(this.me).catch(() => undefined);
     })();
     return this.stopping;
   }
 
   private async tick(): Promise<void> {
     const { leases, logger } = this.deps;
-    const me = this.options.routerId;
-    await leases.announce(me);
+    const me = this.me;
+    if (this.running) await leases.announce(me);
     await Promise.all([...this.held.entries()].map(([id, h]) => this.renew(id, h)));
-    if (!this.deps.mappings.healthy) return;
+    if (!this.running || !this.deps.mappings.healthy) return;
     const live = await leases.liveRouters();
     if (!live.includes(me)) live.push(me);
     const now = Date.now();
@@ -157,11 +177,11 @@ export class MappingSupervisor {
       const since = this.freeSince.get(id) ?? now;
       this.freeSince.set(id, since);
       if (!shouldAcquire({ me, preferred: preferredRouter(id, live), freeSinceMs: since, nowMs: now, graceMs: this.options.takeoverGraceMs })) continue;
-      const lease = await leases.acquire(id, { holder: me, acquiredAtMs: now, status: 'Starting' });
+      const lease = await leases.acquire(id, { holder: this.options.routerId, acquiredAtMs: now, status: 'Starting' });
       if (!lease) continue;
       this.freeSince.delete(id);
       logger.info('mapping lease taken', { mapping: id });
-      this.held.set(id, { lease, record: m.record, revision: m.revision, poller: this.startPoller(m.record, id), busy: undefined, dropping: false });
+      this.held.set(id, { lease, record: m.record, revision: m.revision, poller: this.startPoller(m.record, id), busy: undefined, dropping: false, renewing: undefined, releasing: false });
     }
     for (const id of this.freeSince.keys()) if (!mappings.has(id)) this.freeSince.delete(id);
     if (this.options.rebalance && now - this.lastRebalanceMs >= this.options.minHoldMs) {
@@ -184,11 +204,22 @@ export class MappingSupervisor {
     return poller;
   }
 
-  private async renew(id: string, h: Held): Promise<void> {
+  private renew(id: string, h: Held): Promise<void> {
+    if (h.releasing) return Promise.resolve();
+    const p = this.renewOnce(id, h).finally(() => {
+      if (h.renewing === p) h.renewing = undefined;
+    });
+    h.renewing = p;
+    return p;
+  }
+
+  private async renewOnce(id: string, h: Held): Promise<void> {
     try {
       const r = await this.deps.leases.renew(h.lease, { holder: this.options.routerId, acquiredAtMs: h.lease.acquiredAtMs, status: h.poller.status });
       if (r.kind === 'renewed') {
         h.lease = r.lease;
+        const hint = h.poller.progress();
+        if (hint) await this.deps.saveProgress(id, hint).catch((err: unknown) => this.deps.logger.debug('mapping progress not stored', { mapping: id, err: toStratusError(err) }));
         return;
       }
       this.deps.logger.warn('mapping lease lost; stopping its poller at once', { mapping: id });
@@ -201,10 +232,17 @@ export class MappingSupervisor {
     this.held.delete(id);
   }
 
+  /** Writes what a stopped poller finished, so the next poller (here or elsewhere) runs none of it again. */
+  private async saveFinalProgress(id: string, h: Held): Promise<void> {
+    const hint = h.poller.progress();
+    if (hint) await this.deps.saveProgress(id, hint).catch((err: unknown) => this.deps.logger.debug('mapping progress not stored', { mapping: id, err: toStratusError(err) }));
+  }
+
   /** Stops the old poller (letting its batches finish), then starts one with the new settings; the lease stays held. */
   private restart(id: string, h: Held, m: StoredMapping): void {
     const p: Promise<void> = (async () => {
       await h.poller.stop(this.options.stopGraceMs);
+      await this.saveFinalProgress(id, h);
       if (this.held.get(id) !== h || h.dropping || !this.running) return;
       h.revision = m.revision;
       h.record = m.record;
@@ -230,7 +268,10 @@ export class MappingSupervisor {
     h.busy = (async () => {
       await before;
       await h.poller.stop(graceMs);
+      if (!deleted) await this.saveFinalProgress(id, h);
       if (this.held.get(id) === h) this.held.delete(id);
+      h.releasing = true;
+      await h.renewing;
       if (deleted) await this.deps.cleanUp(h.record).catch((err: unknown) => this.deps.logger.warn('a deleted mapping\'s checkpoint was not removed', { mapping: id, err: toStratusError(err) }));
       await this.deps.leases.release(h.lease).catch((err: unknown) => this.deps.logger.warn('mapping lease not released; it expires by itself', { mapping: id, err: toStratusError(err) }));
     })();

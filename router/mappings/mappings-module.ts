@@ -6,6 +6,7 @@ import type { BucketServiceServer } from '../../proto/gen/stratus/v1/buckets';
 import type { MappingServiceServer } from '../../proto/gen/stratus/v1/mappings';
 import type { TableServiceServer } from '../../proto/gen/stratus/v1/tables';
 import { functionArn } from '../../sdk/core/function-config';
+import { LIMITS } from '../../sdk/core/limits';
 import type { Logger } from '../../sdk/core/logger';
 import { eventSourceArn, sourceStream } from '../../sdk/core/mapping-config';
 import { BUCKETS } from '../../sdk/core/nats-layout';
@@ -17,6 +18,7 @@ import { BucketStore } from '../tables/bucket-store';
 import { createTableService } from '../tables/table-service';
 import { TableStore } from '../tables/table-store';
 import { BatchInvoker, type SyncInvoke } from './batch-invoker';
+import { BatchRunner } from './batch-runner';
 import { Checkpoints } from './checkpoint';
 import { FailureSink } from './failure-sink';
 import { LeaseStore } from './lease-store';
@@ -89,8 +91,8 @@ export async function createMappings(deps: MappingDeps, options: MappingOptions)
   const metrics = new MappingMetrics(10_000);
   const invoker = new BatchInvoker(deps.cache, deps.invoker, { region: options.region, accountId: options.accountId, invokeSlackMs: options.invokeSlackMs });
   const failures = new FailureSink({ js, queue: deps.queue, cache: deps.cache, watchAsync: deps.watchAsync, logger });
-  // Failure records are published through NATS: keep them within its payload limit.
-  const maxFailureRecordBytes = (nc.info?.max_payload ?? 1024 * 1024) - 8192;
+  // Failure records may become asynchronous events (a function destination, a dead letter redriven): keep them within that limit.
+  const maxFailureRecordBytes = Math.min((nc.info?.max_payload ?? 1024 * 1024) - 8192, LIMITS.maxAsyncPayloadBytes);
   const backoff = { retryBaseMs: options.retryBaseMs, retryCapMs: options.retryCapMs, throttleBaseMs: options.throttleBaseMs, throttleCapMs: options.throttleCapMs };
   const mirror = registry.mirror(logger, () => supervisor.poke());
   const tickMs = Math.max(250, Math.floor(ttlMs / 3));
@@ -100,35 +102,35 @@ export async function createMappings(deps: MappingDeps, options: MappingOptions)
       readMapping: (id) => registry.get(id),
       leases,
       logger,
-      cleanUp: (m) => checkpoints.remove(m.id, sourceStream(m.source).stream),
+      saveProgress: (id, hint) => registry.writeProgress(id, hint),
+      cleanUp: async (m) => {
+        await checkpoints.remove(m.id, sourceStream(m.source).stream);
+        await registry.deleteProgress(m.id);
+      },
       createPoller: (mapping, leaseValid) => {
         const { stream, subjectFilter } = sourceStream(mapping.source);
         const arn = eventSourceArn(options.region, options.accountId, mapping.source);
+        const runner = new BatchRunner(mapping, { invoker, failures, metrics, tracer: deps.tracer, logger }, {
+          stream,
+          subjectFilter,
+          functionArn: functionArn(options.region, options.accountId, mapping.functionName),
+          eventSourceArn: arn,
+          maxFailureRecordBytes,
+          backoff,
+        });
         return new MappingPoller(
           mapping,
           {
             js,
             checkpoints,
-            invoker,
-            failures,
+            runner,
             decode: recordDecoder(mapping, arn, jsm),
-            metrics,
-            tracer: deps.tracer,
             logger,
             leaseValid,
             mappingExists: async () => (await registry.get(mapping.id)) !== undefined,
+            readProgress: () => registry.readProgress(mapping.id),
           },
-          {
-            stream,
-            subjectFilter,
-            functionArn: functionArn(options.region, options.accountId, mapping.functionName),
-            eventSourceArn: arn,
-            fetchExpiresMs: options.fetchExpiresMs,
-            maxBufferedRecords: options.maxBufferedRecords,
-            maxBufferedBytes: options.maxBufferedBytes,
-            maxFailureRecordBytes,
-            backoff,
-          },
+          { stream, subjectFilter, fetchExpiresMs: options.fetchExpiresMs, maxBufferedRecords: options.maxBufferedRecords, maxBufferedBytes: options.maxBufferedBytes },
         );
       },
     },

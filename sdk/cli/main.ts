@@ -8,6 +8,9 @@ import { registerDlqCommands } from './commands/dlq';
 import { registerFunctionCommands } from './commands/functions';
 import { registerInvokeCommand } from './commands/invoke';
 import { registerLayerCommands } from './commands/layers';
+import { registerMappingCommands } from './commands/mappings';
+import { registerBucketCommands } from './commands/buckets';
+import { registerTableCommands } from './commands/tables';
 import { registerPublishCommand } from './commands/publish';
 import { registerRouteCommands, registerUrlCommand } from './commands/routes';
 import { registerScheduleCommands } from './commands/schedules';
@@ -49,6 +52,9 @@ function buildProgram(env: NodeJS.ProcessEnv): Command {
   registerTriggerCommands(program, run);
   registerPublishCommand(program, run);
   registerScheduleCommands(program, run);
+  registerMappingCommands(program, run);
+  registerTableCommands(program, run);
+  registerBucketCommands(program, run);
   return program;
 }
 

@@ -3,6 +3,7 @@ import { resolveCreateMapping, type MappingSettingsPatch, type MappingSource, ty
 import { mappingFromPb, mappingSettingsToPb, mappingSourceToPb, startingPositionToPb, type MappingInfo } from '../core/wire/mapping-codec';
 import type { UnaryCaller } from './unary-caller';
 
+/** The mapping types SDK users see, re-exported from the shared core. */
 export type { MappingInfo } from '../core/wire/mapping-codec';
 export type { MappingSettings, MappingSettingsPatch, MappingSource, OrderingKey, StartingPosition } from '../core/mapping-config';
 

@@ -34,7 +34,7 @@ import { waitForChannelReady } from '../core/wire/grpc-channel';
 import { missedTicksToPb } from '../core/wire/schedule-codec';
 import { fromGrpcError } from '../core/wire/grpc-errors';
 import { resolveClientOptions, type ResolvedClientOptions, type StratusClientOptions } from './client-options';
-import type { AgentInfo, DeadLetterInfo, DeployRequest, LayerInfo, DeployResult, FunctionInfo, FunctionSettings, InvokeOptions, InvokeResult, UploadProgress } from './types';
+import type { ClusterInfo, DeadLetterInfo, DeployRequest, LayerInfo, DeployResult, FunctionInfo, FunctionSettings, InvokeOptions, InvokeResult, UploadProgress } from './types';
 import type { FunctionUrlInfo, RouteAuth, RouteInfo } from './route-types';
 import { publishResultFromPb, scheduleFromPb, triggerFromPb } from './event-source-codec';
 import type { CreateScheduleOptions, CreateTriggerOptions, PublishOptions, PublishResult, ScheduleInfo, TriggerInfo } from './event-source-types';
@@ -452,8 +452,8 @@ export class StratusClient {
     await this.call('write', 'DeleteSchedule', this.deadline(), undefined, (s, md, opts, cb) => s.schedules.deleteSchedule({ id }, md, opts, cb));
   }
 
-  /** The agents a router sees. */
-  async getCluster(): Promise<{ routerId: string; agents: AgentInfo[] }> {
+  /** The agents and routers a router sees, and the replica count it uses. */
+  async getCluster(): Promise<ClusterInfo> {
     return this.call('read', 'GetCluster', this.deadline(), undefined, (s, md, opts, cb) => s.cluster.getCluster({}, md, opts, cb));
   }
 

@@ -82,6 +82,31 @@ export interface AgentInfo {
   lastHeartbeatMs: number;
 }
 
+/** A router as the answering router knows it, from router heartbeats. */
+export interface RouterInfo {
+  routerId: string;
+  /** host:port of its gRPC API. */
+  address: string;
+  state: string;
+  /** Port of its HTTP gateway and health endpoints; -1 when disabled. */
+  httpPort: number;
+  /** Agents that router sees. */
+  agents: number;
+  startedMs: number;
+  lastHeartbeatMs: number;
+}
+
+/** The cluster as one router sees it. */
+export interface ClusterInfo {
+  /** The router that answered. */
+  routerId: string;
+  agents: AgentInfo[];
+  /** Every live router, the answering one included (empty from routers older than this field). */
+  routers: RouterInfo[];
+  /** Replicas the answering router gives the streams, KV buckets and object store it creates. */
+  replicas: number;
+}
+
 /** An async event that failed for good, with Lambda's invocation record. */
 export interface DeadLetterInfo {
   /** Its id in the dead-letter stream. */

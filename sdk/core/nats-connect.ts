@@ -1,5 +1,5 @@
 import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core';
+import { AuthorizationError, type NatsConnection } from '@nats-io/nats-core';
 import { Objm } from '@nats-io/obj';
 import { StratusError } from './errors';
 import { BUCKETS } from './nats-layout';
@@ -23,6 +23,9 @@ export interface NatsOptions {
 /** Connects, reconnecting forever afterwards; start-up fails with ServiceUnavailable naming the servers. */
 export async function connectNats(options: NatsOptions, logger: Logger): Promise<NatsConnection> {
   const servers = Array.isArray(options.servers) ? options.servers : options.servers.split(',').map((s) => s.trim());
+  if (Boolean(options.user) !== Boolean(options.pass)) {
+    throw new StratusError('InvalidRequest', 'a NATS user needs its password and a password its user: set both STRATUS_NATS_USER and STRATUS_NATS_PASSWORD, or neither');
+  }
   let nc: NatsConnection;
   try {
     nc = await connect({
@@ -34,13 +37,26 @@ export async function connectNats(options: NatsOptions, logger: Logger): Promise
       timeout: options.connectTimeoutMs,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
+      // A server whose host drops off the network never closes the connection: without pings
+      // answered, the client notices only by these. nats.js waits 2 x 2 min by default, which
+      // leaves a router deaf to heartbeats (so with no agents) for minutes; this moves it to
+      // another server within about 6-8 s.
+      pingInterval: 2000,
+      maxPingOut: 3,
     });
   } catch (cause) {
+    if (cause instanceof AuthorizationError) {
+      throw new StratusError('Unauthenticated', `NATS at ${servers.join(', ')} refused the credentials: check STRATUS_NATS_USER and STRATUS_NATS_PASSWORD (or STRATUS_NATS_TOKEN) against the nats-server authorization block`, { cause });
+    }
     throw new StratusError('ServiceUnavailable', `cannot reach NATS at ${servers.join(', ')}: start nats-server with JetStream (-js) or fix STRATUS_NATS_URL`, { cause });
   }
   void (async () => {
+    let serverErrors = 0;
     for await (const s of nc.status()) {
       if (s.type === 'disconnect' || s.type === 'reconnect') logger.warn(`nats ${s.type}`, { server: 'server' in s ? s.server : undefined });
+      // A permission violation leaves the connection open and the operation silently unanswered:
+      // say which subject the NATS user lacks (logged once per hundred, so it cannot flood the log).
+      if (s.type === 'error' && serverErrors++ % 100 === 0) logger.error('nats server error (a permissions violation names the subject this NATS user lacks: see deploy/nats)', { err: s.error, errors: serverErrors });
     }
   })().catch(() => undefined);
   return nc;

@@ -85,6 +85,8 @@ export const SUBJECTS = {
   heartbeat: 'stratus.agents.heartbeat',
   /** An agent that stops publishes its id here so routers drop it at once. */
   agentGone: 'stratus.agents.gone',
+  /** Routers publish their RouterHeartbeat here (JSON) and collect everyone's: how routers know each other. */
+  routerHeartbeat: 'stratus.routers.heartbeat',
 } as const;
 
 /** KV key of a function's $LATEST record. */

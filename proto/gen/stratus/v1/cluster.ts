@@ -46,9 +46,27 @@ export interface AgentStatus {
   lastHeartbeatMs: number;
 }
 
+/** A router as the answering router knows it, from router heartbeats on NATS. */
+export interface RouterStatus {
+  routerId: string;
+  /** host:port of its gRPC API, as clients dial it. */
+  address: string;
+  state: string;
+  /** Port of its HTTP gateway and health endpoints; -1 when disabled. */
+  httpPort: number;
+  /** Agents that router sees. */
+  agents: number;
+  startedMs: number;
+  lastHeartbeatMs: number;
+}
+
 export interface GetClusterResponse {
   routerId: string;
   agents: AgentStatus[];
+  /** Every live router, the answering one included. */
+  routers: RouterStatus[];
+  /** Replicas the answering router gives the streams, KV buckets and object store it creates. */
+  replicas: number;
 }
 
 function createBaseGetClusterRequest(): GetClusterRequest {
@@ -477,8 +495,189 @@ export const AgentStatus: MessageFns<AgentStatus> = {
   },
 };
 
+function createBaseRouterStatus(): RouterStatus {
+  return { routerId: "", address: "", state: "", httpPort: 0, agents: 0, startedMs: 0, lastHeartbeatMs: 0 };
+}
+
+export const RouterStatus: MessageFns<RouterStatus> = {
+  encode(message: RouterStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.routerId !== "") {
+      writer.uint32(10).string(message.routerId);
+    }
+    if (message.address !== "") {
+      writer.uint32(18).string(message.address);
+    }
+    if (message.state !== "") {
+      writer.uint32(26).string(message.state);
+    }
+    if (message.httpPort !== 0) {
+      writer.uint32(32).int32(message.httpPort);
+    }
+    if (message.agents !== 0) {
+      writer.uint32(40).uint32(message.agents);
+    }
+    if (message.startedMs !== 0) {
+      writer.uint32(48).int64(message.startedMs);
+    }
+    if (message.lastHeartbeatMs !== 0) {
+      writer.uint32(56).int64(message.lastHeartbeatMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RouterStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRouterStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.routerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.httpPort = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.agents = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.startedMs = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.lastHeartbeatMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RouterStatus {
+    return {
+      routerId: isSet(object.routerId)
+        ? globalThis.String(object.routerId)
+        : isSet(object.router_id)
+        ? globalThis.String(object.router_id)
+        : "",
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      state: isSet(object.state) ? globalThis.String(object.state) : "",
+      httpPort: isSet(object.httpPort)
+        ? globalThis.Number(object.httpPort)
+        : isSet(object.http_port)
+        ? globalThis.Number(object.http_port)
+        : 0,
+      agents: isSet(object.agents) ? globalThis.Number(object.agents) : 0,
+      startedMs: isSet(object.startedMs)
+        ? globalThis.Number(object.startedMs)
+        : isSet(object.started_ms)
+        ? globalThis.Number(object.started_ms)
+        : 0,
+      lastHeartbeatMs: isSet(object.lastHeartbeatMs)
+        ? globalThis.Number(object.lastHeartbeatMs)
+        : isSet(object.last_heartbeat_ms)
+        ? globalThis.Number(object.last_heartbeat_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: RouterStatus): unknown {
+    const obj: any = {};
+    if (message.routerId !== "") {
+      obj.routerId = message.routerId;
+    }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.state !== "") {
+      obj.state = message.state;
+    }
+    if (message.httpPort !== 0) {
+      obj.httpPort = Math.round(message.httpPort);
+    }
+    if (message.agents !== 0) {
+      obj.agents = Math.round(message.agents);
+    }
+    if (message.startedMs !== 0) {
+      obj.startedMs = Math.round(message.startedMs);
+    }
+    if (message.lastHeartbeatMs !== 0) {
+      obj.lastHeartbeatMs = Math.round(message.lastHeartbeatMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RouterStatus>, I>>(base?: I): RouterStatus {
+    return RouterStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RouterStatus>, I>>(object: I): RouterStatus {
+    const message = createBaseRouterStatus();
+    message.routerId = object.routerId ?? "";
+    message.address = object.address ?? "";
+    message.state = object.state ?? "";
+    message.httpPort = object.httpPort ?? 0;
+    message.agents = object.agents ?? 0;
+    message.startedMs = object.startedMs ?? 0;
+    message.lastHeartbeatMs = object.lastHeartbeatMs ?? 0;
+    return message;
+  },
+};
+
 function createBaseGetClusterResponse(): GetClusterResponse {
-  return { routerId: "", agents: [] };
+  return { routerId: "", agents: [], routers: [], replicas: 0 };
 }
 
 export const GetClusterResponse: MessageFns<GetClusterResponse> = {
@@ -488,6 +687,12 @@ export const GetClusterResponse: MessageFns<GetClusterResponse> = {
     }
     for (const v of message.agents) {
       AgentStatus.encode(v!, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.routers) {
+      RouterStatus.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.replicas !== 0) {
+      writer.uint32(32).uint32(message.replicas);
     }
     return writer;
   },
@@ -521,6 +726,22 @@ export const GetClusterResponse: MessageFns<GetClusterResponse> = {
             message.agents.push(AgentStatus.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.routers.push(RouterStatus.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.replicas = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -541,6 +762,10 @@ export const GetClusterResponse: MessageFns<GetClusterResponse> = {
         ? globalThis.String(object.router_id)
         : "",
       agents: globalThis.Array.isArray(object?.agents) ? object.agents.map((e: any) => AgentStatus.fromJSON(e)) : [],
+      routers: globalThis.Array.isArray(object?.routers)
+        ? object.routers.map((e: any) => RouterStatus.fromJSON(e))
+        : [],
+      replicas: isSet(object.replicas) ? globalThis.Number(object.replicas) : 0,
     };
   },
 
@@ -552,6 +777,12 @@ export const GetClusterResponse: MessageFns<GetClusterResponse> = {
     if (message.agents?.length) {
       obj.agents = message.agents.map((e) => AgentStatus.toJSON(e));
     }
+    if (message.routers?.length) {
+      obj.routers = message.routers.map((e) => RouterStatus.toJSON(e));
+    }
+    if (message.replicas !== 0) {
+      obj.replicas = Math.round(message.replicas);
+    }
     return obj;
   },
 
@@ -562,6 +793,8 @@ export const GetClusterResponse: MessageFns<GetClusterResponse> = {
     const message = createBaseGetClusterResponse();
     message.routerId = object.routerId ?? "";
     message.agents = object.agents?.map((e) => AgentStatus.fromPartial(e)) || [];
+    message.routers = object.routers?.map((e) => RouterStatus.fromPartial(e)) || [];
+    message.replicas = object.replicas ?? 0;
     return message;
   },
 };

@@ -29,7 +29,7 @@ export interface Table {
   history: number;
   /** The stream underneath: KV_<name>. */
   stream: string;
-  /** Keys with a value. */
+  /** Keys stored (a deleted key counts until its delete marker is gone). */
   items: number;
   bytes: number;
   description: string;
