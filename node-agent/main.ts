@@ -17,7 +17,7 @@ import { resolveAgentOptions, type AgentOptions } from './agent-options';
 import { detectCgroups } from './sandbox/cgroups';
 import { assertTraversable, stageRuntimes } from './sandbox/host-paths';
 import { BwrapSandboxProvider, ProcessSandboxProvider, type SandboxProvider } from './sandbox/instance-sandbox';
-import { createAgentService } from './agent-service';
+import { AgentService } from './agent-service';
 import { CodeCache } from './code-cache';
 import { HeartbeatPublisher } from './heartbeat-publisher';
 import { InstancePool } from './instance-pool';
@@ -140,7 +140,8 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   });
 
   const server = createGrpcServer();
-  server.addService(AgentServiceService, createAgentService(agent, options.clusterTokens, tracer, logger));
+  const agentService = new AgentService({ agent, agentId: options.agentId, clusterTokens: options.clusterTokens, tracer, logger });
+  server.addService(AgentServiceService, agentService.handlers);
   const grpcPort = await bindGrpcServer(server, options.grpcHost, options.grpcPort);
   const address = options.advertiseAddress ?? `127.0.0.1:${grpcPort}`;
 
@@ -180,6 +181,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
       logger.info('agent drained', { signal });
       heartbeat?.announceGone(options.agentId);
       await pool.close();
+      agentService.close();
       await shutdownGrpcServer(server, 2000);
       await health.close();
       await nc.drain().catch(() => undefined);

@@ -41,6 +41,15 @@ export function createInvokeService(ctx: HandlerContext, deps: InvokeServiceDeps
   return {
     invoke: (call: ServerUnaryCall<InvokeRequest, InvokeResponse>, callback: sendUnaryData<InvokeResponse>) => {
       const callerDeadline = Number(call.getDeadline());
+      // A caller that goes away cancels the invocation on the agent too. grpc-js also reports
+      // "cancelled" once a finished call's stream closes: the listener goes as soon as we answer.
+      const cancelled = new AbortController();
+      const onCancelled = (): void => cancelled.abort();
+      call.once('cancelled', onCancelled);
+      const answer: sendUnaryData<InvokeResponse> = (err, value) => {
+        call.off('cancelled', onCancelled);
+        callback(err, value);
+      };
       unary<InvokeRequest, InvokeResponse>(ctx, 'stratus.InvokeService/Invoke', async (req, span) => {
         const name = validateFunctionName(req.functionName);
         span.setAttribute('faas.invoked_name', name);
@@ -63,6 +72,7 @@ export function createInvokeService(ctx: HandlerContext, deps: InvokeServiceDeps
           tailLogs: req.logType === LogType.LOG_TYPE_TAIL,
           clientContext: req.clientContext,
           invokedFunctionArn: functionArn(deps.region, deps.accountId, name, req.qualifier || undefined),
+          signal: cancelled.signal,
         });
         span.setAttribute('faas.coldstart', result.coldStart);
         return {
@@ -83,7 +93,7 @@ export function createInvokeService(ctx: HandlerContext, deps: InvokeServiceDeps
             agentId: result.agentId,
           },
         };
-      })(call, callback);
+      })(call, answer);
     },
     invokeAsync: unary<InvokeAsyncRequest, InvokeAsyncResponse>(ctx, 'stratus.InvokeService/InvokeAsync', async (req, span) => {
       const name = validateFunctionName(req.functionName);

@@ -1,12 +1,11 @@
-import { status } from '@grpc/grpc-js';
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
-import type { AgentInvokeResult } from '../proto/gen/stratus/v1/agent';
+import { AgentFunctionSpec, type AgentFailure, type AgentInvokeResult } from '../proto/gen/stratus/v1/agent';
 import { remainingMs } from '../sdk/core/deadline';
-import { StratusError } from '../sdk/core/errors';
+import { isErrorCode, StratusError } from '../sdk/core/errors';
 import type { FunctionRecord } from '../sdk/core/function-config';
 import { functionRecordToPb } from '../sdk/core/wire/function-codec';
 import { fromGrpcError } from '../sdk/core/wire/grpc-errors';
-import type { AgentClients } from './agent-clients';
+import type { AgentCallFailure, AgentClients } from './agent-clients';
 import type { ClusterView } from './cluster-view';
 import { place } from './placement';
 
@@ -31,7 +30,28 @@ export interface SyncInvocation {
   tailLogs: boolean;
   clientContext: string;
   invokedFunctionArn: string;
+  /** Aborts when the caller gives up; the agent is then told to drop the invocation. */
+  signal?: AbortSignal;
 }
+
+/**
+ * Function specs as the agent receives them, encoded once per record: records are immutable
+ * snapshots (a new revision is a new object), so the record itself is the key.
+ */
+const encodedSpecs = new WeakMap<FunctionRecord, Buffer>();
+
+function encodedSpec(record: FunctionRecord): Buffer {
+  let spec = encodedSpecs.get(record);
+  if (!spec) {
+    const bytes = AgentFunctionSpec.encode({ function: functionRecordToPb(record) }).finish();
+    spec = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    encodedSpecs.set(record, spec);
+  }
+  return spec;
+}
+
+/** Agent failure codes that, as gRPC statuses, always meant the agent was lost mid-call. */
+const LOST_CODES: ReadonlySet<string> = new Set(['AgentLost', 'ServiceUnavailable', 'Cancelled', 'Internal']);
 
 /** What the agent reported, plus where it ran. */
 export interface SyncResult extends AgentInvokeResult {
@@ -56,7 +76,7 @@ export class Invoker {
     const { record } = inv;
     const exclude = new Set<string>();
     const waitUntil = Math.min(inv.deadlineMs, Date.now() + this.options.placementWaitMs);
-    const spec = { function: functionRecordToPb(record) };
+    const spec = encodedSpec(record);
     for (;;) {
       const limited = this.overLimit(record);
       if (limited) {
@@ -99,9 +119,12 @@ export class Invoker {
           deadlineMs: inv.deadlineMs,
           clientContext: inv.clientContext,
           invokedFunctionArn: inv.invokedFunctionArn,
+          traceparent: '',
+          tracestate: '',
         },
         inv.deadlineMs,
         Math.min(this.options.agentConnectTimeoutMs, remainingMs(inv.deadlineMs)),
+        inv.signal,
       );
       if ('kind' in response) {
         if (response.kind === 'unreachable') {
@@ -110,10 +133,11 @@ export class Invoker {
           if (remainingMs(inv.deadlineMs) <= 0) throw new StratusError('Timeout', 'the deadline passed while connecting to an agent: retry with a longer timeout');
           continue;
         }
-        throw this.afterSend(response.error, decision.agentId);
+        throw this.afterSend(response, decision.agentId);
       }
       const outcome = response.outcome;
       if (outcome?.$case === 'result') return { ...outcome.value, agentId: decision.agentId };
+      if (outcome?.$case === 'failed') throw this.agentFailure(outcome.value, decision.agentId);
       exclude.add(decision.agentId);
     }
   }
@@ -152,18 +176,37 @@ export class Invoker {
     );
   }
 
-  private afterSend(err: import('@grpc/grpc-js').ServiceError, agentId: string): StratusError {
-    if (err.code === status.DEADLINE_EXCEEDED) {
-      return new StratusError('Timeout', 'the call deadline passed before the function answered; it may still be running: give the call a longer timeout', { cause: err });
+  /** Why a sent invocation has no answer, as the caller sees it. */
+  private afterSend(failure: Exclude<AgentCallFailure, { kind: 'unreachable' }>, agentId: string): StratusError {
+    switch (failure.kind) {
+      case 'deadline':
+        return new StratusError('Timeout', 'the call deadline passed before the function answered; it may still be running: give the call a longer timeout');
+      case 'cancelled':
+        return new StratusError('Cancelled', 'the caller cancelled the call; the function may still be running');
+      case 'rejected':
+        return fromGrpcError(failure.error);
+      case 'lost':
+        return this.agentLost(agentId, failure.error);
+      default: {
+        const never: never = failure;
+        return never;
+      }
     }
-    if (err.code === status.UNAVAILABLE || err.code === status.CANCELLED || err.code === status.INTERNAL) {
-      this.tracer.startSpan('stratus.agent.lost', { attributes: { 'stratus.agent.id': agentId } }).setStatus({ code: SpanStatusCode.ERROR }).end();
-      return new StratusError(
-        'AgentLost',
-        `the agent running this invocation (${agentId}) was lost mid-call; the function may or may not have run: retry only if it is safe to run it twice`,
-        { cause: err, retryable: false },
-      );
-    }
-    return fromGrpcError(err);
+  }
+
+  /** An error the agent answered with instead of running the invocation. */
+  private agentFailure(failure: AgentFailure, agentId: string): StratusError {
+    // As gRPC statuses these codes were indistinguishable from a lost agent, and were reported so.
+    if (LOST_CODES.has(failure.code)) return this.agentLost(agentId, new Error(`${failure.code}: ${failure.message}`));
+    return new StratusError(isErrorCode(failure.code) ? failure.code : 'Internal', failure.message);
+  }
+
+  private agentLost(agentId: string, cause: Error): StratusError {
+    this.tracer.startSpan('stratus.agent.lost', { attributes: { 'stratus.agent.id': agentId } }).setStatus({ code: SpanStatusCode.ERROR }).end();
+    return new StratusError(
+      'AgentLost',
+      `the agent running this invocation (${agentId}) was lost mid-call; the function may or may not have run: retry only if it is safe to run it twice`,
+      { cause, retryable: false },
+    );
   }
 }

@@ -10,12 +10,11 @@ import {
   type CallOptions,
   type ChannelCredentials,
   Client,
+  type ClientDuplexStream,
   type ClientOptions,
-  type ClientUnaryCall,
-  type handleUnaryCall,
+  type handleBidiStreamingCall,
   makeGenericClientConstructor,
   type Metadata,
-  type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { FunctionInfo } from "./common";
@@ -31,13 +30,20 @@ export interface AgentFunctionSpec {
 
 export interface AgentInvokeRequest {
   requestId: string;
-  spec?: AgentFunctionSpec | undefined;
   payload: Buffer;
   tailLogs: boolean;
   /** Absolute deadline for the whole invocation, Unix epoch ms. */
   deadlineMs: number;
   clientContext: string;
   invokedFunctionArn: string;
+  /** W3C trace context of the router's span, per invocation (the stream outlives any one trace). */
+  traceparent: string;
+  tracestate: string;
+  /**
+   * An encoded AgentFunctionSpec. The router encodes it once per function revision, and the
+   * agent decodes each distinct spec once: the bytes are the cache key.
+   */
+  spec: Buffer;
 }
 
 export interface AgentInvokeResult {
@@ -62,8 +68,40 @@ export interface AgentRefusal {
   message: string;
 }
 
+/** The agent could not run the invocation for a reason of its own (a Stratus error code). */
+export interface AgentFailure {
+  code: string;
+  message: string;
+}
+
 export interface AgentInvokeResponse {
-  outcome?: { $case: "result"; value: AgentInvokeResult } | { $case: "refused"; value: AgentRefusal } | undefined;
+  outcome?: { $case: "result"; value: AgentInvokeResult } | { $case: "refused"; value: AgentRefusal } | {
+    $case: "failed";
+    value: AgentFailure;
+  } | undefined;
+}
+
+/** The router gives up on an invocation (deadline passed, caller went away): no answer is wanted. */
+export interface AgentCancel {
+}
+
+/** Router -> agent frame on a session. */
+export interface AgentSessionRequest {
+  /** Chosen by the router, unique among the invocations in flight on this stream. */
+  callId: number;
+  frame?: { $case: "invoke"; value: AgentInvokeRequest } | { $case: "cancel"; value: AgentCancel } | undefined;
+}
+
+/** The agent accepted the session. */
+export interface AgentSessionReady {
+  agentId: string;
+}
+
+/** Agent -> router frame on a session. */
+export interface AgentSessionResponse {
+  /** The invocation this answers; 0 for `ready`. */
+  callId: number;
+  frame?: { $case: "ready"; value: AgentSessionReady } | { $case: "response"; value: AgentInvokeResponse } | undefined;
 }
 
 function createBaseAgentFunctionSpec(): AgentFunctionSpec {
@@ -138,12 +176,14 @@ export const AgentFunctionSpec: MessageFns<AgentFunctionSpec> = {
 function createBaseAgentInvokeRequest(): AgentInvokeRequest {
   return {
     requestId: "",
-    spec: undefined,
     payload: Buffer.alloc(0),
     tailLogs: false,
     deadlineMs: 0,
     clientContext: "",
     invokedFunctionArn: "",
+    traceparent: "",
+    tracestate: "",
+    spec: Buffer.alloc(0),
   };
 }
 
@@ -151,9 +191,6 @@ export const AgentInvokeRequest: MessageFns<AgentInvokeRequest> = {
   encode(message: AgentInvokeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.requestId !== "") {
       writer.uint32(10).string(message.requestId);
-    }
-    if (message.spec !== undefined) {
-      AgentFunctionSpec.encode(message.spec, writer.uint32(18).fork()).join();
     }
     if (message.payload.length !== 0) {
       writer.uint32(26).bytes(message.payload);
@@ -169,6 +206,15 @@ export const AgentInvokeRequest: MessageFns<AgentInvokeRequest> = {
     }
     if (message.invokedFunctionArn !== "") {
       writer.uint32(58).string(message.invokedFunctionArn);
+    }
+    if (message.traceparent !== "") {
+      writer.uint32(66).string(message.traceparent);
+    }
+    if (message.tracestate !== "") {
+      writer.uint32(74).string(message.tracestate);
+    }
+    if (message.spec.length !== 0) {
+      writer.uint32(82).bytes(message.spec);
     }
     return writer;
   },
@@ -192,14 +238,6 @@ export const AgentInvokeRequest: MessageFns<AgentInvokeRequest> = {
             }
 
             message.requestId = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.spec = AgentFunctionSpec.decode(reader, reader.uint32());
             continue;
           }
           case 3: {
@@ -242,6 +280,30 @@ export const AgentInvokeRequest: MessageFns<AgentInvokeRequest> = {
             message.invokedFunctionArn = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.traceparent = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.tracestate = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.spec = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -261,7 +323,6 @@ export const AgentInvokeRequest: MessageFns<AgentInvokeRequest> = {
         : isSet(object.request_id)
         ? globalThis.String(object.request_id)
         : "",
-      spec: isSet(object.spec) ? AgentFunctionSpec.fromJSON(object.spec) : undefined,
       payload: isSet(object.payload) ? Buffer.from(bytesFromBase64(object.payload)) : Buffer.alloc(0),
       tailLogs: isSet(object.tailLogs)
         ? globalThis.Boolean(object.tailLogs)
@@ -283,6 +344,9 @@ export const AgentInvokeRequest: MessageFns<AgentInvokeRequest> = {
         : isSet(object.invoked_function_arn)
         ? globalThis.String(object.invoked_function_arn)
         : "",
+      traceparent: isSet(object.traceparent) ? globalThis.String(object.traceparent) : "",
+      tracestate: isSet(object.tracestate) ? globalThis.String(object.tracestate) : "",
+      spec: isSet(object.spec) ? Buffer.from(bytesFromBase64(object.spec)) : Buffer.alloc(0),
     };
   },
 
@@ -290,9 +354,6 @@ export const AgentInvokeRequest: MessageFns<AgentInvokeRequest> = {
     const obj: any = {};
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
-    }
-    if (message.spec !== undefined) {
-      obj.spec = AgentFunctionSpec.toJSON(message.spec);
     }
     if (message.payload.length !== 0) {
       obj.payload = base64FromBytes(message.payload);
@@ -309,6 +370,15 @@ export const AgentInvokeRequest: MessageFns<AgentInvokeRequest> = {
     if (message.invokedFunctionArn !== "") {
       obj.invokedFunctionArn = message.invokedFunctionArn;
     }
+    if (message.traceparent !== "") {
+      obj.traceparent = message.traceparent;
+    }
+    if (message.tracestate !== "") {
+      obj.tracestate = message.tracestate;
+    }
+    if (message.spec.length !== 0) {
+      obj.spec = base64FromBytes(message.spec);
+    }
     return obj;
   },
 
@@ -318,14 +388,14 @@ export const AgentInvokeRequest: MessageFns<AgentInvokeRequest> = {
   fromPartial<I extends Exact<DeepPartial<AgentInvokeRequest>, I>>(object: I): AgentInvokeRequest {
     const message = createBaseAgentInvokeRequest();
     message.requestId = object.requestId ?? "";
-    message.spec = (object.spec !== undefined && object.spec !== null)
-      ? AgentFunctionSpec.fromPartial(object.spec)
-      : undefined;
     message.payload = object.payload ?? Buffer.alloc(0);
     message.tailLogs = object.tailLogs ?? false;
     message.deadlineMs = object.deadlineMs ?? 0;
     message.clientContext = object.clientContext ?? "";
     message.invokedFunctionArn = object.invokedFunctionArn ?? "";
+    message.traceparent = object.traceparent ?? "";
+    message.tracestate = object.tracestate ?? "";
+    message.spec = object.spec ?? Buffer.alloc(0);
     return message;
   },
 };
@@ -696,6 +766,91 @@ export const AgentRefusal: MessageFns<AgentRefusal> = {
   },
 };
 
+function createBaseAgentFailure(): AgentFailure {
+  return { code: "", message: "" };
+}
+
+export const AgentFailure: MessageFns<AgentFailure> = {
+  encode(message: AgentFailure, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== "") {
+      writer.uint32(10).string(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentFailure {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentFailure();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AgentFailure {
+    return {
+      code: isSet(object.code) ? globalThis.String(object.code) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: AgentFailure): unknown {
+    const obj: any = {};
+    if (message.code !== "") {
+      obj.code = message.code;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AgentFailure>, I>>(base?: I): AgentFailure {
+    return AgentFailure.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AgentFailure>, I>>(object: I): AgentFailure {
+    const message = createBaseAgentFailure();
+    message.code = object.code ?? "";
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
 function createBaseAgentInvokeResponse(): AgentInvokeResponse {
   return { outcome: undefined };
 }
@@ -708,6 +863,9 @@ export const AgentInvokeResponse: MessageFns<AgentInvokeResponse> = {
         break;
       case "refused":
         AgentRefusal.encode(message.outcome.value, writer.uint32(18).fork()).join();
+        break;
+      case "failed":
+        AgentFailure.encode(message.outcome.value, writer.uint32(26).fork()).join();
         break;
     }
     return writer;
@@ -742,6 +900,14 @@ export const AgentInvokeResponse: MessageFns<AgentInvokeResponse> = {
             message.outcome = { $case: "refused", value: AgentRefusal.decode(reader, reader.uint32()) };
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.outcome = { $case: "failed", value: AgentFailure.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -760,6 +926,8 @@ export const AgentInvokeResponse: MessageFns<AgentInvokeResponse> = {
         ? { $case: "result", value: AgentInvokeResult.fromJSON(object.result) }
         : isSet(object.refused)
         ? { $case: "refused", value: AgentRefusal.fromJSON(object.refused) }
+        : isSet(object.failed)
+        ? { $case: "failed", value: AgentFailure.fromJSON(object.failed) }
         : undefined,
     };
   },
@@ -770,6 +938,8 @@ export const AgentInvokeResponse: MessageFns<AgentInvokeResponse> = {
       obj.result = AgentInvokeResult.toJSON(message.outcome.value);
     } else if (message.outcome?.$case === "refused") {
       obj.refused = AgentRefusal.toJSON(message.outcome.value);
+    } else if (message.outcome?.$case === "failed") {
+      obj.failed = AgentFailure.toJSON(message.outcome.value);
     }
     return obj;
   },
@@ -792,6 +962,379 @@ export const AgentInvokeResponse: MessageFns<AgentInvokeResponse> = {
         }
         break;
       }
+      case "failed": {
+        if (object.outcome?.value !== undefined && object.outcome?.value !== null) {
+          message.outcome = { $case: "failed", value: AgentFailure.fromPartial(object.outcome.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseAgentCancel(): AgentCancel {
+  return {};
+}
+
+export const AgentCancel: MessageFns<AgentCancel> = {
+  encode(_: AgentCancel, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentCancel {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentCancel();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): AgentCancel {
+    return {};
+  },
+
+  toJSON(_: AgentCancel): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AgentCancel>, I>>(base?: I): AgentCancel {
+    return AgentCancel.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AgentCancel>, I>>(_: I): AgentCancel {
+    const message = createBaseAgentCancel();
+    return message;
+  },
+};
+
+function createBaseAgentSessionRequest(): AgentSessionRequest {
+  return { callId: 0, frame: undefined };
+}
+
+export const AgentSessionRequest: MessageFns<AgentSessionRequest> = {
+  encode(message: AgentSessionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.callId !== 0) {
+      writer.uint32(8).uint32(message.callId);
+    }
+    switch (message.frame?.$case) {
+      case "invoke":
+        AgentInvokeRequest.encode(message.frame.value, writer.uint32(18).fork()).join();
+        break;
+      case "cancel":
+        AgentCancel.encode(message.frame.value, writer.uint32(26).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentSessionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentSessionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.callId = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.frame = { $case: "invoke", value: AgentInvokeRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.frame = { $case: "cancel", value: AgentCancel.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AgentSessionRequest {
+    return {
+      callId: isSet(object.callId)
+        ? globalThis.Number(object.callId)
+        : isSet(object.call_id)
+        ? globalThis.Number(object.call_id)
+        : 0,
+      frame: isSet(object.invoke)
+        ? { $case: "invoke", value: AgentInvokeRequest.fromJSON(object.invoke) }
+        : isSet(object.cancel)
+        ? { $case: "cancel", value: AgentCancel.fromJSON(object.cancel) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: AgentSessionRequest): unknown {
+    const obj: any = {};
+    if (message.callId !== 0) {
+      obj.callId = Math.round(message.callId);
+    }
+    if (message.frame?.$case === "invoke") {
+      obj.invoke = AgentInvokeRequest.toJSON(message.frame.value);
+    } else if (message.frame?.$case === "cancel") {
+      obj.cancel = AgentCancel.toJSON(message.frame.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AgentSessionRequest>, I>>(base?: I): AgentSessionRequest {
+    return AgentSessionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AgentSessionRequest>, I>>(object: I): AgentSessionRequest {
+    const message = createBaseAgentSessionRequest();
+    message.callId = object.callId ?? 0;
+    switch (object.frame?.$case) {
+      case "invoke": {
+        if (object.frame?.value !== undefined && object.frame?.value !== null) {
+          message.frame = { $case: "invoke", value: AgentInvokeRequest.fromPartial(object.frame.value) };
+        }
+        break;
+      }
+      case "cancel": {
+        if (object.frame?.value !== undefined && object.frame?.value !== null) {
+          message.frame = { $case: "cancel", value: AgentCancel.fromPartial(object.frame.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseAgentSessionReady(): AgentSessionReady {
+  return { agentId: "" };
+}
+
+export const AgentSessionReady: MessageFns<AgentSessionReady> = {
+  encode(message: AgentSessionReady, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.agentId !== "") {
+      writer.uint32(10).string(message.agentId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentSessionReady {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentSessionReady();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.agentId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AgentSessionReady {
+    return {
+      agentId: isSet(object.agentId)
+        ? globalThis.String(object.agentId)
+        : isSet(object.agent_id)
+        ? globalThis.String(object.agent_id)
+        : "",
+    };
+  },
+
+  toJSON(message: AgentSessionReady): unknown {
+    const obj: any = {};
+    if (message.agentId !== "") {
+      obj.agentId = message.agentId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AgentSessionReady>, I>>(base?: I): AgentSessionReady {
+    return AgentSessionReady.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AgentSessionReady>, I>>(object: I): AgentSessionReady {
+    const message = createBaseAgentSessionReady();
+    message.agentId = object.agentId ?? "";
+    return message;
+  },
+};
+
+function createBaseAgentSessionResponse(): AgentSessionResponse {
+  return { callId: 0, frame: undefined };
+}
+
+export const AgentSessionResponse: MessageFns<AgentSessionResponse> = {
+  encode(message: AgentSessionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.callId !== 0) {
+      writer.uint32(8).uint32(message.callId);
+    }
+    switch (message.frame?.$case) {
+      case "ready":
+        AgentSessionReady.encode(message.frame.value, writer.uint32(18).fork()).join();
+        break;
+      case "response":
+        AgentInvokeResponse.encode(message.frame.value, writer.uint32(26).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentSessionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentSessionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.callId = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.frame = { $case: "ready", value: AgentSessionReady.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.frame = { $case: "response", value: AgentInvokeResponse.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AgentSessionResponse {
+    return {
+      callId: isSet(object.callId)
+        ? globalThis.Number(object.callId)
+        : isSet(object.call_id)
+        ? globalThis.Number(object.call_id)
+        : 0,
+      frame: isSet(object.ready)
+        ? { $case: "ready", value: AgentSessionReady.fromJSON(object.ready) }
+        : isSet(object.response)
+        ? { $case: "response", value: AgentInvokeResponse.fromJSON(object.response) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: AgentSessionResponse): unknown {
+    const obj: any = {};
+    if (message.callId !== 0) {
+      obj.callId = Math.round(message.callId);
+    }
+    if (message.frame?.$case === "ready") {
+      obj.ready = AgentSessionReady.toJSON(message.frame.value);
+    } else if (message.frame?.$case === "response") {
+      obj.response = AgentInvokeResponse.toJSON(message.frame.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AgentSessionResponse>, I>>(base?: I): AgentSessionResponse {
+    return AgentSessionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AgentSessionResponse>, I>>(object: I): AgentSessionResponse {
+    const message = createBaseAgentSessionResponse();
+    message.callId = object.callId ?? 0;
+    switch (object.frame?.$case) {
+      case "ready": {
+        if (object.frame?.value !== undefined && object.frame?.value !== null) {
+          message.frame = { $case: "ready", value: AgentSessionReady.fromPartial(object.frame.value) };
+        }
+        break;
+      }
+      case "response": {
+        if (object.frame?.value !== undefined && object.frame?.value !== null) {
+          message.frame = { $case: "response", value: AgentInvokeResponse.fromPartial(object.frame.value) };
+        }
+        break;
+      }
     }
     return message;
   },
@@ -800,37 +1343,44 @@ export const AgentInvokeResponse: MessageFns<AgentInvokeResponse> = {
 /** Internal: router -> node agent. Not part of the public API. */
 export type AgentServiceService = typeof AgentServiceService;
 export const AgentServiceService = {
-  invoke: {
-    path: "/stratus.v1.AgentService/Invoke" as const,
-    requestStream: false as const,
-    responseStream: false as const,
-    requestSerialize: (value: AgentInvokeRequest): Buffer => Buffer.from(AgentInvokeRequest.encode(value).finish()),
-    requestDeserialize: (value: Buffer): AgentInvokeRequest => AgentInvokeRequest.decode(value),
-    responseSerialize: (value: AgentInvokeResponse): Buffer => Buffer.from(AgentInvokeResponse.encode(value).finish()),
-    responseDeserialize: (value: Buffer): AgentInvokeResponse => AgentInvokeResponse.decode(value),
+  /**
+   * One long-lived stream per router and agent carrying many invocations at once, each frame
+   * tagged with a call id the router chose. Authenticated once, by the cluster token in the
+   * stream's metadata. The agent's first frame is `ready`: until it arrives nothing was sent.
+   */
+  session: {
+    path: "/stratus.v1.AgentService/Session" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: AgentSessionRequest): Buffer => Buffer.from(AgentSessionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AgentSessionRequest => AgentSessionRequest.decode(value),
+    responseSerialize: (value: AgentSessionResponse): Buffer =>
+      Buffer.from(AgentSessionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AgentSessionResponse => AgentSessionResponse.decode(value),
   },
 } as const;
 
 export interface AgentServiceServer extends UntypedServiceImplementation {
-  invoke: handleUnaryCall<AgentInvokeRequest, AgentInvokeResponse>;
+  /**
+   * One long-lived stream per router and agent carrying many invocations at once, each frame
+   * tagged with a call id the router chose. Authenticated once, by the cluster token in the
+   * stream's metadata. The agent's first frame is `ready`: until it arrives nothing was sent.
+   */
+  session: handleBidiStreamingCall<AgentSessionRequest, AgentSessionResponse>;
 }
 
 export interface AgentServiceClient extends Client {
-  invoke(
-    request: AgentInvokeRequest,
-    callback: (error: ServiceError | null, response: AgentInvokeResponse) => void,
-  ): ClientUnaryCall;
-  invoke(
-    request: AgentInvokeRequest,
+  /**
+   * One long-lived stream per router and agent carrying many invocations at once, each frame
+   * tagged with a call id the router chose. Authenticated once, by the cluster token in the
+   * stream's metadata. The agent's first frame is `ready`: until it arrives nothing was sent.
+   */
+  session(): ClientDuplexStream<AgentSessionRequest, AgentSessionResponse>;
+  session(options: Partial<CallOptions>): ClientDuplexStream<AgentSessionRequest, AgentSessionResponse>;
+  session(
     metadata: Metadata,
-    callback: (error: ServiceError | null, response: AgentInvokeResponse) => void,
-  ): ClientUnaryCall;
-  invoke(
-    request: AgentInvokeRequest,
-    metadata: Metadata,
-    options: Partial<CallOptions>,
-    callback: (error: ServiceError | null, response: AgentInvokeResponse) => void,
-  ): ClientUnaryCall;
+    options?: Partial<CallOptions>,
+  ): ClientDuplexStream<AgentSessionRequest, AgentSessionResponse>;
 }
 
 export const AgentServiceClient = makeGenericClientConstructor(
