@@ -1,7 +1,9 @@
 import { chmod } from 'node:fs/promises';
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { LIMITS } from '../sdk/core/limits';
+import { CHANNEL_PATH, CHANNEL_PROTOCOL, encodeFrame, FrameDecoder, FrameType, type Frame } from './runtimes/nodejs/frames';
 
 /** An event handed to the runtime on its next `GET /runtime/invocation/next`. */
 export interface RuntimeEvent {
@@ -51,15 +53,46 @@ function parseErrorReport(body: Buffer, typeHeader: string | undefined): Runtime
   return { errorType, errorMessage, stackTrace: stack.map(String), body: parsed.errorType === undefined ? normalized : body };
 }
 
+/** A runtime waiting for its next event: an HTTP long poll or a frame channel. */
+interface Waiter {
+  deliver(event: RuntimeEvent): void;
+  destroy(): void;
+}
+
+/** The headers `/invocation/next` carries for an event (also the header of an EVENT frame). */
+function eventHeaders(event: RuntimeEvent): http.OutgoingHttpHeaders {
+  const headers: http.OutgoingHttpHeaders = {
+    'content-type': 'application/json',
+    'content-length': event.payload.length,
+    'lambda-runtime-aws-request-id': event.requestId,
+    'lambda-runtime-deadline-ms': String(event.deadlineMs),
+    'lambda-runtime-invoked-function-arn': event.invokedFunctionArn,
+  };
+  if (event.xrayTraceId) headers['lambda-runtime-trace-id'] = event.xrayTraceId;
+  if (event.traceparent) headers.traceparent = event.traceparent;
+  if (event.tracestate) headers.tracestate = event.tracestate;
+  if (event.clientContext) headers['lambda-runtime-client-context'] = event.clientContext;
+  return headers;
+}
+
+/** How a POST (or its frame) is answered: status, and an error body for refusals. */
+type Reply = (statusCode: number, errorType?: string, errorMessage?: string) => void;
+
+function replyBody(errorType?: string, errorMessage?: string): string {
+  return errorType ? JSON.stringify({ errorType, errorMessage }) : JSON.stringify({ status: 'OK' });
+}
+
 /**
  * The Lambda Runtime API for one instance, on its own loopback port: the runtime can only ever
  * see its own events. Holds at most one pending `next` and one queued event, as one instance
- * runs one invocation at a time.
+ * runs one invocation at a time. The built-in Node.js runtime may upgrade its connection to a
+ * frame channel (runtimes/nodejs/frames.ts) carrying the same steps with the same rules.
  */
 export class RuntimeApiServer {
   private readonly server: http.Server;
   private unixServer: http.Server | undefined;
-  private waiting: http.ServerResponse | undefined;
+  private waiting: Waiter | undefined;
+  private readonly channels = new Set<Duplex>();
   private queued: RuntimeEvent | undefined;
   private activeId: string | undefined;
   private initDone = false;
@@ -68,6 +101,7 @@ export class RuntimeApiServer {
     this.server = http.createServer((req, res) => this.route(req, res));
     this.server.keepAliveTimeout = 0;
     this.server.requestTimeout = 0;
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
   }
 
   /** Listens on 127.0.0.1 and returns `host:port` for AWS_LAMBDA_RUNTIME_API. */
@@ -93,6 +127,7 @@ export class RuntimeApiServer {
     const server = http.createServer((req, res) => this.route(req, res));
     server.keepAliveTimeout = 0;
     server.requestTimeout = 0;
+    server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket, head));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(socketPath, () => resolve());
@@ -111,6 +146,8 @@ export class RuntimeApiServer {
   close(): void {
     this.waiting?.destroy();
     this.waiting = undefined;
+    for (const channel of this.channels) channel.destroy();
+    this.channels.clear();
     for (const server of [this.server, this.unixServer]) {
       server?.closeAllConnections();
       server?.close();
@@ -118,45 +155,78 @@ export class RuntimeApiServer {
   }
 
   private flush(): void {
-    const res = this.waiting;
+    const waiter = this.waiting;
     const event = this.queued;
-    if (!res || !event) return;
+    if (!waiter || !event) return;
     this.waiting = undefined;
     this.queued = undefined;
     this.activeId = event.requestId;
-    const headers: http.OutgoingHttpHeaders = {
-      'content-type': 'application/json',
-      'content-length': event.payload.length,
-      'lambda-runtime-aws-request-id': event.requestId,
-      'lambda-runtime-deadline-ms': String(event.deadlineMs),
-      'lambda-runtime-invoked-function-arn': event.invokedFunctionArn,
-    };
-    if (event.xrayTraceId) headers['lambda-runtime-trace-id'] = event.xrayTraceId;
-    if (event.traceparent) headers.traceparent = event.traceparent;
-    if (event.tracestate) headers.tracestate = event.tracestate;
-    if (event.clientContext) headers['lambda-runtime-client-context'] = event.clientContext;
-    res.writeHead(200, headers);
-    res.end(event.payload);
+    waiter.deliver(event);
+  }
+
+  /** The runtime asks for work: at most one ask may be pending. */
+  private next(waiter: Waiter): boolean {
+    if (this.waiting) return false;
+    this.waiting = waiter;
+    this.activeId = undefined;
+    this.initDone = true;
+    this.listener.onNext();
+    this.flush();
+    return true;
+  }
+
+  /** A result or error for `rawId`, checked against the invocation the runtime holds. */
+  private post(kind: 'response' | 'error', rawId: string, body: Buffer, typeHeader: string | undefined, reply: Reply): void {
+    let requestId: string | undefined;
+    try {
+      requestId = decodeURIComponent(rawId);
+    } catch {
+      // Malformed percent-encoding from the runtime must not crash the agent: it matches no invocation.
+    }
+    if (requestId === undefined || requestId !== this.activeId) return reply(400, 'InvalidRequestID', 'Invalid request ID');
+    this.activeId = undefined;
+    reply(202);
+    if (kind === 'response') this.listener.onResponse(requestId, body);
+    else this.listener.onError(requestId, parseErrorReport(body, typeHeader));
+  }
+
+  /** A body over the limit: refused, and the invocation the runtime holds fails as Lambda's does. */
+  private tooLarge(reply: Reply): void {
+    const requestId = this.activeId;
+    reply(413, 'RequestEntityTooLarge', `Exceeded maximum allowed payload size (${MAX_BODY} bytes).`);
+    if (requestId) {
+      this.activeId = undefined;
+      const message = `Response payload size exceeded maximum allowed payload size (${MAX_BODY} bytes).`;
+      this.listener.onError(requestId, {
+        errorType: 'Function.ResponseSizeTooLarge',
+        errorMessage: message,
+        stackTrace: [],
+        body: Buffer.from(JSON.stringify({ errorType: 'Function.ResponseSizeTooLarge', errorMessage: message })),
+      });
+    }
   }
 
   private route(req: http.IncomingMessage, res: http.ServerResponse): void {
     const url = req.url ?? '';
     if (req.method === 'GET' && url === `${PREFIX}/invocation/next`) {
-      if (this.waiting) return this.reply(res, 403, 'InvalidStateTransition', 'a next request is already pending');
-      this.waiting = res;
+      const waiter: Waiter = {
+        deliver: (event) => {
+          res.writeHead(200, eventHeaders(event));
+          res.end(event.payload);
+        },
+        destroy: () => res.destroy(),
+      };
+      if (!this.next(waiter)) return this.reply(res, 403, 'InvalidStateTransition', 'a next request is already pending');
       res.on('close', () => {
-        if (this.waiting === res) this.waiting = undefined;
+        if (this.waiting === waiter) this.waiting = undefined;
       });
-      this.activeId = undefined;
-      this.initDone = true;
-      this.listener.onNext();
-      this.flush();
       return;
     }
     if (req.method !== 'POST') return this.reply(res, 404, 'NotFound', `no route for ${req.method} ${url}`);
     const match = /^\/2018-06-01\/runtime\/invocation\/([^/]+)\/(response|error)$/.exec(url);
     if (!match && url !== `${PREFIX}/init/error`) return this.reply(res, 404, 'NotFound', `no route for POST ${url}`);
-    this.readBody(req, res, (body) => {
+    const reply: Reply = (statusCode, errorType, errorMessage) => this.reply(res, statusCode, errorType, errorMessage);
+    this.readBody(req, () => this.tooLarge(reply), (body) => {
       const typeHeader = req.headers['lambda-runtime-function-error-type'];
       const type = Array.isArray(typeHeader) ? typeHeader[0] : typeHeader;
       if (!match) {
@@ -165,21 +235,72 @@ export class RuntimeApiServer {
         this.listener.onInitError(parseErrorReport(body, type));
         return;
       }
-      let requestId: string | undefined;
-      try {
-        requestId = decodeURIComponent(match[1] ?? '');
-      } catch {
-        // Malformed percent-encoding from the runtime must not crash the agent: it matches no invocation.
-      }
-      if (requestId === undefined || requestId !== this.activeId) return this.reply(res, 400, 'InvalidRequestID', 'Invalid request ID');
-      this.activeId = undefined;
-      this.reply(res, 202);
-      if (match[2] === 'response') this.listener.onResponse(requestId, body);
-      else this.listener.onError(requestId, parseErrorReport(body, type));
+      this.post(match[2] as 'response' | 'error', match[1] ?? '', body, type, reply);
     });
   }
 
-  private readBody(req: http.IncomingMessage, res: http.ServerResponse, done: (body: Buffer) => void): void {
+  /**
+   * Switches a connection to the frame channel, for the built-in Node.js runtime. The frames map
+   * one to one onto the HTTP steps above and go through the same checks.
+   */
+  private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (req.url !== CHANNEL_PATH || req.headers.upgrade?.toLowerCase() !== CHANNEL_PROTOCOL) {
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    this.channels.add(socket);
+    (socket as Socket).setNoDelay?.(true);
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: ${CHANNEL_PROTOCOL}\r\n\r\n`);
+    const send = (type: (typeof FrameType)[keyof typeof FrameType], header: Record<string, unknown>, body?: Buffer): void => {
+      if (!socket.destroyed) socket.write(encodeFrame(type, header, body));
+    };
+    const reply: Reply = (statusCode, errorType, errorMessage) => send(FrameType.reply, { status: statusCode, body: replyBody(errorType, errorMessage) });
+    const waiter: Waiter = {
+      // Header values as an HTTP client would see them: strings.
+      deliver: (event) => send(FrameType.event, Object.fromEntries(Object.entries(eventHeaders(event)).map(([k, v]) => [k, String(v)])), event.payload),
+      destroy: () => socket.destroy(),
+    };
+    const onFrame = (frame: Frame): void => {
+      switch (frame.type) {
+        case FrameType.next:
+          // A second pending ask is a protocol violation, as HTTP's 403; the channel has no way to say so but to end.
+          if (!this.next(waiter)) socket.destroy();
+          return;
+        case FrameType.response:
+        case FrameType.error:
+          if (frame.body.length > MAX_BODY) return this.tooLarge(reply);
+          this.post(
+            frame.type === FrameType.response ? 'response' : 'error',
+            encodeURIComponent(String(frame.header.requestId ?? '')),
+            frame.body,
+            typeof frame.header.errorType === 'string' ? frame.header.errorType : undefined,
+            reply,
+          );
+          return;
+        default:
+          socket.destroy();
+      }
+    };
+    const decoder = new FrameDecoder(MAX_BODY + 64 * 1024, onFrame, (type) => {
+      if (type === FrameType.response || type === FrameType.error) this.tooLarge(reply);
+      else socket.destroy();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        decoder.push(chunk);
+      } catch {
+        socket.destroy();
+      }
+    });
+    socket.on('close', () => {
+      this.channels.delete(socket);
+      if (this.waiting === waiter) this.waiting = undefined;
+    });
+    socket.on('error', () => socket.destroy());
+    if (head.length > 0) socket.emit('data', head);
+  }
+
+  private readBody(req: http.IncomingMessage, onTooLarge: () => void, done: (body: Buffer) => void): void {
     const chunks: Buffer[] = [];
     let size = 0;
     let refused = false;
@@ -187,18 +308,7 @@ export class RuntimeApiServer {
       size += chunk.length;
       if (size > MAX_BODY && !refused) {
         refused = true;
-        const requestId = this.activeId;
-        this.reply(res, 413, 'RequestEntityTooLarge', `Exceeded maximum allowed payload size (${MAX_BODY} bytes).`);
-        if (requestId) {
-          this.activeId = undefined;
-          const message = `Response payload size exceeded maximum allowed payload size (${MAX_BODY} bytes).`;
-          this.listener.onError(requestId, {
-            errorType: 'Function.ResponseSizeTooLarge',
-            errorMessage: message,
-            stackTrace: [],
-            body: Buffer.from(JSON.stringify({ errorType: 'Function.ResponseSizeTooLarge', errorMessage: message })),
-          });
-        }
+        onTooLarge();
       }
       if (!refused) chunks.push(chunk);
     });
@@ -208,7 +318,7 @@ export class RuntimeApiServer {
   }
 
   private reply(res: http.ServerResponse, statusCode: number, errorType?: string, errorMessage?: string): void {
-    const body = errorType ? JSON.stringify({ errorType, errorMessage }) : JSON.stringify({ status: 'OK' });
+    const body = replyBody(errorType, errorMessage);
     res.writeHead(statusCode, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   }

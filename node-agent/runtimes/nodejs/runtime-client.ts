@@ -2,7 +2,9 @@
  * Minimal HTTP client for the Lambda Runtime API (`/2018-06-01/runtime/...`), Node builtins only.
  */
 import * as http from 'node:http';
+import type { Socket } from 'node:net';
 import type { ErrorPayload } from './errors';
+import { CHANNEL_PATH, CHANNEL_PROTOCOL, encodeFrame, FrameDecoder, FrameType, type Frame, type FrameTypeCode } from './frames';
 
 /** Options for `RuntimeClient`. */
 export interface RuntimeClientOptions {
@@ -10,6 +12,11 @@ export interface RuntimeClientOptions {
   runtimeApi: string;
   /** Limit for each POST; `/next` never times out because the instance may sit idle indefinitely. Default 10 000. */
   postTimeoutMs?: number;
+  /**
+   * Whether to ask the agent for the frame channel (one upgraded socket instead of an HTTP request
+   * per step); an API that does not offer it is spoken to over HTTP. Default true.
+   */
+  frameChannel?: boolean;
 }
 
 /** One event handed out by `/invocation/next`. */
@@ -43,16 +50,29 @@ export class RuntimeClient {
   // One socket, reused. Node unrefs idle keep-alive sockets, so it never keeps the event loop alive
   // while a handler runs; callbackWaitsForEmptyEventLoop depends on that.
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  /** The frame channel once open; 'unavailable' when the API does not offer it (or it is turned off). */
+  private channel: FrameChannel | 'unavailable' | undefined;
 
   constructor(options: RuntimeClientOptions) {
     const url = new URL(`http://${options.runtimeApi}`);
     this.hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
     this.port = Number(url.port || 80);
     this.postTimeoutMs = options.postTimeoutMs ?? 10_000;
+    if (options.frameChannel === false) this.channel = 'unavailable';
+  }
+
+  /** How this client talks to the Runtime API: frames once the channel is open, else HTTP. */
+  get transport(): 'frames' | 'http' | 'undecided' {
+    return this.channel === undefined ? 'undecided' : this.channel === 'unavailable' ? 'http' : 'frames';
   }
 
   /** Long-polls for the next event; anything but 200 means the instance should stop. */
   async nextInvocation(): Promise<NextInvocation> {
+    if (this.channel === undefined) this.channel = (await this.openChannel()) ?? 'unavailable';
+    if (this.channel !== 'unavailable') {
+      const frame = await this.channel.exchange(FrameType.next, {}, undefined, 0, FrameType.event);
+      return { headers: frame.header as http.IncomingHttpHeaders, body: frame.body };
+    }
     const { status, headers, body } = await this.request('GET', `${API_PREFIX}/invocation/next`, {});
     if (status !== 200) {
       throw new RuntimeApiError(`GET /invocation/next returned ${status}: ${body.toString('utf8').slice(0, 500)}`);
@@ -62,11 +82,13 @@ export class RuntimeClient {
 
   /** Posts a successful result; `body` is already serialised JSON. */
   postResponse(requestId: string, body: string): Promise<PostResult> {
+    if (this.channel instanceof FrameChannel) return this.postFrame(FrameType.response, { requestId }, body);
     return this.post(`${API_PREFIX}/invocation/${encodeURIComponent(requestId)}/response`, body, {});
   }
 
   /** Posts an invocation failure. The type header is optional on the wire but saves the agent a parse. */
   postInvocationError(requestId: string, payload: ErrorPayload): Promise<PostResult> {
+    if (this.channel instanceof FrameChannel) return this.postFrame(FrameType.error, { requestId, errorType: headerSafe(payload.errorType) }, JSON.stringify(payload));
     return this.post(`${API_PREFIX}/invocation/${encodeURIComponent(requestId)}/error`, JSON.stringify(payload), {
       [ERROR_TYPE_HEADER]: headerSafe(payload.errorType),
     });
@@ -79,13 +101,49 @@ export class RuntimeClient {
     });
   }
 
+  /** A RESPONSE or ERROR frame, answered by a REPLY frame that says what HTTP would have. */
+  private async postFrame(type: FrameTypeCode, header: Record<string, unknown>, body: string): Promise<PostResult> {
+    const channel = this.channel as FrameChannel;
+    const reply = await channel.exchange(type, header, Buffer.from(body, 'utf8'), this.postTimeoutMs, FrameType.reply);
+    const status = Number(reply.header.status);
+    return this.verdict(`${type === FrameType.response ? 'response' : 'error'} frame`, { status, body: Buffer.from(String(reply.header.body ?? ''), 'utf8') });
+  }
+
+  /**
+   * Asks to upgrade a connection to the frame channel. Resolves undefined when the API answers
+   * anything but 101: it only speaks HTTP. Failing to connect at all is the same failure HTTP has.
+   */
+  private openChannel(): Promise<FrameChannel | undefined> {
+    return new Promise((resolve, reject) => {
+      const req = http.request({
+        hostname: this.hostname,
+        port: this.port,
+        method: 'GET',
+        path: CHANNEL_PATH,
+        headers: { connection: 'Upgrade', upgrade: CHANNEL_PROTOCOL },
+        agent: false,
+      });
+      req.on('upgrade', (_res, socket: Socket, head: Buffer) => resolve(new FrameChannel(socket, head)));
+      req.on('response', (res) => {
+        res.resume();
+        resolve(undefined);
+      });
+      req.on('error', (err) => reject(new RuntimeApiError(`GET http://${this.hostname}:${this.port}${CHANNEL_PATH} failed: ${err.message}`, err)));
+      req.end();
+    });
+  }
+
   private async post(path: string, body: string, headers: http.OutgoingHttpHeaders): Promise<PostResult> {
     const res = await this.request('POST', path, { headers, body, timeoutMs: this.postTimeoutMs });
+    return this.verdict(`POST ${path}`, res);
+  }
+
+  private verdict(what: string, res: { status: number; body: Buffer }): PostResult {
     if (res.status >= 200 && res.status < 300) return { kind: 'accepted' };
     // 5xx is the documented "container error, exit"; 4xx (payload too large, wrong state, bad id) is a
     // verdict on this one result that the agent has already acted on, so the runtime carries on.
     if (res.status >= 500) {
-      throw new RuntimeApiError(`POST ${path} returned ${res.status}: ${res.body.toString('utf8').slice(0, 500)}`);
+      throw new RuntimeApiError(`${what} returned ${res.status}: ${res.body.toString('utf8').slice(0, 500)}`);
     }
     return { kind: 'refused', status: res.status, body: res.body.toString('utf8').slice(0, 500) };
   }
@@ -126,4 +184,71 @@ export class RuntimeClient {
 // Header values must be visible ASCII; an error name is user-controlled and may hold anything.
 function headerSafe(value: string): string {
   return value.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+}
+
+/**
+ * The upgraded socket: one exchange at a time (the runtime does one step at a time), each a frame
+ * out and the expected frame back. The socket is referenced only while an exchange waits, as an
+ * HTTP request would be: an idle channel never keeps the event loop alive while a handler runs,
+ * which callbackWaitsForEmptyEventLoop depends on.
+ */
+class FrameChannel {
+  private waiter: { expect: number; resolve: (f: Frame) => void; reject: (e: Error) => void; timer: NodeJS.Timeout | undefined } | undefined;
+  private failure: RuntimeApiError | undefined;
+  private readonly decoder: FrameDecoder;
+
+  constructor(
+    private readonly socket: Socket,
+    head: Buffer,
+  ) {
+    socket.setNoDelay(true);
+    socket.unref();
+    this.decoder = new FrameDecoder(Number.MAX_SAFE_INTEGER, (f) => this.onFrame(f), () => undefined);
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.decoder.push(chunk);
+      } catch (err) {
+        this.fail(new RuntimeApiError(`the Runtime API channel sent a malformed frame: ${(err as Error).message}`, err));
+      }
+    });
+    socket.on('error', (err) => this.fail(new RuntimeApiError(`the Runtime API channel failed: ${err.message}`, err)));
+    socket.on('close', () => this.fail(new RuntimeApiError('the Runtime API channel closed')));
+    if (head.length > 0) this.decoder.push(head);
+  }
+
+  /** Sends a frame and resolves with the next frame, which must be of type `expect`; `timeoutMs` 0 waits forever. */
+  exchange(type: FrameTypeCode, header: Record<string, unknown>, body: Buffer | undefined, timeoutMs: number, expect: number): Promise<Frame> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      const timer = timeoutMs > 0 ? setTimeout(() => this.fail(new RuntimeApiError(`no answer on the Runtime API channel within ${timeoutMs} ms`)), timeoutMs) : undefined;
+      this.waiter = { expect, resolve, reject, timer };
+      this.socket.ref();
+      this.socket.write(encodeFrame(type, header, body));
+    });
+  }
+
+  private onFrame(frame: Frame): void {
+    const w = this.settle();
+    if (!w) return this.fail(new RuntimeApiError(`the Runtime API channel sent an unexpected frame (type ${frame.type})`));
+    if (frame.type !== w.expect) {
+      w.reject(new RuntimeApiError(`the Runtime API channel sent frame type ${frame.type}, expected ${w.expect}`));
+      this.fail(new RuntimeApiError('the Runtime API channel is out of step'));
+      return;
+    }
+    w.resolve(frame);
+  }
+
+  private settle(): FrameChannel['waiter'] {
+    const w = this.waiter;
+    this.waiter = undefined;
+    if (w) clearTimeout(w.timer);
+    this.socket.unref();
+    return w;
+  }
+
+  private fail(err: RuntimeApiError): void {
+    this.failure ??= err;
+    this.settle()?.reject(err);
+    this.socket.destroy();
+  }
 }

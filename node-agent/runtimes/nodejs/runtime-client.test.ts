@@ -1,0 +1,117 @@
+/**
+ * The Node.js runtime's client against the agent's real Runtime API server on loopback: the frame
+ * channel must behave exactly as the HTTP Runtime API does.
+ */
+import { RuntimeApiServer, type RuntimeApiListener, type RuntimeErrorReport, type RuntimeEvent } from '../../runtime-api-server';
+import { RuntimeApiError, RuntimeClient } from './runtime-client';
+
+class Recorder implements RuntimeApiListener {
+  nexts = 0;
+  readonly responses: Array<{ requestId: string; body: string }> = [];
+  readonly errors: Array<{ requestId: string; report: RuntimeErrorReport }> = [];
+  onNext(): void {
+    this.nexts += 1;
+  }
+  onResponse(requestId: string, body: Buffer): void {
+    this.responses.push({ requestId, body: body.toString() });
+  }
+  onError(requestId: string, report: RuntimeErrorReport): void {
+    this.errors.push({ requestId, report });
+  }
+  onInitError(): void {}
+}
+
+const EVENT: RuntimeEvent = {
+  requestId: 'req-1',
+  payload: Buffer.from('{"hello":"world"}'),
+  deadlineMs: 1_900_000_000_000,
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:fn',
+  xrayTraceId: 'Root=1-abc-def;Parent=123;Sampled=1',
+  traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+  tracestate: 'k=v',
+  clientContext: '{"custom":{}}',
+};
+
+let server: RuntimeApiServer;
+let listener: Recorder;
+let address: string;
+beforeEach(async () => {
+  listener = new Recorder();
+  server = new RuntimeApiServer(listener);
+  address = await server.listen();
+});
+afterEach(() => server.close());
+
+/** Hands `event` to whichever client asks next, and returns what that client received. */
+async function receive(client: RuntimeClient, event: RuntimeEvent): Promise<Awaited<ReturnType<RuntimeClient['nextInvocation']>>> {
+  const next = client.nextInvocation();
+  server.deliver(event);
+  return next;
+}
+
+const LAMBDA_HEADERS = ['content-type', 'content-length', 'lambda-runtime-aws-request-id', 'lambda-runtime-deadline-ms', 'lambda-runtime-invoked-function-arn', 'lambda-runtime-trace-id', 'traceparent', 'tracestate', 'lambda-runtime-client-context'];
+
+test('runtime client uses the frame channel with the agent and receives the same event headers and body as over HTTP', async () => {
+  const frames = new RuntimeClient({ runtimeApi: address });
+  const got = await receive(frames, EVENT);
+  expect(frames.transport).toBe('frames');
+  await frames.postResponse('req-1', '"done"');
+
+  const http = new RuntimeClient({ runtimeApi: address, frameChannel: false });
+  const viaHttp = await receive(http, { ...EVENT, requestId: 'req-2' });
+  expect(http.transport).toBe('http');
+
+  const pick = (h: Record<string, unknown>, id: string): Record<string, unknown> =>
+    Object.fromEntries(LAMBDA_HEADERS.map((k) => [k, k === 'lambda-runtime-aws-request-id' ? id : h[k]]));
+  expect(pick(got.headers, 'x')).toEqual(pick(viaHttp.headers, 'x'));
+  expect(got.headers['lambda-runtime-aws-request-id']).toBe('req-1');
+  expect(got.headers['lambda-runtime-deadline-ms']).toBe('1900000000000');
+  expect(got.body.toString()).toBe('{"hello":"world"}');
+  expect(listener.nexts).toBe(2);
+});
+
+test('runtime client posts results and errors on the frame channel as the HTTP API receives them', async () => {
+  const client = new RuntimeClient({ runtimeApi: address });
+  await receive(client, EVENT);
+  expect(await client.postResponse('req-1', '{"ok":true}')).toEqual({ kind: 'accepted' });
+  await receive(client, { ...EVENT, requestId: 'req/2' });
+  const payload = { errorType: 'TypeError', errorMessage: 'boom', trace: ['at x'] };
+  expect(await client.postInvocationError('req/2', payload)).toEqual({ kind: 'accepted' });
+  expect(client.transport).toBe('frames');
+  expect(listener.responses).toEqual([{ requestId: 'req-1', body: '{"ok":true}' }]);
+  expect(listener.errors).toHaveLength(1);
+  expect(listener.errors[0]).toMatchObject({ requestId: 'req/2', report: { errorType: 'TypeError', errorMessage: 'boom', stackTrace: ['at x'] } });
+});
+
+test('runtime client on the frame channel is refused with 400 for a request id it does not hold, and carries on', async () => {
+  const client = new RuntimeClient({ runtimeApi: address });
+  await receive(client, EVENT);
+  const refused = await client.postResponse('someone-else', '1');
+  expect(refused).toMatchObject({ kind: 'refused', status: 400 });
+  expect((refused as { body: string }).body).toContain('InvalidRequestID');
+  expect(await client.postResponse('req-1', '2')).toEqual({ kind: 'accepted' });
+  expect(listener.responses).toEqual([{ requestId: 'req-1', body: '2' }]);
+});
+
+test('runtime client on the frame channel gets 413 for a response over 6 MB, and the invocation fails as Function.ResponseSizeTooLarge', async () => {
+  const client = new RuntimeClient({ runtimeApi: address });
+  await receive(client, EVENT);
+  const big = `"${'x'.repeat(6 * 1024 * 1024 + 200)}"`;
+  expect(await client.postResponse('req-1', big)).toMatchObject({ kind: 'refused', status: 413 });
+  expect(listener.errors.map((e) => [e.requestId, e.report.errorType])).toEqual([['req-1', 'Function.ResponseSizeTooLarge']]);
+  expect(listener.responses).toEqual([]);
+  // The channel stays usable for the next event.
+  const next = await receive(client, { ...EVENT, requestId: 'req-3' });
+  expect(next.headers['lambda-runtime-aws-request-id']).toBe('req-3');
+});
+
+test('runtime client fails with RuntimeApiError when the agent closes the frame channel under a waiting next', async () => {
+  const client = new RuntimeClient({ runtimeApi: address });
+  await receive(client, EVENT);
+  await client.postResponse('req-1', '1');
+  const waiting = client.nextInvocation();
+  await new Promise((r) => setTimeout(r, 20));
+  server.close();
+  await expect(waiting).rejects.toBeInstanceOf(RuntimeApiError);
+  await expect(client.postResponse('req-1', '1')).rejects.toBeInstanceOf(RuntimeApiError);
+});
