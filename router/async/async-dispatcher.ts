@@ -9,12 +9,15 @@ import type { Logger } from '../../sdk/core/logger';
 import { asyncConsumerName, STREAMS } from '../../sdk/core/nats-layout';
 import type { FunctionCache } from '../function-cache';
 import type { Invoker } from '../invoker';
+import { AdaptiveLimit } from './adaptive-limit';
 import type { AsyncMetrics } from './async-metrics';
 import { readEventHeaders, type AsyncEventHeaders, type AsyncQueue } from './async-queue';
 import { invocationRecord, payloadFormat, type RecordCondition, type RecordInput } from './invocation-record';
 
 /** How long a destination record may wait for JetStream to take it (leader elections take seconds). */
 const DESTINATION_RETRY_MS = 30_000;
+/** Events of one function a router runs at once before its adaptive limit has measured anything (it doubles while that pays). */
+const INITIAL_WINDOW = 8;
 
 /** Options for {@link AsyncDispatcher}. */
 export interface AsyncDispatcherOptions {
@@ -62,6 +65,11 @@ export interface AsyncDispatcherDeps {
  * Each event ends acknowledged only after its outcome is stored: run, retried (republished with
  * its attempt count and backoff), sent to its destination, or dead-lettered. Throttles and
  * platform errors put the event back with backoff and use up no attempt.
+ *
+ * Acks are sent without waiting for the server's confirmation (ack, not ackAck): nothing here
+ * depends on the ack having landed, and a lost ack means what a failed ackAck meant before — the
+ * event is redelivered after the ack wait and runs again, which at-least-once allows. The NATS
+ * connection is drained on shutdown, so acks of finished events are flushed before it closes.
  */
 export class AsyncDispatcher {
   private readonly workers = new Map<string, Promise<void>>();
@@ -123,13 +131,18 @@ export class AsyncDispatcher {
 
   private async work(fn: string): Promise<void> {
     const consumer: Consumer = await this.deps.js.consumers.get(STREAMS.async, asyncConsumerName(fn));
+    const limiter = new AdaptiveLimit({ initial: INITIAL_WINDOW, max: this.options.maxConcurrencyPerFunction });
     let local = 0;
+    // Called when an event's invocation returned (throttled and deferred events are not work done).
+    const ran = (): void => limiter.record(performance.now(), local, this.refillAt(limiter.limit, local));
     while (this.running) {
       const record = await this.deps.cache.get(fn).catch(() => undefined);
       const reserved = record?.config.reservedConcurrency;
-      const fnLimit = reserved === undefined || reserved === 0 ? this.options.maxConcurrencyPerFunction : Math.min(reserved, this.options.maxConcurrencyPerFunction);
+      limiter.setMax(reserved === undefined || reserved === 0 ? this.options.maxConcurrencyPerFunction : Math.min(reserved, this.options.maxConcurrencyPerFunction));
+      // Within the configured cap, as many as still raise the rate events complete at.
+      const fnLimit = limiter.limit;
       const room = Math.min(fnLimit - local, this.options.maxConcurrency - this.inflight);
-      if (room <= 0) {
+      if (room < this.refillAt(fnLimit, local)) {
         await new Promise<void>((resolve) => this.slotWaiters.add(resolve));
         continue;
       }
@@ -139,7 +152,7 @@ export class AsyncDispatcher {
         for await (const msg of batch) {
           local += 1;
           this.inflight += 1;
-          void this.handle(fn, msg).finally(() => {
+          void this.handle(fn, msg, ran).finally(() => {
             local -= 1;
             this.inflight -= 1;
             for (const w of [...this.slotWaiters]) {
@@ -155,7 +168,16 @@ export class AsyncDispatcher {
     }
   }
 
-  private async handle(fn: string, msg: JsMsg): Promise<void> {
+  /**
+   * How much room a function's window needs before it pulls again. While it has events running,
+   * a quarter of its window: one pull request then serves many events instead of one each (a
+   * pull costs a subscription and a round trip). An idle function pulls at any room.
+   */
+  private refillAt(fnLimit: number, local: number): number {
+    return local === 0 ? 1 : Math.max(1, Math.floor(Math.min(fnLimit, this.options.maxConcurrency) / 4));
+  }
+
+  private async handle(fn: string, msg: JsMsg, ran: () => void): Promise<void> {
     const now = Date.now();
     const h = readEventHeaders(msg.headers, `${fn}-${msg.seq}`, now);
     if (h.notBeforeMs > now) {
@@ -169,7 +191,7 @@ export class AsyncDispatcher {
         span.setAttribute('faas.invocation_id', h.requestId);
         span.setAttribute('faas.name', fn);
         try {
-          await this.run(fn, msg, h);
+          await this.run(fn, msg, h, ran);
         } catch (err) {
           // Storing the outcome failed (NATS trouble): leave the event to be redelivered.
           span.setStatus({ code: SpanStatusCode.ERROR });
@@ -182,11 +204,13 @@ export class AsyncDispatcher {
     );
   }
 
-  private async run(fn: string, msg: JsMsg, h: AsyncEventHeaders): Promise<void> {
+  private async run(fn: string, msg: JsMsg, h: AsyncEventHeaders, ran: () => void): Promise<void> {
     const { metrics } = this.deps;
     const record = await this.deps.cache.get(fn);
     const arn = functionArn(this.options.region, this.options.accountId, fn, h.qualifier || '$LATEST');
-    const base = { requestId: h.requestId, functionArn: arn, approximateInvokeCount: h.attempt, requestPayload: Buffer.from(msg.data) };
+    // A view, not a copy: the message's bytes are not reused by the NATS client.
+    const payload = Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength);
+    const base = { requestId: h.requestId, functionArn: arn, approximateInvokeCount: h.attempt, requestPayload: payload };
     if (!record) {
       await this.finish(fn, undefined, msg, { ...base, condition: 'FunctionNotFound', platformError: { errorType: 'FunctionNotFound', errorMessage: `function '${fn}' was deleted before the event ran` } });
       return;
@@ -208,7 +232,7 @@ export class AsyncDispatcher {
       result = await this.deps.invoker.invoke({
         requestId: h.requestId,
         record,
-        payload: Buffer.from(msg.data),
+        payload,
         deadlineMs: Date.now() + record.config.timeoutSeconds * 1000 + this.options.invokeSlackMs,
         tailLogs: false,
         clientContext: '',
@@ -223,6 +247,7 @@ export class AsyncDispatcher {
     } finally {
       clearInterval(progress);
     }
+    ran();
     const outcome = { ...base, approximateInvokeCount: h.attempt + 1, executedVersion: record.version, responsePayload: result.payload };
     if (!result.functionFailed) {
       metrics.count(fn, 'succeeded');
@@ -233,7 +258,7 @@ export class AsyncDispatcher {
           this.deps.logger.warn('on-success destination failed', { fn, requestId: h.requestId, err: toStratusError(err) });
         });
       }
-      await msg.ackAck();
+      msg.ack();
       return;
     }
     if (h.attempt < record.config.async.maxRetryAttempts) {
@@ -247,7 +272,7 @@ export class AsyncDispatcher {
         notBeforeMs: Date.now() + this.options.retryBaseMs * 2 ** h.attempt,
       });
       metrics.count(fn, 'retried');
-      await msg.ackAck();
+      msg.ack();
       return;
     }
     await this.finish(fn, record, msg, { ...outcome, condition: 'RetriesExhausted', functionError: 'Unhandled' });
@@ -272,7 +297,7 @@ export class AsyncDispatcher {
       await this.deps.queue.deadLetter(fn, Buffer.from(JSON.stringify(rec)), input.requestId, input.condition, payloadFormat(input.requestPayload));
       this.deps.metrics.count(fn, 'deadLettered');
     }
-    await msg.ackAck();
+    msg.ack();
   }
 
   /**
