@@ -151,5 +151,9 @@ test('agent service ends every session with OK when closed, so the server can sh
   await until(() => frames.length === 1);
   service.close();
   expect((await ended).code).toBe(grpc.status.OK);
+  // A session opened after close is turned down before `ready`: the router then knows nothing was sent.
+  const late = open();
+  expect((await late.ended).code).toBe(grpc.status.UNAVAILABLE);
+  expect(late.frames).toEqual([]);
   await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
 });

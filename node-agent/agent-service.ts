@@ -63,6 +63,7 @@ function toResponse(outcome: AgentOutcome): AgentInvokeResponse {
  */
 export class AgentService {
   private readonly sessions = new Set<Session>();
+  private closed = false;
   private readonly specs: LRUCache<string, FunctionRecord>;
 
   constructor(private readonly options: AgentServiceOptions) {
@@ -76,11 +77,17 @@ export class AgentService {
 
   /** Ends every session (after the agent drained, so none has work in flight). */
   close(): void {
+    this.closed = true;
     for (const call of this.sessions) call.end();
     this.sessions.clear();
   }
 
   private open(call: Session): void {
+    if (this.closed) {
+      // Before `ready`, so the router knows nothing was sent and places the work elsewhere.
+      call.emit('error', toGrpcStatus(new StratusError('ServiceUnavailable', 'this agent is shutting down: place the invocation on another agent')));
+      return;
+    }
     try {
       requireToken(call.metadata, this.options.clusterTokens, 'routers must use the cluster token (STRATUS_CLUSTER_TOKEN)');
     } catch (err) {

@@ -68,3 +68,38 @@ test('killing an agent fails every invocation in flight on its stream with Agent
     journal.close();
   }
 }, 90_000);
+
+test('draining an agent (SIGTERM) finishes the invocations in flight on its stream and sends new ones elsewhere, with no AgentLost', async () => {
+  const fresh = await cluster.addAgent('agent-3');
+  await cluster.waitForAgents(2);
+  const draining = cluster.agents.find((a) => a !== fresh && !a.exited())!;
+  const client = cluster.client();
+  const name = uniqueName('streamdrain');
+  await client.deploy({
+    name,
+    source: functionDir({ 'index.js': 'exports.handler = async (e) => { await new Promise((r) => setTimeout(r, e.ms)); return { seq: e.seq }; };' }),
+    settings: { runtime: 'nodejs', handler: 'index.handler', timeoutSeconds: 30 },
+  });
+  const call = (seq: number, ms: number): Promise<{ seq: number; agentId?: string; code?: string }> =>
+    client.invoke(name, JSON.stringify({ seq, ms }), { timeoutMs: 30_000 }).then(
+      (r) => ({ seq, agentId: r.report?.agentId }),
+      (err: unknown) => ({ seq, code: err instanceof StratusError ? err.code : String(err) }),
+    );
+  // Six long calls fill both agents (three instances each), so three run on the agent about to drain.
+  const long = Array.from({ length: 6 }, (_, seq) => call(seq, 2500));
+  await new Promise((r) => setTimeout(r, 1500));
+  const stopped = draining.stop();
+  // While it drains, and after its calls finished (when it has room again), new calls keep coming;
+  // they must be refused there or placed elsewhere, and run on the other agent.
+  const during: Array<Promise<{ seq: number; agentId?: string; code?: string }>> = [];
+  for (let i = 0; i < 25; i += 1) {
+    during.push(call(100 + i, 10));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const longOutcomes = await Promise.all(long);
+  const duringOutcomes = await Promise.all(during);
+  await stopped;
+  expect([...longOutcomes, ...duringOutcomes].filter((o) => o.code !== undefined)).toEqual([]);
+  expect(longOutcomes.filter((o) => o.agentId === draining.name)).toHaveLength(3);
+  for (const o of duringOutcomes) expect(o.agentId).toBe(fresh.name);
+}, 90_000);
