@@ -35,7 +35,7 @@ function request(requestId: string, fn: FunctionRecord): AgentInvokeRequest {
 }
 
 function completed(payload: Buffer): AgentOutcome {
-  return { kind: 'completed', payload, logTail: '', durationMs: 1, billedDurationMs: 1, maxMemoryUsedMb: 1, coldStart: false };
+  return { kind: 'completed', payload, logTail: 'START RequestId: x\n', durationMs: 1, billedDurationMs: 1, maxMemoryUsedMb: 1, coldStart: false };
 }
 
 /** Invocations the scripted agent holds until the test releases them. */
@@ -156,4 +156,17 @@ test('agent service ends every session with OK when closed, so the server can sh
   expect((await late.ended).code).toBe(grpc.status.UNAVAILABLE);
   expect(late.frames).toEqual([]);
   await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+});
+
+test('agent service sends the log tail only to a caller that asked for it', async () => {
+  const fn = record('fn', 'rev-1');
+  const { stream, frames } = open();
+  stream.write({ callId: 1, frame: { $case: 'invoke', value: request('a', fn) } });
+  stream.write({ callId: 2, frame: { $case: 'invoke', value: { ...request('b', fn), tailLogs: true } } });
+  await until(() => held.length === 2);
+  for (const h of held) h.release(completed(Buffer.alloc(0)));
+  await until(() => frames.length === 3);
+  const tails = Object.fromEntries(frames.slice(1).map((f) => [f.callId, f.frame?.$case === 'response' && f.frame.value.outcome?.$case === 'result' ? f.frame.value.outcome.value.logTail : '?']));
+  expect(tails).toEqual({ 1: '', 2: 'START RequestId: x\n' });
+  stream.end();
 });

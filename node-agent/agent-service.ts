@@ -33,7 +33,7 @@ export interface AgentServiceOptions {
 
 type Session = ServerDuplexStream<AgentSessionRequest, AgentSessionResponse>;
 
-function toResponse(outcome: AgentOutcome): AgentInvokeResponse {
+function toResponse(outcome: AgentOutcome, tailLogs: boolean): AgentInvokeResponse {
   if (outcome.kind === 'refused') return { outcome: { $case: 'refused', value: { reason: outcome.reason, message: outcome.message } } };
   return {
     outcome: {
@@ -44,7 +44,8 @@ function toResponse(outcome: AgentOutcome): AgentInvokeResponse {
         errorType: outcome.functionError?.errorType ?? '',
         errorMessage: outcome.functionError?.errorMessage ?? '',
         stackTrace: outcome.functionError?.stackTrace ?? [],
-        logTail: outcome.logTail,
+        // Only a caller that asked for the tail gets it: no bytes on the wire for the rest.
+        logTail: tailLogs ? outcome.logTail : '',
         durationMs: outcome.durationMs,
         billedDurationMs: outcome.billedDurationMs,
         initDurationMs: outcome.initDurationMs,
@@ -142,7 +143,7 @@ export class AgentService {
             clientContext: req.clientContext || undefined,
           });
           span.setAttribute('stratus.outcome', outcome.kind);
-          return toResponse(outcome);
+          return toResponse(outcome, req.tailLogs);
         } catch (err) {
           const e = toStratusError(err);
           span.setStatus({ code: SpanStatusCode.ERROR, message: e.code });
