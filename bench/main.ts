@@ -86,6 +86,7 @@ async function asyncPath(rows: Row[]): Promise<void> {
     const f = await measureAsync(bench, quick ? 2000 : 10_000);
     rows.push({ name: 'async enqueue (accepted), 1 caller', ours: f.enqueue, baselineName: 'raw JetStream publish (acked)', baseline: f.rawPublish });
     rows.push({ name: `async end to end, events/s (lost: ${f.lost})`, ours: f.endToEnd, baselineName: 'raw JetStream pull consume + ack', baseline: f.rawConsume });
+    rows.push({ name: 'async dispatch of a queued backlog, events/s', ours: f.drain, baselineName: 'raw JetStream pull consume + ack', baseline: f.rawConsume });
   } finally {
     await bench.stop();
   }
