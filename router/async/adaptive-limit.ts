@@ -11,9 +11,9 @@ const GAIN_TO_GROW = 1.1;
 /** A narrower window may deliver this much less per second and still be kept (fewer instances for nearly the same work). */
 const LOSS_TO_SHRINK = 0.9;
 /** Fewest completions a measurement is made of. */
-const MIN_ROUND = 8;
+const MIN_ROUND = 16;
 /** Shortest measurement: rates over a few milliseconds are mostly scheduler and GC noise. */
-const MIN_ROUND_MS = 250;
+const MIN_ROUND_MS = 500;
 
 type Phase = 'warmup' | 'measure';
 
@@ -30,9 +30,10 @@ type Phase = 'warmup' | 'measure';
  * instance's CPU wait), but throughput can: widening helps a long function in proportion and a
  * CPU-bound short one not at all.
  *
- * Rounds: after each change, the first `limit` completions are skipped (events started under the
- * old limit, cold starts), then at least `max(limit, 8)` completions over at least 250 ms are
- * timed. A round only counts if the
+ * Rounds: after each change, the completions of the events then in flight plus `limit` more are
+ * skipped (events started under the old limit, and time for the new instances' cold starts,
+ * which would otherwise make a wider window look no faster), then at least `max(2 * limit, 16)`
+ * completions over at least 500 ms are timed. A round only counts if the
  * window stayed full throughout (a backlog); otherwise the rate measures demand, not capacity,
  * and the limit is left alone. Then: growing that paid off continues (doubling until the first
  * disappointment, then by a quarter); growing that did not is undone; shrinking that cost little
@@ -44,6 +45,8 @@ export class AdaptiveLimit {
   private max: number;
   private phase: Phase = 'warmup';
   private seen = 0;
+  private skip: number;
+  private lastInflight = 0;
   private startedAt = 0;
   private full = true;
   private previous: { limit: number; rate: number } | undefined;
@@ -53,6 +56,7 @@ export class AdaptiveLimit {
   constructor(options: AdaptiveLimitOptions) {
     this.max = Math.max(1, Math.floor(options.max));
     this.value = Math.max(1, Math.min(Math.floor(options.initial), this.max));
+    this.skip = this.value;
   }
 
   /** The current limit: a whole number from 1 to the cap. */
@@ -76,9 +80,10 @@ export class AdaptiveLimit {
    */
   record(nowMs: number, inflight: number, refillAt: number): void {
     if (inflight + 2 * refillAt < this.value) this.full = false;
+    this.lastInflight = inflight;
     this.seen += 1;
     if (this.phase === 'warmup') {
-      if (this.seen < this.value) return;
+      if (this.seen < this.skip) return;
       this.phase = 'measure';
       this.seen = 0;
       this.startedAt = nowMs;
@@ -86,7 +91,7 @@ export class AdaptiveLimit {
       return;
     }
     const elapsed = nowMs - this.startedAt;
-    if (this.seen < Math.max(this.value, MIN_ROUND) || elapsed < MIN_ROUND_MS) return;
+    if (this.seen < Math.max(2 * this.value, MIN_ROUND) || elapsed < MIN_ROUND_MS) return;
     if (!this.full) {
       // Demand-limited: the rate measures arrivals, not capacity; nothing learnt, measure again.
       this.restart();
@@ -140,6 +145,7 @@ export class AdaptiveLimit {
   private restart(): void {
     this.phase = 'warmup';
     this.seen = 0;
+    this.skip = this.lastInflight + this.value;
     this.full = true;
   }
 }

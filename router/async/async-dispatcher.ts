@@ -133,6 +133,7 @@ export class AsyncDispatcher {
     const consumer: Consumer = await this.deps.js.consumers.get(STREAMS.async, asyncConsumerName(fn));
     const limiter = new AdaptiveLimit({ initial: INITIAL_WINDOW, max: this.options.maxConcurrencyPerFunction });
     let local = 0;
+    let lastLimit = limiter.limit;
     // Called when an event's invocation returned (throttled and deferred events are not work done).
     const ran = (): void => limiter.record(performance.now(), local, this.refillAt(limiter.limit, local));
     while (this.running) {
@@ -141,6 +142,10 @@ export class AsyncDispatcher {
       limiter.setMax(reserved === undefined || reserved === 0 ? this.options.maxConcurrencyPerFunction : Math.min(reserved, this.options.maxConcurrencyPerFunction));
       // Within the configured cap, as many as still raise the rate events complete at.
       const fnLimit = limiter.limit;
+      if (fnLimit !== lastLimit) {
+        this.deps.logger.debug('async window changed', { fn, from: lastLimit, to: fnLimit });
+        lastLimit = fnLimit;
+      }
       const room = Math.min(fnLimit - local, this.options.maxConcurrency - this.inflight);
       if (room < this.refillAt(fnLimit, local)) {
         await new Promise<void>((resolve) => this.slotWaiters.add(resolve));
