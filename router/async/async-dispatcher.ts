@@ -25,7 +25,7 @@ export interface AsyncDispatcherOptions {
   discoverIntervalMs: number;
   /** Long-poll length of one fetch. */
   fetchExpiresMs: number;
-  /** Most events of one function this router runs at once (reserved concurrency lowers it). */
+  /** Most events of one function this router runs at once (reserved concurrency lowers it); the adaptive window moves below it. */
   maxConcurrencyPerFunction: number;
   /** Most async events this router runs at once. */
   maxConcurrency: number;
@@ -65,6 +65,10 @@ export interface AsyncDispatcherDeps {
  * Each event ends acknowledged only after its outcome is stored: run, retried (republished with
  * its attempt count and backoff), sent to its destination, or dead-lettered. Throttles and
  * platform errors put the event back with backoff and use up no attempt.
+ *
+ * How many of a function's events run at once is an {@link AdaptiveLimit} under the configured
+ * cap: as many as still raise the rate they complete at, so a short function does not get an
+ * instance per event in flight while a long one still gets the whole cap.
  *
  * Acks are sent without waiting for the server's confirmation (ack, not ackAck): nothing here
  * depends on the ack having landed, and a lost ack means what a failed ackAck meant before — the
