@@ -1,5 +1,6 @@
 import type { AgentHeartbeat } from '../sdk/core/heartbeat';
-import { warmKey, type AgentView, type WarmView } from './placement';
+import { PlacementIndex } from './placement-index';
+import { placeAmong, warmKey, type AgentView, type PlacementDecision, type PlacementRequest, type WarmView } from './placement';
 
 interface Entry {
   hb: AgentHeartbeat;
@@ -50,6 +51,10 @@ export class ClusterView {
   private readonly removed = new Map<string, { bootId: string; seq: number }>();
   private readonly waiters = new Set<() => void>();
   private readonly now: () => number;
+  /** Kept in step with `entries`, so placement and concurrency do not scan every agent. */
+  private readonly index = new PlacementIndex();
+  /** No live agent can have expired before this time; until then expiry needs no scan. */
+  private nextExpiryMs = Infinity;
 
   constructor(private readonly options: ClusterViewOptions) {
     this.now = options.now ?? Date.now;
@@ -65,7 +70,12 @@ export class ClusterView {
       return;
     }
     this.removed.delete(hb.agentId);
-    this.entries.set(hb.agentId, { hb, receivedAtMs: this.now(), view: toView(hb) });
+    const previous = this.entries.get(hb.agentId);
+    if (previous) this.index.delete(previous.view);
+    const entry: Entry = { hb, receivedAtMs: this.now(), view: toView(hb) };
+    this.entries.set(hb.agentId, entry);
+    this.index.add(entry.view);
+    this.nextExpiryMs = Math.min(this.nextExpiryMs, this.expiryOf(entry));
     this.notify();
   }
 
@@ -74,6 +84,7 @@ export class ClusterView {
     const held = this.entries.get(agentId);
     if (!held) return;
     this.entries.delete(agentId);
+    this.index.delete(held.view);
     this.removed.set(agentId, { bootId: held.hb.bootId, seq: held.hb.seq });
     // Bounded: a long-lived router sees agents come and go for months.
     if (this.removed.size > 10_000) this.removed.delete(this.removed.keys().next().value as string);
@@ -82,13 +93,36 @@ export class ClusterView {
 
   /** Live agents for placement; agents whose heartbeats stopped are dropped here. */
   agents(): AgentView[] {
+    this.expire();
+    return [...this.entries.values()].map((e) => e.view);
+  }
+
+  /**
+   * Places an invocation among the live agents ({@link placeAmong}): the same decision as
+   * `place(agents(), req)`, from indexes kept as heartbeats arrive instead of a scan of every agent.
+   */
+  place(req: PlacementRequest, random: () => number = Math.random): PlacementDecision {
+    this.expire();
+    return placeAmong(this.index, req, random);
+  }
+
+  private expiryOf(e: Entry): number {
+    return e.receivedAtMs + e.hb.intervalMs * this.options.missedHeartbeats;
+  }
+
+  /** Drops agents whose heartbeats stopped; scans only once the earliest possible expiry has passed. */
+  private expire(): void {
     const now = this.now();
-    const live: AgentView[] = [];
+    if (now <= this.nextExpiryMs) return;
+    let next = Infinity;
     for (const [id, e] of this.entries) {
-      if (now - e.receivedAtMs > e.hb.intervalMs * this.options.missedHeartbeats) this.entries.delete(id);
-      else live.push(e.view);
+      const expiry = this.expiryOf(e);
+      if (now > expiry) {
+        this.entries.delete(id);
+        this.index.delete(e.view);
+      } else next = Math.min(next, expiry);
     }
-    return live;
+    this.nextExpiryMs = next;
   }
 
   /** Heartbeats of live agents, for the cluster API. */
@@ -102,16 +136,8 @@ export class ClusterView {
    * as the agents last reported them plus this router's dispatches since.
    */
   concurrency(functionName: string): { total: number; function: number } {
-    let total = 0;
-    let fn = 0;
-    for (const view of this.agents()) {
-      for (const [key, w] of view.warm) {
-        const running = w.busy + w.starting;
-        total += running;
-        if (key.startsWith(`${functionName}#`)) fn += running;
-      }
-    }
-    return { total, function: fn };
+    this.expire();
+    return this.index.concurrency(functionName);
   }
 
   /** Books a dispatch until the agent's next heartbeat tells the truth. */
@@ -123,12 +149,18 @@ export class ClusterView {
     if (reason === 'warm' && w.idle > 0) {
       view.warm.set(key, { ...w, idle: w.idle - 1, busy: w.busy + 1 });
       view.idleMemoryMb = Math.max(0, view.idleMemoryMb - memoryMb);
+      this.index.warmChanged(view, key, w.idle, 1);
+      this.index.roomChanged(view);
       return;
     }
     view.warm.set(key, { ...w, starting: w.starting + 1 });
-    view.instancesByFunction.set(functionName, (view.instancesByFunction.get(functionName) ?? 0) + 1);
+    const instances = view.instancesByFunction.get(functionName) ?? 0;
+    view.instancesByFunction.set(functionName, instances + 1);
     view.memoryFreeMb = Math.max(0, view.memoryFreeMb - memoryMb);
     view.slotsFree = Math.max(0, view.slotsFree - 1);
+    this.index.warmChanged(view, key, w.idle, 1);
+    if (instances === 0) this.index.holderAdded(view, functionName);
+    this.index.roomChanged(view);
   }
 
   /** Resolves at the next change of the view, or after `ms`. */

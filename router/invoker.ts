@@ -7,7 +7,6 @@ import { functionRecordToPb } from '../sdk/core/wire/function-codec';
 import { fromGrpcError } from '../sdk/core/wire/grpc-errors';
 import type { AgentCallFailure, AgentClients } from './agent-clients';
 import type { ClusterView } from './cluster-view';
-import { place } from './placement';
 
 /** Options for {@link Invoker}. */
 export interface InvokerOptions {
@@ -86,7 +85,7 @@ export class Invoker {
         continue;
       }
       const decision = this.tracer.startActiveSpan('stratus.placement', (span) => {
-        const d = place(this.view.agents(), {
+        const d = this.view.place({
           functionName: record.config.name,
           revisionId: record.revisionId,
           memoryMb: record.config.memoryMb,
