@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { connect } from '@nats-io/transport-node';
 import { startBenchCluster, functionFolder } from './bench-cluster';
 import { measureAsync } from './async';
 import { measureBareSpawn, measureColdStarts } from './cold-start';
@@ -44,6 +45,23 @@ async function grpcEchoBaseline(payload: Buffer, concurrency: number): Promise<L
   }
 }
 
+/** A raw NATS request/reply to a responder in another process, for reference next to the gRPC echo. */
+async function natsRequestBaseline(natsUrl: string, payload: Buffer, concurrency: number): Promise<LatencyStats> {
+  const child = spawn(process.execPath, [path.join(__dirname, 'nats-echo-server.js'), natsUrl], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  const nc = await connect({ servers: natsUrl });
+  const call = async (): Promise<void> => {
+    await nc.request('bench.echo', payload, { timeout: 10_000 });
+  };
+  try {
+    await measure(200, concurrency, call);
+    return await measure(N, concurrency, call);
+  } finally {
+    await nc.close();
+    child.kill('SIGTERM');
+  }
+}
+
 async function syncWarm(rows: Row[]): Promise<void> {
   const bench = await startBenchCluster();
   try {
@@ -55,7 +73,9 @@ async function syncWarm(rows: Row[]): Promise<void> {
         if (r.functionError) throw new Error(r.functionError.errorMessage);
       };
       await measure(Math.max(200, concurrency * 4), concurrency, invoke);
-      rows.push({ name: `sync warm invoke, ${concurrency} caller(s)`, ours: await measure(N, concurrency, invoke), baselineName: 'raw grpc-js unary echo', baseline: await grpcEchoBaseline(payload, concurrency) });
+      const ours = await measure(N, concurrency, invoke);
+      rows.push({ name: `sync warm invoke, ${concurrency} caller(s)`, ours, baselineName: 'raw grpc-js unary echo', baseline: await grpcEchoBaseline(payload, concurrency) });
+      rows.push({ name: `sync warm invoke, ${concurrency} caller(s)`, ours, baselineName: 'raw NATS request (reference)', baseline: await natsRequestBaseline(bench.cluster.natsUrl, payload, concurrency) });
     }
   } finally {
     await bench.stop();

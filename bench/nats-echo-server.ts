@@ -1,0 +1,19 @@
+/**
+ * Reference baseline for benchmarks: a raw NATS responder in its own process, answering every
+ * request on `bench.echo` with its payload. Usage: node nats-echo-server.js <nats-url>; prints
+ * "ready" once subscribed (and flushed, so requests sent after it are answered).
+ */
+import { connect } from '@nats-io/transport-node';
+
+async function main(url: string): Promise<void> {
+  const nc = await connect({ servers: url });
+  nc.subscribe('bench.echo', { callback: (err, msg) => void (err ? undefined : msg.respond(msg.data)) });
+  await nc.flush();
+  process.stdout.write('ready\n');
+  process.on('SIGTERM', () => void nc.close().then(() => process.exit(0)));
+}
+
+main(process.argv[2] ?? '').catch((err: unknown) => {
+  process.stderr.write(`nats echo server failed: ${(err as Error).message}\n`);
+  process.exit(1);
+});
