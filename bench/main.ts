@@ -13,6 +13,9 @@ import { connect } from '@nats-io/transport-node';
 import { startBenchCluster, functionFolder } from './bench-cluster';
 import { measureAsync } from './async';
 import { measureBareSpawn, measureColdStarts } from './cold-start';
+import { measureFootprint, type TreeMemory } from './footprint';
+import { measurePlacement } from './placement';
+import { measureRouterMemory, type ProcessMemory } from './router-memory';
 import { measure, type LatencyStats } from './stats';
 
 const quick = process.argv.includes('--quick');
@@ -24,6 +27,13 @@ interface Row {
   ours: LatencyStats;
   baselineName: string;
   baseline: LatencyStats;
+  /** Unit of the two figures: ms (default) or us as p50 / p99; MB as RSS / peak RSS (then throughput is NaN). */
+  unit?: 'ms' | 'us' | 'MB';
+}
+
+/** A memory figure in a Row: RSS as p50Ms, peak RSS as p99Ms. */
+function memoryRow(m: { rssMb: number; peakRssMb: number }): LatencyStats {
+  return { count: 1, p50Ms: m.rssMb, p99Ms: m.peakRssMb, meanMs: m.rssMb, throughputPerS: NaN };
 }
 
 async function grpcEchoBaseline(payload: Buffer, concurrency: number): Promise<LatencyStats> {
@@ -112,19 +122,50 @@ async function asyncPath(rows: Row[]): Promise<void> {
   }
 }
 
+function placementSection(rows: Row[]): void {
+  const f = measurePlacement({ functions: 10_000, agents: 200, rounds: quick ? 20_000 : 100_000 });
+  const floor = 'Map lookup of the function key, same timed loop';
+  rows.push({ name: 'placement decision, 10,000 fns / 200 agents (warm mix)', ours: f.decision, baselineName: floor, baseline: f.mapLookup, unit: 'us' });
+  rows.push({ name: 'placement decision, room path (fn on no agent)', ours: f.coldDecision, baselineName: floor, baseline: f.mapLookup, unit: 'us' });
+  rows.push({ name: 'placement by scanning every agent (pre-index)', ours: f.scanDecision, baselineName: floor, baseline: f.mapLookup, unit: 'us' });
+}
+
+async function routerMemorySection(rows: Row[]): Promise<void> {
+  const functions = quick ? 25_000 : 100_000;
+  const f = await measureRouterMemory({ functions, sample: quick ? 10 : 50 });
+  const n = functions.toLocaleString('en-US');
+  const baselineName = 'idle router, 0 functions';
+  const mem = (m: ProcessMemory): LatencyStats => memoryRow(m);
+  rows.push({ name: `router RSS, ${n} fns written while it watched`, ours: mem(f.afterWatchingWrites), baselineName, baseline: mem(f.idle), unit: 'MB' });
+  rows.push({ name: `router RSS, restarted over ${n} fns, ${f.sampled} invoked`, ours: mem(f.afterRestartAndInvokes), baselineName, baseline: mem(f.idle), unit: 'MB' });
+}
+
+async function footprintSection(rows: Row[]): Promise<void> {
+  const f = await measureFootprint();
+  const label = (t: TreeMemory): string => `PSS ${t.pssMb.toFixed(1)}${t.cgroupMb === undefined ? '' : `, cgroup ${t.cgroupMb.toFixed(1)}`} MB`;
+  const bare = { nodejs: ['bare node -e, idle', f.bareNode], python: ['bare python3 -c, idle', f.barePython], provided: ['bare sh loop, idle', f.bareSh] } as const;
+  for (const [runtime, tree] of Object.entries(f.instances)) {
+    const [baselineName, baseline] = bare[runtime as keyof typeof bare];
+    rows.push({ name: `idle warm ${runtime} instance, sandbox tree (${label(tree)})`, ours: memoryRow(tree), baselineName, baseline: memoryRow(baseline), unit: 'MB' });
+  }
+  rows.push({ name: `idle agent (${label(f.agent)})`, ours: memoryRow(f.agent), baselineName: 'bare node -e, idle', baseline: memoryRow(f.bareNode), unit: 'MB' });
+  rows.push({ name: `idle router (${label(f.router)})`, ours: memoryRow(f.router), baselineName: 'bare node -e, idle', baseline: memoryRow(f.bareNode), unit: 'MB' });
+}
+
 function printTable(rows: Row[]): void {
-  const head = ['benchmark', 'p50 / p99 ms', 'baseline', 'baseline p50 / p99 ms', 'ratio', 'per second, ours / baseline'];
+  const head = ['benchmark', 'p50 / p99 (MB: RSS / peak)', 'baseline', 'baseline p50 / p99', 'ratio', 'per second, ours / baseline'];
   // Throughput-only rows have no per-call latency.
-  const ms = (s: LatencyStats): string => (Number.isNaN(s.p50Ms) ? '-' : `${s.p50Ms.toFixed(2)} / ${s.p99Ms.toFixed(2)}`);
+  const figures = (s: LatencyStats, unit: Row['unit'] = 'ms'): string =>
+    Number.isNaN(s.p50Ms) ? '-' : unit === 'us' ? `${(s.p50Ms * 1000).toFixed(2)} / ${(s.p99Ms * 1000).toFixed(2)} us` : unit === 'MB' ? `${s.p50Ms.toFixed(1)} / ${s.p99Ms.toFixed(1)} MB` : `${s.p50Ms.toFixed(2)} / ${s.p99Ms.toFixed(2)} ms`;
   const ratio = (r: Row): string =>
     Number.isNaN(r.ours.p50Ms) ? `${((r.ours.throughputPerS / r.baseline.throughputPerS) * 100).toFixed(0)}% of throughput` : `${(r.ours.p50Ms / r.baseline.p50Ms).toFixed(2)}x`;
   const cells = rows.map((r) => [
     r.name,
-    ms(r.ours),
+    figures(r.ours, r.unit),
     r.baselineName,
-    ms(r.baseline),
+    figures(r.baseline, r.unit),
     ratio(r),
-    `${r.ours.throughputPerS.toFixed(0)} / ${r.baseline.throughputPerS.toFixed(0)}`,
+    r.unit === 'MB' ? '-' : `${r.ours.throughputPerS.toFixed(0)} / ${r.baseline.throughputPerS.toFixed(0)}`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
   const line = (c: string[]): string => `| ${c.map((x, i) => x.padEnd(widths[i] ?? 0)).join(' | ')} |`;
@@ -137,6 +178,11 @@ async function main(): Promise<void> {
   if (!only || only === 'sync') await syncWarm(rows);
   if (!only || only === 'cold') await coldStarts(rows);
   if (!only || only === 'async') await asyncPath(rows);
+  if (!only || only === 'placement') {
+    placementSection(rows);
+    await routerMemorySection(rows);
+  }
+  if (!only || only === 'footprint') await footprintSection(rows);
   printTable(rows);
   const outDir = path.resolve(__dirname, '..', '..', 'bench', 'results');
   mkdirSync(outDir, { recursive: true });

@@ -12,25 +12,41 @@ interface Entry {
  * KV read) and kept fresh by the registry watch, ordered by KV revision (not by clocks, which
  * differ between hosts). Misses are not cached, so a function created on another router is
  * visible at once; this router's own writes drop the entry so the next read sees them.
+ *
+ * Only functions this router has read are held: the watch sees every change in the cluster, and
+ * caching those would fill the cache (up to its limit) with functions this router never serves.
  */
 export class FunctionCache {
   private readonly lru: LRUCache<string, Entry>;
+  /** Names with a read in flight: a change seen meanwhile must win over what the read returns. */
+  private readonly reading = new Map<string, number>();
 
-  constructor(registry: FunctionRegistry, maxEntries: number) {
+  constructor(registry: Pick<FunctionRegistry, 'getEntry'>, maxEntries: number) {
     this.lru = new LRUCache<string, Entry>({
       max: maxEntries,
       fetchMethod: async (name) => registry.getEntry(name),
+      // A change applied during a read replaces the read's entry; the reader still gets its answer
+      // (as of when it read) instead of an abort error, and the newer change stays cached.
+      ignoreFetchAbort: true,
     });
   }
 
   /** The function's $LATEST record, or undefined when it does not exist. */
   async get(name: string): Promise<FunctionRecord | undefined> {
-    return (await this.lru.fetch(name))?.record;
+    this.reading.set(name, (this.reading.get(name) ?? 0) + 1);
+    try {
+      return (await this.lru.fetch(name))?.record;
+    } finally {
+      const n = (this.reading.get(name) ?? 1) - 1;
+      if (n === 0) this.reading.delete(name);
+      else this.reading.set(name, n);
+    }
   }
 
-  /** Applies a change seen through the registry watch, unless it is older than what we hold. */
+  /** Applies a change seen through the registry watch to a function held or being read, unless it is older than what we hold. */
   apply(change: RegistryChange): void {
     const held = this.lru.peek(change.name);
+    if (!held && !this.reading.has(change.name)) return;
     if (held && held.revision >= change.revision) return;
     if (!change.record) this.lru.delete(change.name);
     else this.lru.set(change.name, { record: change.record, revision: change.revision });
