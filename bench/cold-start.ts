@@ -22,8 +22,17 @@ done
   },
 };
 
-/** Invoke-to-response on a new instance each time: every round changes the configuration, so no instance can be reused. */
-export async function measureColdStarts(client: StratusClient, runtime: keyof typeof NOOP_FUNCTIONS, rounds: number): Promise<LatencyStats> {
+/**
+ * Invoke-to-response on a new instance each time: every round changes the configuration, so no
+ * instance can be reused. `pauseMs` waits before each round (so an agent's pre-started runtimes are
+ * back in its pool); `initMs`, when given, collects each round's reported init duration.
+ */
+export async function measureColdStarts(
+  client: StratusClient,
+  runtime: keyof typeof NOOP_FUNCTIONS,
+  rounds: number,
+  options: { pauseMs?: number; initMs?: number[] } = {},
+): Promise<LatencyStats> {
   const name = `cold-${runtime}-${Date.now()}`;
   const fn = NOOP_FUNCTIONS[runtime];
   await client.deploy({ name, source: functionFolder(fn.files), settings: { runtime, handler: fn.handler } });
@@ -32,13 +41,16 @@ export async function measureColdStarts(client: StratusClient, runtime: keyof ty
   const start = performance.now();
   for (let i = 0; i < rounds; i += 1) {
     await client.updateFunctionConfiguration(name, { environment: { ROUND: String(i) } });
+    if (options.pauseMs) await new Promise((r) => setTimeout(r, options.pauseMs));
     const t0 = performance.now();
     const res = await client.invoke(name, '{"cold":true}');
     samples.push(performance.now() - t0);
+    if (options.initMs && res.report?.initDurationMs !== undefined) options.initMs.push(res.report.initDurationMs);
     if (res.functionError) throw new Error(`${runtime} cold start failed: ${res.functionError.errorType}: ${res.functionError.errorMessage}`);
     if (!res.report?.coldStart) throw new Error(`${runtime} round ${i} was not a cold start`);
   }
-  return summarize(samples, performance.now() - start);
+  // The pauses are not part of the rate.
+  return summarize(samples, performance.now() - start - rounds * (options.pauseMs ?? 0));
 }
 
 /** Baseline: spawning the bare runtime to its first output byte. */

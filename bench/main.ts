@@ -98,7 +98,9 @@ async function coldStarts(rows: Row[]): Promise<void> {
     python: await measureBareSpawn('/usr/bin/python3', ['-c', 'print(1)'], COLD_ROUNDS),
     provided: await measureBareSpawn('/bin/sh', ['-c', 'echo 1'], COLD_ROUNDS),
   };
-  for (const [label, agentEnv] of [['sandboxed (bwrap + cgroups)', {}], ['unsandboxed (process driver)', { STRATUS_SANDBOX: 'process' }]] as const) {
+  // These rows measure starts without pre-started runtimes (the pool is off); the pool has its own rows below.
+  const noPool = { STRATUS_PRESTART_NODEJS: '0', STRATUS_PRESTART_PYTHON: '0' };
+  for (const [label, agentEnv] of [['sandboxed (bwrap + cgroups)', noPool], ['unsandboxed (process driver)', { ...noPool, STRATUS_SANDBOX: 'process' }]] as const) {
     const bench = await startBenchCluster(agentEnv);
     try {
       for (const runtime of ['nodejs', 'python', 'provided'] as const) {
@@ -107,6 +109,22 @@ async function coldStarts(rows: Row[]): Promise<void> {
     } finally {
       await bench.stop();
     }
+  }
+  await coldStartsPrestarted(rows, bare);
+}
+
+/** Cold starts that take a pre-started runtime (sandboxed): each round waits until the pool is refilled, as it is when starts are not back to back. */
+async function coldStartsPrestarted(rows: Row[], bare: Record<string, LatencyStats>): Promise<void> {
+  const bench = await startBenchCluster({ STRATUS_PRESTART_NODEJS: '2', STRATUS_PRESTART_PYTHON: '2' });
+  try {
+    for (const runtime of ['nodejs', 'python'] as const) {
+      const initMs: number[] = [];
+      const ours = await measureColdStarts(bench.client, runtime, COLD_ROUNDS, { pauseMs: 600, initMs });
+      const init = initMs.sort((a, b) => a - b)[Math.floor(initMs.length / 2)] ?? NaN;
+      rows.push({ name: `cold start ${runtime}, pre-started runtime (init p50 ${init.toFixed(1)} ms)`, ours, baselineName: `bare ${runtime} spawn`, baseline: bare[runtime] as LatencyStats });
+    }
+  } finally {
+    await bench.stop();
   }
 }
 

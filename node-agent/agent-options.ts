@@ -55,13 +55,19 @@ export interface AgentOptions {
   maxProcessesPerInstance: number;
   /** Python 3 for python functions. Default /usr/bin/python3 when present, else python3 on PATH. */
   pythonBinary: string;
+  /**
+   * Pre-started generic runtimes kept ready per runtime (STRATUS_PRESTART_NODEJS, STRATUS_PRESTART_PYTHON):
+   * processes already started in their sandbox with no function, so a new instance only loads its
+   * code. 0 turns a runtime's pool off. Used with the bwrap sandbox only. Default 2 each.
+   */
+  prestart: { nodejs: number; python: number };
   /** Write function output lines to the agent's stdout. Default true. */
   echoFunctionLogs: boolean;
   logLevel: LogLevel;
 }
 
 /** Applies defaults and validates; the one place agent options are resolved. */
-export function resolveAgentOptions(input: Partial<AgentOptions>): AgentOptions {
+export function resolveAgentOptions(input: Partial<Omit<AgentOptions, 'prestart'>> & { prestart?: Partial<AgentOptions['prestart']> }): AgentOptions {
   const agentId = input.agentId || `${os.hostname()}-${Math.random().toString(36).slice(2, 8)}`;
   const clusterTokens = (input.clusterTokens ?? []).filter(Boolean);
   if (input.sandbox !== undefined && input.sandbox !== 'bwrap' && input.sandbox !== 'process') {
@@ -73,6 +79,13 @@ export function resolveAgentOptions(input: Partial<AgentOptions>): AgentOptions 
   const positive = (name: string, v: number | undefined, d: number): number => {
     const value = v ?? d;
     if (!Number.isFinite(value) || value <= 0) throw new StratusError('InvalidRequest', `${name} must be a positive number, got ${v}`);
+    return value;
+  };
+  const prestartCount = (name: string, v: number | undefined): number => {
+    const value = v ?? 2;
+    if (!Number.isInteger(value) || value < 0 || value > 64) {
+      throw new StratusError('InvalidRequest', `${name}=${v} is not a number of pre-started runtimes: use a whole number from 0 (off) to 64`);
+    }
     return value;
   };
   return {
@@ -102,6 +115,7 @@ export function resolveAgentOptions(input: Partial<AgentOptions>): AgentOptions 
     sandboxHostGid: input.sandboxHostGid ?? 65534,
     maxProcessesPerInstance: positive('max processes per instance', input.maxProcessesPerInstance, 1024),
     pythonBinary: input.pythonBinary || (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3'),
+    prestart: { nodejs: prestartCount('STRATUS_PRESTART_NODEJS', input.prestart?.nodejs), python: prestartCount('STRATUS_PRESTART_PYTHON', input.prestart?.python) },
     echoFunctionLogs: input.echoFunctionLogs ?? true,
     logLevel: input.logLevel ?? 'info',
   };

@@ -175,6 +175,27 @@ export class Agent {
         const codeDir = await this.deps.codeCache.ensure(record.code);
         const layersDir = await this.deps.layerStack.ensure(record.layers);
         const runtimeApi = await instance.listen();
+        const standby = this.deps.pool.claimStandby(instance);
+        if (standby?.sandbox) {
+          // A pre-started runtime: its sandbox takes this function's code, layers and limits, then its environment.
+          const assigned = await standby.sandbox.assign(record, codeDir, layersDir).then(
+            () => true,
+            (err: unknown) => {
+              this.deps.logger.warn('could not hand a pre-started runtime its function; starting a new one', { function: record.config.name, error: (err as Error).message });
+              void standby.discard();
+              return false;
+            },
+          );
+          if (assigned) {
+            span.setAttribute('stratus.prestarted', true);
+            const { env } = planLaunch({ record, instanceId: instance.id, paths: standby.sandbox.paths, hostCodeDir: codeDir, hostLayersDir: layersDir, runtimeApi, region: this.deps.region, nodeBinary: this.deps.nodeBinary, pythonBinary: this.deps.pythonBinary });
+            const started = await instance.adopt(standby, env, this.deps.initTimeoutMs);
+            if (started.kind === 'failed') span.setStatus({ code: SpanStatusCode.ERROR, message: started.report.errorType });
+            return started;
+          }
+        } else if (standby) {
+          void standby.discard();
+        }
         const sandbox = await this.deps.sandboxes.create({ instanceId: instance.id, record, codeDir, layersDir, runtimesDir: this.deps.runtimesDir });
         if (sandbox.runtimeApiSocket) await instance.listenUnix(sandbox.runtimeApiSocket);
         let plan;

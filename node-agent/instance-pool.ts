@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { FunctionRecord } from '../sdk/core/function-config';
 import type { WarmCount } from '../sdk/core/heartbeat';
 import { Instance, type LogSink } from './instance';
+import type { PrestartPool, Standby } from './prestart-pool';
 
 /** Options for {@link InstancePool}. */
 export interface InstancePoolOptions {
@@ -15,6 +16,12 @@ export interface InstancePoolOptions {
   logSink: LogSink;
   /** Called whenever instance counts change, so the agent can advertise at once. */
   onChange: () => void;
+  /**
+   * Pre-started runtimes. They count against memory and slots here and are reclaimed before any
+   * idle instance; the heartbeat advertises their room as free, since taking it costs nothing.
+   * Default: none.
+   */
+  standbys?: Pick<PrestartPool, 'take' | 'giveBack' | 'bookedMemoryMb' | 'count' | 'reclaim'>;
 }
 
 /** The pool's key for instances that may serve each other's invocations. */
@@ -29,6 +36,8 @@ export function revisionKey(record: FunctionRecord): string {
 export class InstancePool {
   private readonly byId = new Map<string, Instance>();
   private readonly byKey = new Map<string, Set<Instance>>();
+  /** Pre-started runtimes taken for new instances, until the agent claims them. */
+  private readonly standbyOf = new Map<string, Standby>();
   private readonly reaper: NodeJS.Timeout;
 
   constructor(private readonly options: InstancePoolOptions) {
@@ -55,9 +64,16 @@ export class InstancePool {
    */
   admit(record: FunctionRecord): Instance | undefined {
     const need = record.config.memoryMb;
-    while (this.usedMemoryMb() + need > this.options.memoryMb || this.byId.size >= this.options.maxInstances) {
+    const standbys = this.options.standbys;
+    // Taken first, so that making room never reclaims the very runtime this instance will use.
+    const standby = standbys?.take(record);
+    while (this.usedMemoryMb() + (standbys?.bookedMemoryMb() ?? 0) + need > this.options.memoryMb || this.byId.size + (standbys?.count() ?? 0) >= this.options.maxInstances) {
+      if (standbys?.reclaim()) continue;
       const victim = this.oldestIdle();
-      if (!victim) return undefined;
+      if (!victim) {
+        if (standby) standbys?.giveBack(standby);
+        return undefined;
+      }
       this.remove(victim);
     }
     const instance = new Instance({
@@ -74,8 +90,25 @@ export class InstancePool {
     let set = this.byKey.get(key);
     if (!set) this.byKey.set(key, (set = new Set()));
     set.add(instance);
+    if (standby) this.standbyOf.set(instance.id, standby);
     this.options.onChange();
     return instance;
+  }
+
+  /** The pre-started runtime taken for `instance` when it was admitted, once; the caller now owns it. */
+  claimStandby(instance: Instance): Standby | undefined {
+    const standby = this.standbyOf.get(instance.id);
+    this.standbyOf.delete(instance.id);
+    return standby;
+  }
+
+  /** Whether one more pre-started runtime of `memoryMb` fits besides the instances and the runtimes already waiting. */
+  hasRoomForStandby(memoryMb: number): boolean {
+    const standbys = this.options.standbys;
+    return (
+      this.usedMemoryMb() + (standbys?.bookedMemoryMb() ?? 0) + memoryMb <= this.options.memoryMb &&
+      this.byId.size + (standbys?.count() ?? 0) < this.options.maxInstances
+    );
   }
 
   /** Stops an instance and forgets it. Safe to call more than once. */
@@ -85,6 +118,9 @@ export class InstancePool {
     const set = this.byKey.get(key);
     set?.delete(instance);
     if (set?.size === 0) this.byKey.delete(key);
+    const standby = this.standbyOf.get(instance.id);
+    this.standbyOf.delete(instance.id);
+    if (standby) void standby.discard();
     void instance.stop();
     this.options.onChange();
   }

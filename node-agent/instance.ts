@@ -99,10 +99,30 @@ export class Instance {
    * Spawns the runtime inside its sandbox and waits until it asks for its first event, reports an
    * init error, exits, or `initTimeoutMs` passes.
    */
-  async start(runtimePlan: LaunchPlan, sandbox: InstanceSandbox, initTimeoutMs: number): Promise<StartOutcome> {
+  start(runtimePlan: LaunchPlan, sandbox: InstanceSandbox, initTimeoutMs: number): Promise<StartOutcome> {
+    return this.launch(sandbox, initTimeoutMs, () => {
+      const plan = sandbox.wrap(runtimePlan);
+      return spawn(plan.command, plan.args, { cwd: plan.cwd, env: plan.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    });
+  }
+
+  /**
+   * Takes over a pre-started runtime (prestart-pool.ts) whose sandbox was already given this
+   * function: hands it the function's environment and waits, as start() does, until it loaded the
+   * code. The init duration is the code load, from the assignment on.
+   */
+  adopt(standby: { child: ChildProcess | undefined; sandbox: InstanceSandbox | undefined; assign(env: Record<string, string>): void }, env: Record<string, string>, initTimeoutMs: number): Promise<StartOutcome> {
+    const { child, sandbox } = standby;
+    if (!child || !sandbox) throw new Error('the pre-started runtime has no process');
+    return this.launch(sandbox, initTimeoutMs, () => {
+      standby.assign(env);
+      return child;
+    });
+  }
+
+  private async launch(sandbox: InstanceSandbox, initTimeoutMs: number, begin: () => ChildProcess): Promise<StartOutcome> {
     const startedAt = performance.now();
     this.sandbox = sandbox;
-    const plan = sandbox.wrap(runtimePlan);
     const outcome = await new Promise<StartOutcome>((resolve) => {
       let done = false;
       const finish = (o: StartOutcome): void => {
@@ -119,7 +139,7 @@ export class Instance {
       );
       timer.unref();
       try {
-        this.child = spawn(plan.command, plan.args, { cwd: plan.cwd, env: plan.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+        this.child = begin();
       } catch (err) {
         finish({ kind: 'failed', report: errorReport('Runtime.InvalidEntrypoint', `could not start the runtime: ${(err as Error).message}`) });
         return;
@@ -128,7 +148,7 @@ export class Instance {
       this.child.once('error', (err) =>
         finish({ kind: 'failed', report: errorReport('Runtime.InvalidEntrypoint', `could not start the runtime: ${err.message}`) }),
       );
-      this.child.once('exit', (code, signal) => {
+      const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
         this.onProcessExit(code, signal);
         void this.oomAtExit.then((oom) =>
           finish({
@@ -138,7 +158,10 @@ export class Instance {
               : errorReport('Runtime.ExitError', `Runtime exited during init with error: ${this.exitText()}`),
           }),
         );
-      });
+      };
+      // A pre-started process may have died before it was adopted: its exit event is past.
+      if (this.child.exitCode !== null || this.child.signalCode !== null) onExit(this.child.exitCode, this.child.signalCode);
+      else this.child.once('exit', onExit);
     });
     if (outcome.kind === 'failed') {
       this.stop();

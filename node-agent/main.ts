@@ -22,6 +22,8 @@ import { CodeCache } from './code-cache';
 import { HeartbeatPublisher } from './heartbeat-publisher';
 import { InstancePool } from './instance-pool';
 import { LayerStack } from './layer-stack';
+import { PrestartPool } from './prestart-pool';
+import { LIMITS } from '../sdk/core/limits';
 
 /** The sandbox the options ask for; fails start-up, saying what to install, when it cannot be had. */
 async function createSandboxProvider(options: AgentOptions, logger: Logger): Promise<SandboxProvider> {
@@ -76,6 +78,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     sandboxHostUid: envNumber(env, 'STRATUS_SANDBOX_UID'),
     sandboxHostGid: envNumber(env, 'STRATUS_SANDBOX_GID'),
     pythonBinary: envString(env, 'STRATUS_PYTHON'),
+    prestart: { nodejs: envNumber(env, 'STRATUS_PRESTART_NODEJS'), python: envNumber(env, 'STRATUS_PRESTART_PYTHON') },
     logLevel: parseLogLevel(envString(env, 'STRATUS_LOG_LEVEL')),
   });
   const logger = createLogger({ component: 'agent', agentId: options.agentId }, { level: options.logLevel });
@@ -112,7 +115,25 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   }
 
   let heartbeat: HeartbeatPublisher | undefined;
-  const pool = new InstancePool({
+  // Pre-started runtimes need the sandbox's fixed paths (/var/task, /opt): bwrap only.
+  const prestart: PrestartPool | undefined =
+    sandboxes.createStandby && (options.prestart.nodejs > 0 || options.prestart.python > 0)
+      ? new PrestartPool({
+          counts: options.prestart,
+          createSandbox: (spec) => sandboxes.createStandby!(spec),
+          runtimesDir,
+          slotRoot: path.join(options.dataDir, 'standby'),
+          nodeBinary: options.nodeBinary,
+          pythonBinary: options.pythonBinary,
+          memoryMb: LIMITS.defaultMemoryMb,
+          ephemeralStorageMb: LIMITS.defaultEphemeralStorageMb,
+          hasRoom: (mb): boolean => pool.hasRoomForStandby(mb),
+          startTimeoutMs: options.initTimeoutMs,
+          logger,
+        })
+      : undefined;
+  const pool: InstancePool = new InstancePool({
+    standbys: prestart,
     memoryMb: options.memoryMb,
     maxInstances: options.maxInstances,
     idleTimeoutMs: options.idleTimeoutMs,
@@ -158,6 +179,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     }),
   });
   heartbeat.start();
+  prestart?.start();
 
   const health = new HealthServer(
     () => (nc.isClosed() ? 'NATS connection closed' : agent.lifecycle !== 'running' ? 'draining' : undefined),
@@ -180,6 +202,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
       if (refuseForMs > 0) await new Promise((r) => setTimeout(r, refuseForMs));
       logger.info('agent drained', { signal });
       heartbeat?.announceGone(options.agentId);
+      await prestart?.close();
       await pool.close();
       agentService.close();
       await shutdownGrpcServer(server, 2000);

@@ -54,30 +54,49 @@ function baseEnvironment(ctx: LaunchContext): Record<string, string> {
   };
 }
 
+/** The V8 heap limit a nodejs instance of `memoryMb` starts with. */
+export function nodeHeapMb(memoryMb: number): number {
+  // V8 collects garbage before the heap reaches the function's memory size instead of growing
+  // towards its multi-GB default; the sandbox's memory limit is the hard cap.
+  return Math.max(64, Math.floor(memoryMb * 0.85));
+}
+
+/** The runtime-specific part of a launch: command, arguments and the variables the runtime starts with. */
+function runtimeCommand(
+  runtime: 'nodejs' | 'python',
+  paths: InstancePaths,
+  memoryMb: number,
+  binaries: { nodeBinary: string; pythonBinary: string },
+): { command: string; args: string[]; env: Record<string, string> } {
+  const runtimeDir = path.posix.join(paths.runtimeDir, runtime);
+  if (runtime === 'nodejs') {
+    const major = process.versions.node.split('.')[0];
+    return {
+      command: binaries.nodeBinary,
+      args: [`--max-old-space-size=${nodeHeapMb(memoryMb)}`, path.posix.join(paths.runtimeDir, 'nodejs', 'bootstrap.js')],
+      env: {
+        AWS_EXECUTION_ENV: `AWS_Lambda_nodejs${major}.x`,
+        NODE_PATH: [`${paths.opt}/nodejs/node${major}/node_modules`, `${paths.opt}/nodejs/node_modules`, `${runtimeDir}/node_modules`].join(':'),
+      },
+    };
+  }
+  return {
+    command: binaries.pythonBinary,
+    args: ['-u', path.posix.join(paths.runtimeDir, 'python', 'bootstrap.py')],
+    env: { AWS_EXECUTION_ENV: 'AWS_Lambda_python3', PYTHONPATH: [paths.taskRoot, `${paths.opt}/python`].join(':'), PYTHONDONTWRITEBYTECODE: '1' },
+  };
+}
+
 /** Plans the process for an instance of `ctx.record`'s runtime, in the paths the instance sees. */
 export function planLaunch(ctx: LaunchContext): LaunchPlan {
   const env = baseEnvironment(ctx);
   const { paths } = ctx;
   const runtime = ctx.record.runtime;
   switch (runtime) {
-    case 'nodejs': {
-      env.AWS_EXECUTION_ENV = `AWS_Lambda_nodejs${process.versions.node.split('.')[0]}.x`;
-      env.NODE_PATH = [`${paths.opt}/nodejs/node${process.versions.node.split('.')[0]}/node_modules`, `${paths.opt}/nodejs/node_modules`, `${env.LAMBDA_RUNTIME_DIR}/node_modules`].join(':');
-      // V8 collects garbage before the heap reaches the function's memory size instead of growing
-      // towards its multi-GB default; the sandbox's memory limit is the hard cap.
-      const heapMb = Math.max(64, Math.floor(ctx.record.config.memoryMb * 0.85));
-      return {
-        command: ctx.nodeBinary,
-        args: [`--max-old-space-size=${heapMb}`, path.posix.join(paths.runtimeDir, 'nodejs', 'bootstrap.js')],
-        env,
-        cwd: paths.taskRoot,
-      };
-    }
+    case 'nodejs':
     case 'python': {
-      env.AWS_EXECUTION_ENV = 'AWS_Lambda_python3';
-      env.PYTHONPATH = [paths.taskRoot, `${paths.opt}/python`].join(':');
-      env.PYTHONDONTWRITEBYTECODE = '1';
-      return { command: ctx.pythonBinary, args: ['-u', path.posix.join(paths.runtimeDir, 'python', 'bootstrap.py')], env, cwd: paths.taskRoot };
+      const planned = runtimeCommand(runtime, paths, ctx.record.config.memoryMb, ctx);
+      return { command: planned.command, args: planned.args, env: { ...env, ...planned.env }, cwd: paths.taskRoot };
     }
     case 'provided': {
       // As Lambda: the bundle's bootstrap first, else one a layer brought.
@@ -90,4 +109,57 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
       throw new StratusError('InvalidRequest', `unknown runtime ${String(unreachable)}`);
     }
   }
+}
+
+/** The runtimes that can be pre-started: they load the user's code themselves, after start-up. */
+export type StandbyRuntime = 'nodejs' | 'python';
+
+/** File descriptor on which a pre-started runtime says it is ready and receives its assignment. */
+export const STANDBY_FD = 3;
+
+/**
+ * Plans a pre-started runtime: the same command a fresh instance of `memoryMb` runs, with only the
+ * variables that are the same for every function (the sandbox's fixed paths). The function's full
+ * environment (planLaunch's) arrives with the assignment.
+ */
+export function planStandbyLaunch(
+  runtime: StandbyRuntime,
+  paths: InstancePaths,
+  memoryMb: number,
+  binaries: { nodeBinary: string; pythonBinary: string },
+): LaunchPlan {
+  const runtimeDir = path.posix.join(paths.runtimeDir, runtime);
+  const planned = runtimeCommand(runtime, paths, memoryMb, binaries);
+  const env: Record<string, string> = {
+    LANG: 'en_US.UTF-8',
+    PATH: `/usr/local/bin:/usr/bin/:/bin:${paths.opt}/bin`,
+    LD_LIBRARY_PATH: `/lib64:/usr/lib64:${runtimeDir}:${runtimeDir}/lib:${paths.taskRoot}:${paths.taskRoot}/lib:${paths.opt}/lib`,
+    TZ: 'UTC',
+    HOME: '/tmp',
+    LAMBDA_TASK_ROOT: paths.taskRoot,
+    LAMBDA_RUNTIME_DIR: runtimeDir,
+    ...planned.env,
+    STRATUS_STANDBY_FD: String(STANDBY_FD),
+  };
+  return { command: planned.command, args: planned.args, env, cwd: paths.taskRoot };
+}
+
+/**
+ * Variables a process reads only while it starts (the dynamic linker, Node's and Python's own
+ * options, the C library's locale and allocator): a function that sets one must start fresh.
+ */
+const START_TIME_VARIABLE = /^(NODE_|UV_|LD_|PYTHON|MALLOC_|LC_|GLIBC_|OPENSSL_)|^(LANG|LANGUAGE)$/;
+
+/**
+ * Why `record` cannot take a pre-started runtime whose /tmp is `ephemeralStorageMb` MB, or
+ * undefined when it can. (A nodejs runtime must also have been started with the heap for its memory.)
+ */
+export function standbyMismatch(record: FunctionRecord, ephemeralStorageMb: number): string | undefined {
+  const { config } = record;
+  if (record.runtime === 'provided') return 'a custom runtime is started by its own bootstrap';
+  if (config.networkDisabled) return 'pre-started sandboxes have network; this function runs without';
+  if (config.ephemeralStorageMb !== ephemeralStorageMb) return `its /tmp size (${config.ephemeralStorageMb} MB) is not the pre-started ${ephemeralStorageMb} MB`;
+  const early = Object.keys(config.environment ?? {}).find((name) => START_TIME_VARIABLE.test(name));
+  if (early) return `its environment sets ${early}, which a process reads only when it starts`;
+  return undefined;
 }

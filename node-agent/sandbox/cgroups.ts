@@ -22,6 +22,8 @@ export interface CgroupHandle {
   killAll(): Promise<void>;
   /** Removes the cgroup(s) once empty. */
   destroy(): Promise<void>;
+  /** Changes the limits of the live group (how a pre-started runtime takes its function's sizes). */
+  setLimits(limits: CgroupLimits): Promise<void>;
 }
 
 /** Creates cgroups for instances on one host. */
@@ -95,11 +97,14 @@ class V2Driver implements CgroupDriver {
   async create(id: string, limits: CgroupLimits): Promise<CgroupHandle> {
     const dir = path.join(this.parent, id);
     await fs.mkdir(dir, { recursive: true });
-    await write(path.join(dir, 'memory.max'), limits.memoryBytes);
-    await write(path.join(dir, 'memory.swap.max'), 0).catch(() => undefined);
-    await write(path.join(dir, 'pids.max'), limits.pids);
-    // cpu.weight is 1-10000 with 100 as the default share; cpu.shares' 1024 maps to 100.
-    await write(path.join(dir, 'cpu.weight'), Math.max(1, Math.min(10_000, Math.round((limits.cpuShares / 1024) * 100)))).catch(() => undefined);
+    const setLimits = async (l: CgroupLimits): Promise<void> => {
+      await write(path.join(dir, 'memory.max'), l.memoryBytes);
+      await write(path.join(dir, 'memory.swap.max'), 0).catch(() => undefined);
+      await write(path.join(dir, 'pids.max'), l.pids);
+      // cpu.weight is 1-10000 with 100 as the default share; cpu.shares' 1024 maps to 100.
+      await write(path.join(dir, 'cpu.weight'), Math.max(1, Math.min(10_000, Math.round((l.cpuShares / 1024) * 100)))).catch(() => undefined);
+    };
+    await setLimits(limits);
     const procs = path.join(dir, 'cgroup.procs');
     return {
       procsFiles: [procs],
@@ -110,6 +115,7 @@ class V2Driver implements CgroupDriver {
         await killUntilEmpty(procs);
       },
       destroy: () => removeWhenEmpty(dir),
+      setLimits,
     };
   }
 }
@@ -124,11 +130,23 @@ class V1Driver implements CgroupDriver {
     const pids = path.join(this.roots.pids, 'stratus', id);
     const cpu = path.join(this.roots.cpu, 'stratus', id);
     await Promise.all([mem, pids, cpu].map((d) => fs.mkdir(d, { recursive: true })));
-    await write(path.join(mem, 'memory.limit_in_bytes'), limits.memoryBytes);
-    // Without swap accounting this file is absent; the memory limit alone then applies.
-    await write(path.join(mem, 'memory.memsw.limit_in_bytes'), limits.memoryBytes).catch(() => undefined);
-    await write(path.join(pids, 'pids.max'), limits.pids);
-    await write(path.join(cpu, 'cpu.shares'), Math.max(2, Math.round(limits.cpuShares)));
+    const setLimits = async (l: CgroupLimits): Promise<void> => {
+      const limit = path.join(mem, 'memory.limit_in_bytes');
+      // Without swap accounting this file is absent; the memory limit alone then applies.
+      const memsw = path.join(mem, 'memory.memsw.limit_in_bytes');
+      // v1 keeps limit <= memsw limit at every step: raising moves memsw first, lowering moves the limit first.
+      const current = await readNumber(limit);
+      if (current !== 0 && l.memoryBytes > current) {
+        await write(memsw, l.memoryBytes).catch(() => undefined);
+        await write(limit, l.memoryBytes);
+      } else {
+        await write(limit, l.memoryBytes);
+        await write(memsw, l.memoryBytes).catch(() => undefined);
+      }
+      await write(path.join(pids, 'pids.max'), l.pids);
+      await write(path.join(cpu, 'cpu.shares'), Math.max(2, Math.round(l.cpuShares)));
+    };
+    await setLimits(limits);
     const files = [mem, pids, cpu].map((d) => path.join(d, 'cgroup.procs'));
     return {
       procsFiles: files,
@@ -138,6 +156,7 @@ class V1Driver implements CgroupDriver {
       destroy: async () => {
         await Promise.all([mem, pids, cpu].map(removeWhenEmpty));
       },
+      setLimits,
     };
   }
 }

@@ -1,7 +1,7 @@
 import { existsSync, lstatSync, promises as fs, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import type { FunctionRecord } from '../../sdk/core/function-config';
-import type { CgroupDriver, CgroupHandle } from './cgroups';
+import type { CgroupDriver, CgroupHandle, CgroupLimits } from './cgroups';
 
 /** A process launch: what to exec, with which environment, where. */
 export interface LaunchPlan {
@@ -56,6 +56,29 @@ export interface InstanceSandbox {
 export interface SandboxProvider {
   readonly kind: 'bwrap' | 'process';
   create(spec: SandboxSpec): Promise<InstanceSandbox>;
+  /** A sandbox for a pre-started runtime with no function yet; absent where the sandbox's paths depend on the function. */
+  createStandby?(spec: StandbySpec): Promise<StandbySandbox>;
+}
+
+/** What a pre-started runtime's sandbox is built around, before any function is known. */
+export interface StandbySpec {
+  instanceId: string;
+  /** An empty host folder of its own; /var/task and /opt are bound from folders made in it. */
+  slotDir: string;
+  runtimesDir: string;
+  /** Memory booked while it waits (its cgroup's limit until assignment). */
+  memoryMb: number;
+  /** Size of its /tmp, fixed when it starts: only functions with this size may take it. */
+  ephemeralStorageMb: number;
+}
+
+/** The sandbox of a pre-started runtime. */
+export interface StandbySandbox extends InstanceSandbox {
+  /**
+   * Gives the sandbox to one function, once: its code appears at /var/task, its merged layers at
+   * /opt, and its cgroup takes the function's memory, process and CPU limits.
+   */
+  assign(record: FunctionRecord, codeDir: string, layersDir: string | undefined): Promise<void>;
 }
 
 async function procMemoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
@@ -144,15 +167,49 @@ export class BwrapSandboxProvider implements SandboxProvider {
 
   async create(spec: SandboxSpec): Promise<InstanceSandbox> {
     const { record } = spec;
-    const cgroup: CgroupHandle = await this.options.cgroups.create(`i-${spec.instanceId}`, {
-      memoryBytes: record.config.memoryMb * 1024 * 1024,
-      pids: this.options.maxProcesses,
-      // Lambda gives one vCPU at 1,769 MB; shares follow memory the same way.
-      cpuShares: (1024 * record.config.memoryMb) / 1769,
-    });
+    const cgroup: CgroupHandle = await this.options.cgroups.create(`i-${spec.instanceId}`, limitsFor(record.config.memoryMb, this.options.maxProcesses));
     const o = this.options;
     const offline = record.config.networkDisabled;
     const socket = offline ? path.join(o.socketDir, `${spec.instanceId}.sock`) : undefined;
+    if (socket) await fs.mkdir(o.socketDir, { recursive: true, mode: 0o711 });
+    const args = this.bwrapArgs({ ephemeralStorageMb: record.config.ephemeralStorageMb, codeDir: spec.codeDir, layersDir: spec.layersDir, runtimesDir: spec.runtimesDir, socket });
+    return this.sandbox(cgroup, args, socket, async () => undefined);
+  }
+
+  /**
+   * A sandbox for a pre-started runtime: isolated exactly as {@link create}'s, but its /var/task and
+   * /opt are bound from empty per-sandbox host folders that {@link StandbySandbox.assign} fills with one
+   * function's code and layers (hard links, so the files are the code cache's own and read-only), and
+   * its cgroup starts with the pool's booking and takes the function's limits at assignment.
+   */
+  async createStandby(spec: StandbySpec): Promise<StandbySandbox> {
+    const taskDir = path.join(spec.slotDir, 'task');
+    const optDir = path.join(spec.slotDir, 'opt');
+    await fs.mkdir(spec.slotDir, { recursive: true, mode: 0o711 });
+    await fs.mkdir(taskDir, { mode: 0o755 });
+    await fs.mkdir(optDir, { mode: 0o755 });
+    const cgroup: CgroupHandle = await this.options.cgroups.create(`s-${spec.instanceId}`, limitsFor(spec.memoryMb, this.options.maxProcesses));
+    const args = this.bwrapArgs({ ephemeralStorageMb: spec.ephemeralStorageMb, codeDir: taskDir, layersDir: optDir, runtimesDir: spec.runtimesDir, socket: undefined });
+    let assigned = false;
+    const base = this.sandbox(cgroup, args, undefined, () => fs.rm(spec.slotDir, { recursive: true, force: true }));
+    return {
+      ...base,
+      assign: async (record, codeDir, layersDir) => {
+        // One function per sandbox, ever: what a previous function left could otherwise leak.
+        if (assigned) throw new Error(`pre-started sandbox ${spec.instanceId} was already assigned`);
+        assigned = true;
+        await Promise.all([
+          linkTree(codeDir, taskDir),
+          layersDir ? linkTree(layersDir, optDir) : Promise.resolve(),
+          cgroup.setLimits(limitsFor(record.config.memoryMb, this.options.maxProcesses)),
+        ]);
+      },
+    };
+  }
+
+  /** bwrap's arguments for one instance; `socket` when the instance has no network. */
+  private bwrapArgs(b: { ephemeralStorageMb: number; codeDir: string; layersDir: string | undefined; runtimesDir: string; socket: string | undefined }): string[] {
+    const o = this.options;
     const args: string[] = [
       '--unshare-user',
       '--unshare-pid',
@@ -176,20 +233,24 @@ export class BwrapSandboxProvider implements SandboxProvider {
     args.push(
       '--proc', '/proc',
       '--dev', '/dev',
-      '--size', String(record.config.ephemeralStorageMb * 1024 * 1024),
+      '--size', String(b.ephemeralStorageMb * 1024 * 1024),
       '--tmpfs', '/tmp',
-      '--ro-bind', spec.codeDir, '/var/task',
-      '--ro-bind', spec.runtimesDir, '/var/runtime',
+      '--ro-bind', b.codeDir, '/var/task',
+      '--ro-bind', b.runtimesDir, '/var/runtime',
     );
-    if (socket) {
+    if (b.socket) {
       // Its own network namespace with only loopback; the Runtime API comes in through a socket.
-      await fs.mkdir(o.socketDir, { recursive: true, mode: 0o711 });
-      args.push('--unshare-net', '--dir', '/var/run', '--bind', socket, '/var/run/runtime-api.sock');
+      args.push('--unshare-net', '--dir', '/var/run', '--bind', b.socket, '/var/run/runtime-api.sock');
     }
-    if (spec.layersDir) args.push('--ro-bind', spec.layersDir, '/opt');
+    if (b.layersDir) args.push('--ro-bind', b.layersDir, '/opt');
     else args.push('--dir', '/opt');
     // Everything but /tmp read-only, including the folders bwrap made for mount points (/etc, /var).
     args.push('--remount-ro', '/', '--chdir', '/var/task');
+    return args;
+  }
+
+  private sandbox(cgroup: CgroupHandle, args: string[], socket: string | undefined, cleanup: () => Promise<void>): InstanceSandbox {
+    const o = this.options;
     const joinAndDrop = [
       ...cgroup.procsFiles.map((f) => `echo $$ > '${f}'`),
       `exec setpriv --reuid=${o.hostUid} --regid=${o.hostGid} --clear-groups -- "$@"`,
@@ -217,7 +278,42 @@ export class BwrapSandboxProvider implements SandboxProvider {
       release: async () => {
         await cgroup.destroy();
         if (socket) await fs.rm(socket, { force: true });
+        await cleanup();
       },
     };
   }
+}
+
+/** A cgroup's limits for an instance of `memoryMb`. */
+function limitsFor(memoryMb: number, pids: number): CgroupLimits {
+  // Lambda gives one vCPU at 1,769 MB; shares follow memory the same way.
+  return { memoryBytes: memoryMb * 1024 * 1024, pids, cpuShares: (1024 * memoryMb) / 1769 };
+}
+
+/**
+ * Mirrors `from` into the existing empty folder `to` with hard links (same filesystem; copies
+ * where linking is refused), keeping modes and symbolic links as they are.
+ */
+async function linkTree(from: string, to: string): Promise<void> {
+  const entries = await fs.readdir(from, { withFileTypes: true });
+  await Promise.all(
+    entries.map(async (entry) => {
+      const src = path.join(from, entry.name);
+      const dst = path.join(to, entry.name);
+      if (entry.isDirectory()) {
+        const st = await fs.stat(src);
+        await fs.mkdir(dst, { mode: st.mode & 0o7777 });
+        await fs.chmod(dst, st.mode & 0o7777);
+        await linkTree(src, dst);
+      } else if (entry.isSymbolicLink()) {
+        await fs.symlink(await fs.readlink(src), dst);
+      } else {
+        await fs.link(src, dst).catch(async (err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EXDEV' && err.code !== 'EPERM') throw err;
+          await fs.copyFile(src, dst);
+          await fs.chmod(dst, (await fs.stat(src)).mode & 0o7777);
+        });
+      }
+    }),
+  );
 }

@@ -476,3 +476,38 @@ describe('node bootstrap logging and process', () => {
     await api.start();
   });
 });
+
+describe('pre-started (standby) mode', () => {
+  /** Starts the bootstrap as the agent's pre-start pool does: no function environment, a channel on fd 3. */
+  function startStandby(): { child: ChildProcess; ready: Promise<void>; stderr(): string } {
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, LAMBDA_TASK_ROOT: taskRoot, STRATUS_STANDBY_FD: '3' };
+    const child = spawn(process.execPath, [BOOTSTRAP], { cwd: taskRoot, env, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    children.push(child);
+    let err = '';
+    child.stderr?.on('data', (c: Buffer) => (err += c.toString('utf8')));
+    const channel = child.stdio[3] as unknown as NodeJS.ReadWriteStream;
+    const ready = new Promise<void>((resolve) => channel.once('data', (d: Buffer) => d.toString() === 'ready\n' && resolve()));
+    return { child, ready, stderr: () => err };
+  }
+
+  test('a standby runtime loads code written after it was ready, with the assigned environment at import time', async () => {
+    const standby = startStandby();
+    await standby.ready;
+    // The code arrives only now, as the agent links it into /var/task at assignment.
+    writeFixtures({ 'index.js': 'const seen = { secret: process.env.SECRET, standby: process.env.STRATUS_STANDBY_FD ?? null, name: process.env.AWS_LAMBDA_FUNCTION_NAME };\nexports.handler = async (e, ctx) => ({ seen, e, memory: ctx.memoryLimitInMB });' });
+    const env = { PATH: process.env.PATH ?? '', AWS_LAMBDA_RUNTIME_API: apiAddress, LAMBDA_TASK_ROOT: taskRoot, _HANDLER: 'index.handler', AWS_LAMBDA_FUNCTION_NAME: 'fn-standby', AWS_LAMBDA_FUNCTION_VERSION: '$LATEST', AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '512', AWS_LAMBDA_LOG_GROUP_NAME: 'g', AWS_LAMBDA_LOG_STREAM_NAME: 's', SECRET: 'assigned' };
+    (standby.child.stdio[3] as NodeJS.WritableStream).end(`${JSON.stringify({ env })}\n`);
+    const post = await invoke('req-standby', '{"x":1}');
+    expect(json(post)).toEqual({ seen: { secret: 'assigned', standby: null, name: 'fn-standby' }, e: { x: 1 }, memory: '512' });
+  });
+
+  test('a standby runtime exits 1 without running anything when the agent closes its channel', async () => {
+    const standby = startStandby();
+    await standby.ready;
+    (standby.child.stdio[3] as NodeJS.WritableStream).end();
+    const code = await new Promise<number | null>((resolve) => standby.child.once('exit', (c) => resolve(c)));
+    expect(code).toBe(1);
+    expect(standby.stderr()).toContain('closed the assignment channel');
+    expect(api.nextCalls).toBe(0);
+  });
+});

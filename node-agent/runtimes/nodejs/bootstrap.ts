@@ -11,6 +11,7 @@
  *   128 unhandled promise rejection during an invocation (error already posted for that request);
  *   129 uncaught exception during an invocation (error already posted for that request).
  */
+import { Socket } from 'node:net';
 import type { FunctionInfo, InvocationMeta } from './context';
 import { applyTraceEnvironment, createContext, parseInvocationMeta, readRequestId } from './context';
 import { parseLogFormat, parseLogLevel, patchConsole, RuntimeLogger } from './console-patch';
@@ -239,8 +240,35 @@ function safeString(value: unknown): string {
   }
 }
 
+/**
+ * A pre-started runtime (STRATUS_STANDBY_FD set) has done its start-up without a function: it says
+ * "ready" on that descriptor, waits for the one assignment it will get, a JSON line carrying the
+ * function's whole environment, and makes it process.env before anything reads it, so the user's
+ * module sees exactly what a freshly started instance would. The descriptor is closed afterwards.
+ */
+export async function awaitAssignment(fd: number, env: NodeJS.ProcessEnv): Promise<void> {
+  const channel = new Socket({ fd, readable: true, writable: true });
+  const line = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    channel.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      const end = text.indexOf('\n');
+      if (end >= 0) resolve(text.slice(0, end));
+    });
+    channel.once('end', () => reject(new Error('the agent closed the assignment channel before assigning a function')));
+    channel.once('error', reject);
+    channel.write('ready\n');
+  });
+  channel.destroy();
+  const assigned = (JSON.parse(line) as { env?: Record<string, string> }).env ?? {};
+  for (const name of Object.keys(env)) delete env[name];
+  Object.assign(env, assigned);
+}
+
 /** Composition root: reads the environment, patches console, wires crash handlers, runs the loop. */
 export async function main(): Promise<void> {
+  const standbyFd = process.env.STRATUS_STANDBY_FD;
+  if (standbyFd !== undefined) await awaitAssignment(Number(standbyFd), process.env);
   const read = readConfig(process.env);
   if ('missing' in read) {
     process.stderr.write(

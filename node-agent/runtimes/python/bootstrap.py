@@ -47,13 +47,52 @@ def _fail(message):
     return 1
 
 
+def _await_assignment(fd):
+    """A pre-started runtime's wait for its one function (see the agent's prestart-pool.ts).
+
+    Says "ready" on `fd`, reads one JSON line carrying the function's whole environment and makes
+    it os.environ before the handler module is imported, so the user's code sees exactly what a
+    freshly started instance would. Returns False when the agent went away instead.
+    """
+    import importlib
+    import json
+    import time
+
+    os.write(fd, b"ready\n")
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        data += chunk
+    os.close(fd)
+    if not data.endswith(b"\n"):
+        return False
+    env = json.loads(data.decode("utf-8")).get("env", {})
+    os.environ.clear()
+    os.environ.update(env)
+    time.tzset()
+    # /var/task was listed (empty) while the runtime imported its own modules; its code came later.
+    for path, finder in list(sys.path_importer_cache.items()):
+        if finder is None:
+            del sys.path_importer_cache[path]
+    importlib.invalidate_caches()
+    return True
+
+
 def main():
     """Runs the runtime; returns the exit code for the failures it handles itself."""
+    standby_fd = os.environ.get("STRATUS_STANDBY_FD")
+    if standby_fd is not None:
+        # Start-up work first (the reason to pre-start); the function's environment comes after.
+        modules = _import_runtime()
+        if not _await_assignment(int(standby_fd)):
+            return _fail("the agent closed the assignment channel before assigning a function")
     missing = [name for name in _REQUIRED if not os.environ.get(name)]
     if missing:
         return _fail("missing required environment variable(s) %s; start this runtime through the Stratus agent, which sets them" % ", ".join(missing))
 
-    errors, handler_loader, invocation, logs, runtime_client = _import_runtime()
+    errors, handler_loader, invocation, logs, runtime_client = modules if standby_fd is not None else _import_runtime()
     json_logs = os.environ.get("AWS_LAMBDA_LOG_FORMAT", "").strip().upper() == "JSON"
     try:
         # Works without -u as well: each line is flushed as it is written.

@@ -486,3 +486,20 @@ def handler(event, context):
     expect((await invoke('req-after-drop', '2')).body).toBe('2');
   });
 });
+
+describe('pre-started (standby) mode', () => {
+  test('a standby runtime loads code written after it was ready, with the assigned environment at import time', async () => {
+    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, LANG: 'en_US.UTF-8', LAMBDA_TASK_ROOT: taskRoot, PYTHONPATH: [taskRoot, '/opt/python'].join(':'), PYTHONDONTWRITEBYTECODE: '1', STRATUS_STANDBY_FD: '3' };
+    const child = spawn(PYTHON, ['-u', BOOTSTRAP], { cwd: taskRoot, env, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    children.push(child);
+    const channel = child.stdio[3] as unknown as NodeJS.ReadWriteStream;
+    await new Promise<void>((resolve) => channel.once('data', (d: Buffer) => d.toString() === 'ready\n' && resolve()));
+    // The code arrives only now, as the agent links it into /var/task at assignment.
+    writeFixtures({ 'app.py': "import os\nSEEN = {'secret': os.environ.get('SECRET'), 'standby': os.environ.get('STRATUS_STANDBY_FD')}\ndef handler(e, c):\n    return {'seen': SEEN, 'e': e, 'name': c.function_name}\n" });
+    const assigned: NodeJS.ProcessEnv = { ...env, AWS_LAMBDA_RUNTIME_API: apiAddress, _HANDLER: 'app.handler', AWS_LAMBDA_FUNCTION_NAME: 'fn-standby', AWS_LAMBDA_FUNCTION_VERSION: '$LATEST', AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256', AWS_LAMBDA_LOG_GROUP_NAME: 'g', AWS_LAMBDA_LOG_STREAM_NAME: 's', SECRET: 'assigned' };
+    delete assigned.STRATUS_STANDBY_FD;
+    channel.end(`${JSON.stringify({ env: assigned })}\n`);
+    const post = await invoke('req-standby', '{"x":1}');
+    expect(json(post)).toEqual({ seen: { secret: 'assigned', standby: null }, e: { x: 1 }, name: 'fn-standby' });
+  });
+});
