@@ -148,3 +148,19 @@ test('functions the pool cannot serve start fresh and still work when they turn 
   expect(b.result).toMatchObject({ opts: '--no-warnings' });
   expect(b.result.age).toBeLessThan(FRESH_AGE_LIMIT_S);
 });
+
+test('waiting runtimes give their room to an instance when the agent\'s memory is full of them', async () => {
+  // 512 MB: the two nodejs and two python runtimes (128 MB each) book all of it.
+  const small = await startCluster({ agents: 1, agentEnv: { STRATUS_AGENT_MEMORY_MB: '512', STRATUS_PRESTART_NODEJS: '2', STRATUS_PRESTART_PYTHON: '2' } });
+  try {
+    const c = small.client();
+    await sleep(POOL_READY_MS);
+    const name = uniqueName('pre-room');
+    await c.deploy({ name, source: functionDir({ 'index.js': 'exports.handler = async () => process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE;' }), settings: { runtime: 'nodejs', handler: 'index.handler', memoryMb: 384 } });
+    const res = await c.invoke(name, '{}');
+    expect(res.functionError).toBeUndefined();
+    expect(JSON.parse(res.payload.toString())).toBe('384');
+  } finally {
+    await small.stop();
+  }
+}, 60_000);

@@ -11,7 +11,9 @@
  *   128 unhandled promise rejection during an invocation (error already posted for that request);
  *   129 uncaught exception during an invocation (error already posted for that request).
  */
+import * as http from 'node:http';
 import { Socket } from 'node:net';
+import { CHANNEL_PATH, CHANNEL_PROTOCOL } from './frames';
 import type { FunctionInfo, InvocationMeta } from './context';
 import { applyTraceEnvironment, createContext, parseInvocationMeta, readRequestId } from './context';
 import { parseLogFormat, parseLogLevel, patchConsole, RuntimeLogger } from './console-patch';
@@ -247,6 +249,7 @@ function safeString(value: unknown): string {
  * module sees exactly what a freshly started instance would. The descriptor is closed afterwards.
  */
 export async function awaitAssignment(fd: number, env: NodeJS.ProcessEnv): Promise<void> {
+  await warmUpHttpClient().catch(() => undefined);
   const channel = new Socket({ fd, readable: true, writable: true });
   const line = await new Promise<string>((resolve, reject) => {
     let text = '';
@@ -263,6 +266,40 @@ export async function awaitAssignment(fd: number, env: NodeJS.ProcessEnv): Promi
   const assigned = (JSON.parse(line) as { env?: Record<string, string> }).env ?? {};
   for (const name of Object.keys(env)) delete env[name];
   Object.assign(env, assigned);
+}
+
+/**
+ * V8 compiles a function on its first call, so a process's first HTTP request costs milliseconds
+ * of compiling Node's client; a pre-started runtime pays that before it is ready, not in the
+ * function's init. One upgrade request like the Runtime API channel's, to a server of this process
+ * on an abstract Unix socket (no file, no port), closed before the function is assigned.
+ */
+async function warmUpHttpClient(): Promise<void> {
+  const server = http.createServer((_req, res) => res.end());
+  server.on('upgrade', (_req: http.IncomingMessage, socket: Socket) => socket.end(`HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: ${CHANNEL_PROTOCOL}\r\n\r\n`));
+  const socketPath = `\0stratus-warm-up-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(socketPath, () => resolve());
+    });
+    await new Promise<void>((resolve) => {
+      const req = http.request({ socketPath, method: 'GET', path: CHANNEL_PATH, headers: { connection: 'Upgrade', upgrade: CHANNEL_PROTOCOL }, agent: false });
+      req.on('upgrade', (_res, socket: Socket) => {
+        socket.destroy();
+        resolve();
+      });
+      req.on('response', (res) => {
+        res.resume();
+        resolve();
+      });
+      req.on('error', () => resolve());
+      req.end();
+    });
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
 }
 
 /** Composition root: reads the environment, patches console, wires crash handlers, runs the loop. */
