@@ -145,7 +145,9 @@ function placementSection(rows: Row[]): void {
   const floor = 'Map lookup of the function key, same timed loop';
   rows.push({ name: 'placement decision, 10,000 fns / 200 agents (warm mix)', ours: f.decision, baselineName: floor, baseline: f.mapLookup, unit: 'us' });
   rows.push({ name: 'placement decision, room path (fn on no agent)', ours: f.coldDecision, baselineName: floor, baseline: f.mapLookup, unit: 'us' });
-  rows.push({ name: 'placement by scanning every agent (pre-index)', ours: f.scanDecision, baselineName: floor, baseline: f.mapLookup, unit: 'us' });
+  rows.push({ name: 'pre-index: concurrency + placement scans', ours: f.scanDecision, baselineName: floor, baseline: f.mapLookup, unit: 'us' });
+  // The index moves work from every invocation to every heartbeat: this is its price there.
+  rows.push({ name: 'heartbeat take-in: decode + re-index (~150 fns)', ours: f.heartbeatApply, baselineName: 'decoding the heartbeat only', baseline: f.heartbeatDecode, unit: 'us' });
 }
 
 async function routerMemorySection(rows: Row[]): Promise<void> {

@@ -17,10 +17,13 @@ export interface PlacementFigures {
   decision: LatencyStats;
   /** Decisions when no agent holds an instance of the function (the "room" path). */
   coldDecision: LatencyStats;
-  /** The same decisions by a scan of every agent (`place(agents(), req)`), the pre-index algorithm. */
+  /** The same decisions the pre-index way: the concurrency count and `place(agents(), req)` scanning every agent. */
   scanDecision: LatencyStats;
   mapLookup: LatencyStats;
+  /** Taking in one agent's heartbeat (decode, replace its view, re-index), agents already known. */
   heartbeatApply: LatencyStats;
+  /** Decoding the same heartbeats only: what the router paid per heartbeat before any indexing. */
+  heartbeatDecode: LatencyStats;
   functions: number;
   agents: number;
 }
@@ -82,7 +85,7 @@ export function measurePlacement(options: { functions: number; agents: number; r
   const random = seeded(8);
   const view = new ClusterView({ missedHeartbeats: 1_000_000 });
   const wire = heartbeats(options.agents, options.functions, 3, 1, random).map(encodeHeartbeat);
-  const heartbeatApply = timeLoop(wire.length, (i) => view.applyHeartbeat(decodeHeartbeat(wire[i] as Uint8Array)));
+  for (const hb of wire) view.applyHeartbeat(decodeHeartbeat(hb));
   const exclude = new Set<string>();
   const names = Array.from({ length: options.functions }, (_, f) => f);
   let throttled = 0;
@@ -93,15 +96,26 @@ export function measurePlacement(options: { functions: number; agents: number; r
     const d = view.place({ functionName, revisionId: `rev-${f}`, memoryMb, exclude });
     if (d.kind === 'dispatch') view.noteDispatch(d.agentId, functionName, `rev-${f}`, memoryMb, d.reason);
   };
+  /** What ClusterView.concurrency() did before the index: every warm entry of every agent. */
+  const scanConcurrency = (functionName: string): number => {
+    let total = 0;
+    let fn = 0;
+    for (const a of view.agents()) {
+      for (const [key, w] of a.warm) {
+        total += w.busy + w.starting;
+        if (key.startsWith(`${functionName}#`)) fn += w.busy + w.starting;
+      }
+    }
+    return total + fn;
+  };
   const scan = (f: number, memoryMb: number): void => {
+    if (scanConcurrency(`fn-${f}`) >= Number.MAX_SAFE_INTEGER) throttled += 1;
     const d = place(view.agents(), { functionName: `fn-${f}`, revisionId: `rev-${f}`, memoryMb, exclude });
     if (d.kind === 'dispatch') view.noteDispatch(d.agentId, `fn-${f}`, `rev-${f}`, memoryMb, d.reason);
   };
   // Warm-up, so the timed loops see optimised code; then fresh heartbeats undo the bookings.
-  for (let i = 0; i < 20_000; i += 1) {
-    decide(names[i % names.length] as number, 128);
-    scan(names[i % names.length] as number, 128);
-  }
+  for (let i = 0; i < 20_000; i += 1) decide(names[i % names.length] as number, 128);
+  for (let i = 0; i < 500; i += 1) scan(names[i % names.length] as number, 128);
   const refresh = (seq: number): void => {
     for (const hb of heartbeats(options.agents, options.functions, 3, seq, seeded(8)).map(encodeHeartbeat)) view.applyHeartbeat(decodeHeartbeat(hb));
   };
@@ -112,18 +126,24 @@ export function measurePlacement(options: { functions: number; agents: number; r
   // Functions no agent runs: every decision takes the room path.
   const coldDecision = timeLoop(options.rounds, (i) => decide(options.functions + pick(i), 128));
   refresh(4);
-  const scanDecision = timeLoop(options.rounds, (i) => scan(pick(i), 128));
+  // The scans cost about a millisecond each: fewer rounds keep the bench short.
+  const scanDecision = timeLoop(Math.min(options.rounds, 2000), (i) => scan(pick(i), 128));
   const map = new Map(names.map((f) => [`fn-${f}#rev-${f}`, f]));
   let sink = 0;
   const mapLookup = timeLoop(options.rounds, (i) => {
     sink += map.get(`fn-${pick(i)}#rev-${pick(i)}`) ?? 0;
   });
+  const beats = Array.from({ length: 5 }, (_, k) => heartbeats(options.agents, options.functions, 3, 10 + k, seeded(8)).map(encodeHeartbeat)).flat();
+  const heartbeatDecode = timeLoop(beats.length, (i) => {
+    sink += decodeHeartbeat(beats[i] as Uint8Array).functions.length;
+  });
+  const heartbeatApply = timeLoop(beats.length, (i) => view.applyHeartbeat(decodeHeartbeat(beats[i] as Uint8Array)));
   if (sink < 0 || throttled > 0) throw new Error('unreachable');
-  return { decision, coldDecision, scanDecision, mapLookup, heartbeatApply, functions: options.functions, agents: options.agents };
+  return { decision, coldDecision, scanDecision, mapLookup, heartbeatApply, heartbeatDecode, functions: options.functions, agents: options.agents };
 }
 
 if (require.main === module) {
   const f = measurePlacement({ functions: 10_000, agents: 200, rounds: Number(process.argv[2] ?? 100_000) });
   const us = (s: LatencyStats): string => `p50 ${(s.p50Ms * 1000).toFixed(2)} us, p99 ${(s.p99Ms * 1000).toFixed(2)} us, mean ${(s.meanMs * 1000).toFixed(2)} us`;
-  process.stdout.write(`warm-path decision: ${us(f.decision)}\nroom-path decision: ${us(f.coldDecision)}\nscan decision (pre-index): ${us(f.scanDecision)}\nmap lookup: ${us(f.mapLookup)}\nheartbeat apply: ${us(f.heartbeatApply)}\n`);
+  process.stdout.write(`warm-path decision: ${us(f.decision)}\nroom-path decision: ${us(f.coldDecision)}\nscan decision (pre-index): ${us(f.scanDecision)}\nmap lookup: ${us(f.mapLookup)}\nheartbeat apply: ${us(f.heartbeatApply)}\nheartbeat decode only: ${us(f.heartbeatDecode)}\n`);
 }
