@@ -71,10 +71,18 @@ export class ClusterView {
     }
     this.removed.delete(hb.agentId);
     const previous = this.entries.get(hb.agentId);
-    if (previous) this.index.delete(previous.view);
-    const entry: Entry = { hb, receivedAtMs: this.now(), view: toView(hb) };
+    const next = toView(hb);
+    let view = next;
+    if (previous) {
+      // The new picture goes into the view object the index already lists: most of an agent's
+      // functions keep their state from one heartbeat to the next, and their lists are not touched.
+      view = previous.view;
+      this.index.update(view, next);
+      Object.assign(view, next);
+      this.index.roomChanged(view);
+    } else this.index.add(view);
+    const entry: Entry = { hb, receivedAtMs: this.now(), view };
     this.entries.set(hb.agentId, entry);
-    this.index.add(entry.view);
     this.nextExpiryMs = Math.min(this.nextExpiryMs, this.expiryOf(entry));
     this.notify();
   }

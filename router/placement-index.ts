@@ -81,6 +81,29 @@ export class PlacementIndex implements PlacementCandidates {
     this.removeSorted(view);
   }
 
+  /**
+   * An agent's new heartbeat: moves the index from what `view` holds now to what `next` holds,
+   * touching only the lists whose membership changes. The caller then copies `next` into `view`
+   * (keeping the object the lists refer to) and calls {@link roomChanged}.
+   */
+  update(view: AgentView, next: AgentView): void {
+    if (!this.views.has(view)) return;
+    for (const [key, w] of view.warm) {
+      if (next.warm.has(key)) continue;
+      if (w.idle > 0) this.removeListed(this.idle, key, view);
+      this.countRunning(functionOfKey(key), -(w.busy + w.starting));
+    }
+    for (const [key, w] of next.warm) {
+      const before = view.warm.get(key);
+      const wasIdle = (before?.idle ?? 0) > 0;
+      if (wasIdle && w.idle === 0) this.removeListed(this.idle, key, view);
+      else if (!wasIdle && w.idle > 0) this.listOf(this.idle, key).push(view);
+      this.countRunning(functionOfKey(key), w.busy + w.starting - (before ? before.busy + before.starting : 0));
+    }
+    for (const [fn, n] of view.instancesByFunction) if (n > 0 && !((next.instancesByFunction.get(fn) ?? 0) > 0)) this.removeListed(this.holders, fn, view);
+    for (const [fn, n] of next.instancesByFunction) if (n > 0 && !((view.instancesByFunction.get(fn) ?? 0) > 0)) this.listOf(this.holders, fn).push(view);
+  }
+
   /** A booking changed the idle count of `key` on `view` from `before`, and its running count by `runningDelta`. */
   warmChanged(view: AgentView, key: string, idleBefore: number, runningDelta: number): void {
     const idleNow = view.warm.get(key)?.idle ?? 0;
