@@ -89,7 +89,7 @@ function cgroupMb(pid: number): number | undefined {
 /** Memory of the process tree rooted at `pid`. */
 export function treeMemory(pid: number): TreeMemory {
   const pids = treeOf(pid);
-  const processes = pids.map((p) => ({ pid: p, command: read(`/proc/${p}/cmdline`).split('\0').slice(0, 3).join(' ').slice(0, 120), ...(existsSync(`/proc/${p}`) ? processMemory(p) : { rssMb: 0, peakRssMb: 0 }) }));
+  const processes = pids.map((p) => ({ pid: p, command: read(`/proc/${p}/cmdline`).split('\0').slice(0, 3).join(' ').slice(0, 120), ...(existsSync(`/proc/${p}`) ? processMemory(p) : { rssMb: 0, peakRssMb: 0, anonMb: 0 }) }));
   const cg = pids.map(cgroupMb).find((v) => v !== undefined);
   const sum = (f: (x: { rssMb: number; peakRssMb: number }) => number): number => processes.reduce((a, p) => a + (Number.isNaN(f(p)) ? 0 : f(p)), 0);
   return { rssMb: sum((p) => p.rssMb), peakRssMb: sum((p) => p.peakRssMb), pssMb: pids.reduce((a, p) => a + pssMb(p), 0), cgroupMb: cg, processes };

@@ -156,8 +156,9 @@ async function routerMemorySection(rows: Row[]): Promise<void> {
   const n = functions.toLocaleString('en-US');
   const baselineName = 'idle router, 0 functions';
   const mem = (m: ProcessMemory): LatencyStats => memoryRow(m);
-  rows.push({ name: `router RSS, ${n} fns written while it watched`, ours: mem(f.afterWatchingWrites), baselineName, baseline: mem(f.idle), unit: 'MB' });
-  rows.push({ name: `router RSS, restarted over ${n} fns, ${f.sampled} invoked`, ours: mem(f.afterRestartAndInvokes), baselineName, baseline: mem(f.idle), unit: 'MB' });
+  const anon = (m: ProcessMemory): string => `anon ${m.anonMb.toFixed(1)} MB`;
+  rows.push({ name: `router RSS, ${n} fns written while it watched (${anon(f.afterWatchingWrites)})`, ours: mem(f.afterWatchingWrites), baselineName: `${baselineName} (${anon(f.idle)})`, baseline: mem(f.idle), unit: 'MB' });
+  rows.push({ name: `router RSS, restarted over ${n} fns, ${f.sampled} invoked (${anon(f.afterRestartAndInvokes)})`, ours: mem(f.afterRestartAndInvokes), baselineName: `${baselineName} (${anon(f.idle)})`, baseline: mem(f.idle), unit: 'MB' });
 }
 
 async function footprintSection(rows: Row[]): Promise<void> {

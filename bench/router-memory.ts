@@ -4,7 +4,7 @@
  * registry's KV bucket the way the registry does (same key, same JSON codec, a copy of a really
  * deployed record under new names and revision ids), measures the router that watched them
  * arrive; then restarts the router with them stored, invokes a sample, and measures again.
- * RSS comes from /proc (VmRSS, and VmHWM for the peak).
+ * RSS comes from /proc (VmRSS, VmHWM for the peak, RssAnon for the heap and malloc part).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,13 +23,15 @@ import { functionFolder } from './bench-cluster';
 export interface ProcessMemory {
   rssMb: number;
   peakRssMb: number;
+  /** Anonymous resident memory (RssAnon): the JS heap and malloc, without mapped code and files. */
+  anonMb: number;
 }
 
 /** Reads VmRSS and VmHWM of a process. */
 export function processMemory(pid: number): ProcessMemory {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssMb: kb('VmRSS') / 1024, peakRssMb: kb('VmHWM') / 1024 };
+  return { rssMb: kb('VmRSS') / 1024, peakRssMb: kb('VmHWM') / 1024, anonMb: kb('RssAnon') / 1024 };
 }
 
 /** NATS, a router and an agent as processes this module started, so their pids are known. */
