@@ -180,6 +180,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   });
   heartbeat.start();
   prestart?.start();
+  if (!prestart && (options.prestart.nodejs > 0 || options.prestart.python > 0)) logger.info('pre-started runtimes are off: they need the bwrap sandbox (STRATUS_SANDBOX=bwrap)');
 
   const health = new HealthServer(
     () => (nc.isClosed() ? 'NATS connection closed' : agent.lifecycle !== 'running' ? 'draining' : undefined),

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
 import type { Socket } from 'node:net';
 import * as path from 'node:path';
 import type { FunctionRecord } from '../sdk/core/function-config';
@@ -124,9 +125,15 @@ export class PrestartPool {
     this.timer.unref();
   }
 
-  /** Starts filling the pool. */
+  /** Starts filling the pool, after removing folders a previous agent on this data directory left behind. */
   start(): void {
-    this.refill();
+    fs.rm(this.options.slotRoot, { recursive: true, force: true }).then(
+      () => this.refill(),
+      (err: unknown) => {
+        this.options.logger.warn('could not clear old pre-started runtime folders', { dir: this.options.slotRoot, error: (err as Error).message });
+        this.refill();
+      },
+    );
   }
 
   /** Takes a ready runtime for a new instance of `record`, or undefined (none ready, or the function cannot use one). */
