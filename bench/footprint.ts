@@ -25,6 +25,8 @@ export interface TreeMemory {
 /** Footprint figures. */
 export interface FootprintFigures {
   instances: Record<string, TreeMemory>;
+  /** Pre-started generic runtimes waiting for a function, per runtime. */
+  prestarted: Record<string, TreeMemory>;
   bareNode: TreeMemory;
   barePython: TreeMemory;
   bareSh: TreeMemory;
@@ -144,7 +146,33 @@ export async function measureFootprint(): Promise<FootprintFigures> {
       if (root === undefined) throw new Error(`no process of ${name} found under the agent`);
       instances[runtime] = treeMemory(root);
     }
-    return { instances, bareNode, barePython, bareSh, agent, router };
+    return { instances, prestarted: await measurePrestarted(), bareNode, barePython, bareSh, agent, router };
+  } finally {
+    await p.stop();
+  }
+}
+
+/** Idle pre-started runtimes: an agent with one of each and no functions; its children are those runtimes' sandboxes. */
+async function measurePrestarted(): Promise<Record<string, TreeMemory>> {
+  const p = await startBenchProcesses({ STRATUS_PRESTART_NODEJS: '1', STRATUS_PRESTART_PYTHON: '1' });
+  try {
+    const out: Record<string, TreeMemory> = {};
+    for (let waited = 0; waited < 10_000 && Object.keys(out).length < 2; waited += 500) {
+      await settle(500);
+      for (const child of childrenOf(p.agent.process.pid as number)) {
+        const tree = treeMemory(child);
+        const runtime = tree.processes.some((x) => x.command.includes('python')) ? 'python' : tree.processes.some((x) => x.command.includes('nodejs/bootstrap')) ? 'nodejs' : undefined;
+        if (runtime) out[runtime] = tree;
+      }
+    }
+    // Measured again after a pause, so a runtime still loading is not caught half-way.
+    await settle(1500);
+    for (const child of childrenOf(p.agent.process.pid as number)) {
+      const tree = treeMemory(child);
+      const runtime = tree.processes.some((x) => x.command.includes('python')) ? 'python' : tree.processes.some((x) => x.command.includes('nodejs/bootstrap')) ? 'nodejs' : undefined;
+      if (runtime) out[runtime] = tree;
+    }
+    return out;
   } finally {
     await p.stop();
   }

@@ -169,6 +169,10 @@ async function footprintSection(rows: Row[]): Promise<void> {
     const [baselineName, baseline] = bare[runtime as keyof typeof bare];
     rows.push({ name: `idle warm ${runtime} instance, sandbox tree (${label(tree)})`, ours: memoryRow(tree), baselineName, baseline: memoryRow(baseline), unit: 'MB' });
   }
+  for (const [runtime, tree] of Object.entries(f.prestarted)) {
+    const [baselineName, baseline] = bare[runtime as keyof typeof bare];
+    rows.push({ name: `idle pre-started ${runtime} runtime, no function (${label(tree)})`, ours: memoryRow(tree), baselineName, baseline: memoryRow(baseline), unit: 'MB' });
+  }
   rows.push({ name: `idle agent (${label(f.agent)})`, ours: memoryRow(f.agent), baselineName: 'bare node -e, idle', baseline: memoryRow(f.bareNode), unit: 'MB' });
   rows.push({ name: `idle router (${label(f.router)})`, ours: memoryRow(f.router), baselineName: 'bare node -e, idle', baseline: memoryRow(f.bareNode), unit: 'MB' });
 }
