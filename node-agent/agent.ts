@@ -174,25 +174,30 @@ export class Agent {
       try {
         const codeDir = await this.deps.codeCache.ensure(record.code);
         const layersDir = await this.deps.layerStack.ensure(record.layers);
-        const runtimeApi = await instance.listen();
         const standby = this.deps.pool.claimStandby(instance);
-        if (standby?.sandbox) {
-          // A pre-started runtime: its sandbox takes this function's code, layers and limits, then its environment.
-          const assigned = await standby.sandbox.assign(record, codeDir, layersDir).then(
-            () => true,
-            (err: unknown) => {
-              this.deps.logger.warn('could not hand a pre-started runtime its function; starting a new one', { function: record.config.name, error: (err as Error).message });
-              void standby.discard();
-              return false;
-            },
-          );
-          if (assigned) {
+        // A pre-started runtime: its sandbox takes this function's code, layers and limits (while the Runtime API starts listening), then its environment.
+        const assigning = standby?.sandbox?.assign(record, codeDir, layersDir).then(
+          () => true,
+          (err: unknown) => {
+            this.deps.logger.warn('could not hand a pre-started runtime its function; starting a new one', { function: record.config.name, error: (err as Error).message });
+            void standby.discard();
+            return false;
+          },
+        );
+        const runtimeApi = await instance.listen().catch(async (err: unknown) => {
+          if (standby && (await assigning)) void standby.discard();
+          throw err;
+        });
+        if (standby?.sandbox && assigning) {
+          // One that died waiting (after it was taken) is the platform's loss, not this function's init error.
+          if ((await assigning) && standby.alive()) {
             span.setAttribute('stratus.prestarted', true);
             const { env } = planLaunch({ record, instanceId: instance.id, paths: standby.sandbox.paths, hostCodeDir: codeDir, hostLayersDir: layersDir, runtimeApi, region: this.deps.region, nodeBinary: this.deps.nodeBinary, pythonBinary: this.deps.pythonBinary });
             const started = await instance.adopt(standby, env, this.deps.initTimeoutMs);
             if (started.kind === 'failed') span.setStatus({ code: SpanStatusCode.ERROR, message: started.report.errorType });
             return started;
           }
+          void standby.discard();
         } else if (standby) {
           void standby.discard();
         }

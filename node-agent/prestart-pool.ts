@@ -60,6 +60,11 @@ export class Standby {
     readonly memoryMb: number,
   ) {}
 
+  /** Whether its process is still running. */
+  alive(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   /** Whether an instance of `record` may take it: same runtime and, for nodejs, the heap its memory size gets. */
   fits(record: FunctionRecord): boolean {
     if (record.runtime !== this.runtime) return false;
