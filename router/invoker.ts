@@ -63,6 +63,11 @@ export interface SyncResult extends AgentInvokeResult {
  * reached an agent and then failed is never sent elsewhere: it may have run.
  */
 export class Invoker {
+  // This router's own calls in flight. Heartbeats lag a dispatch by a few ms and can overwrite the
+  // view's booking of it, so on their own they let a burst on one router pass a reserved concurrency.
+  private readonly inFlight = new Map<string, number>();
+  private inFlightTotal = 0;
+
   constructor(
     private readonly view: ClusterView,
     private readonly clients: AgentClients,
@@ -108,7 +113,7 @@ export class Invoker {
         continue;
       }
       this.view.noteDispatch(decision.agentId, record.config.name, record.revisionId, record.config.memoryMb, decision.reason);
-      const response = await this.clients.invoke(
+      const response = await this.counted(record.config.name, () => this.clients.invoke(
         decision.address,
         {
           requestId: inv.requestId,
@@ -124,7 +129,7 @@ export class Invoker {
         inv.deadlineMs,
         Math.min(this.options.agentConnectTimeoutMs, remainingMs(inv.deadlineMs)),
         inv.signal,
-      );
+      ));
       if ('kind' in response) {
         if (response.kind === 'unreachable') {
           exclude.add(decision.agentId);
@@ -143,11 +148,13 @@ export class Invoker {
 
   /**
    * A throttle when the function's reserved concurrency (a cap as well as a guarantee) or the
-   * cluster's concurrency limit is reached, else undefined. Counts come from heartbeats plus this
-   * router's own dispatches, so several routers may briefly overshoot by a few.
+   * cluster's concurrency limit is reached, else undefined. Counts are the larger of what heartbeats
+   * and bookings show and this router's own calls in flight: exact for one router, while several
+   * routers may briefly overshoot by a few.
    */
   private overLimit(record: FunctionRecord): StratusError | undefined {
-    const running = this.view.concurrency(record.config.name);
+    const seen = this.view.concurrency(record.config.name);
+    const running = { function: Math.max(seen.function, this.inFlight.get(record.config.name) ?? 0), total: Math.max(seen.total, this.inFlightTotal) };
     const reserved = record.config.reservedConcurrency;
     if (reserved !== undefined && running.function >= reserved) {
       return new StratusError('TooManyRequests', `function '${record.config.name}' is running ${running.function} of its ${reserved} reserved concurrent invocations: retry after ${this.options.throttleRetryAfterMs} ms, or raise its reserved concurrency`, {
@@ -160,6 +167,20 @@ export class Invoker {
       });
     }
     return undefined;
+  }
+
+  /** Counts a call to an agent as in flight from its dispatch (synchronously, before any await) to its end. */
+  private async counted<T>(functionName: string, call: () => Promise<T>): Promise<T> {
+    this.inFlight.set(functionName, (this.inFlight.get(functionName) ?? 0) + 1);
+    this.inFlightTotal += 1;
+    try {
+      return await call();
+    } finally {
+      const left = (this.inFlight.get(functionName) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(functionName, left);
+      else this.inFlight.delete(functionName);
+      this.inFlightTotal -= 1;
+    }
   }
 
   private noCapacity(noAgents: boolean, record: FunctionRecord): StratusError {
