@@ -10,6 +10,7 @@ import { decodeHeartbeat, encodeHeartbeat, type AgentHeartbeat, type WarmCount }
 import { ClusterView } from '../router/cluster-view';
 import { place } from '../router/placement';
 import { summarize, type LatencyStats } from './stats';
+import { seededRandom } from '../sdk/core/seeded-random';
 
 /** Figures of one placement run. */
 export interface PlacementFigures {
@@ -28,17 +29,6 @@ export interface PlacementFigures {
   agents: number;
 }
 
-/** mulberry32: seeded, so every run places the same cluster. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Heartbeats of `agentCount` agents sharing `functionCount` functions: each function is warm on
@@ -82,7 +72,7 @@ function timeLoop(rounds: number, op: (i: number) => void): LatencyStats {
 
 /** Measures placement decisions over a view fed `agents` agents' heartbeats carrying `functions` functions. */
 export function measurePlacement(options: { functions: number; agents: number; rounds: number }): PlacementFigures {
-  const random = seeded(8);
+  const random = seededRandom(8);
   const view = new ClusterView({ missedHeartbeats: 1_000_000 });
   const wire = heartbeats(options.agents, options.functions, 3, 1, random).map(encodeHeartbeat);
   for (const hb of wire) view.applyHeartbeat(decodeHeartbeat(hb));
@@ -117,7 +107,7 @@ export function measurePlacement(options: { functions: number; agents: number; r
   for (let i = 0; i < 20_000; i += 1) decide(names[i % names.length] as number, 128);
   for (let i = 0; i < 500; i += 1) scan(names[i % names.length] as number, 128);
   const refresh = (seq: number): void => {
-    for (const hb of heartbeats(options.agents, options.functions, 3, seq, seeded(8)).map(encodeHeartbeat)) view.applyHeartbeat(decodeHeartbeat(hb));
+    for (const hb of heartbeats(options.agents, options.functions, 3, seq, seededRandom(8)).map(encodeHeartbeat)) view.applyHeartbeat(decodeHeartbeat(hb));
   };
   refresh(2);
   const pick = (i: number): number => Math.floor(((i * 2654435761) >>> 0) / 4294967296 * options.functions);
@@ -133,7 +123,7 @@ export function measurePlacement(options: { functions: number; agents: number; r
   const mapLookup = timeLoop(options.rounds, (i) => {
     sink += map.get(`fn-${pick(i)}#rev-${pick(i)}`) ?? 0;
   });
-  const beats = Array.from({ length: 5 }, (_, k) => heartbeats(options.agents, options.functions, 3, 10 + k, seeded(8)).map(encodeHeartbeat)).flat();
+  const beats = Array.from({ length: 5 }, (_, k) => heartbeats(options.agents, options.functions, 3, 10 + k, seededRandom(8)).map(encodeHeartbeat)).flat();
   const heartbeatDecode = timeLoop(beats.length, (i) => {
     sink += decodeHeartbeat(beats[i] as Uint8Array).functions.length;
   });

@@ -1,18 +1,8 @@
 import type { AgentHeartbeat, WarmCount } from '../sdk/core/heartbeat';
 import { ClusterView } from './cluster-view';
 import { place, warmKey, type AgentView, type PlacementRequest } from './placement';
+import { seededRandom } from '../sdk/core/seeded-random';
 
-/** mulberry32: small, seeded, so a failure reproduces. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FUNCTIONS = 6;
 const int = (random: () => number, n: number): number => Math.floor(random() * n);
@@ -67,7 +57,7 @@ function bruteConcurrency(agents: readonly AgentView[], functionName: string): {
 
 describe('ClusterView.place (indexed)', () => {
   test('place decides like the scan of every agent when heartbeats, bookings, exclusions and departures interleave', () => {
-    const random = seeded(42);
+    const random = seededRandom(42);
     const clock = { now: 0 };
     const view = new ClusterView({ missedHeartbeats: 3, now: () => clock.now });
     const seqs = new Map<string, number>();
@@ -89,10 +79,10 @@ describe('ClusterView.place (indexed)', () => {
         const exclude = new Set(random() < 0.2 ? [`a${int(random, 12)}`, `a${int(random, 12)}`] : []);
         const req: PlacementRequest = { functionName, revisionId, memoryMb: [128, 256, 512, 1024][int(random, 4)] as number, exclude };
         const agents = view.agents();
-        const expected = place(agents, req, seeded(step));
+        const expected = place(agents, req, seededRandom(step));
         const t = tiers(agents, req);
         expect(view.concurrency(functionName)).toEqual(bruteConcurrency(agents, functionName));
-        const got = view.place(req, seeded(step));
+        const got = view.place(req, seededRandom(step));
         expect(got.kind).toBe(expected.kind);
         if (got.kind !== 'dispatch' || expected.kind !== 'dispatch') continue;
         expect(got.reason).toBe(expected.reason);

@@ -1,4 +1,5 @@
 import { place, warmKey, type AgentView, type PlacementRequest, type WarmView } from './placement';
+import { seededRandom } from '../sdk/core/seeded-random';
 
 const FN = 'resize';
 const REV = 'rev-2';
@@ -40,17 +41,6 @@ function sequence(...values: number[]): () => number {
   return () => values[Math.min(i++, values.length - 1)] as number;
 }
 
-/** mulberry32: small, seeded, good enough to check spread deterministically. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('place', () => {
   test('place picks the warm agent over a roomier one when an idle instance of the exact revision exists', () => {
@@ -159,7 +149,7 @@ describe('place', () => {
 
   test('place spreads decisions across many equal agents when random is seeded', () => {
     const agents = Array.from({ length: 10 }, (_, i) => agent(`agent-${i}`, { memoryFreeMb: 4096 }));
-    const random = seeded(42);
+    const random = seededRandom(42);
     const counts = new Map<string, number>();
     for (let n = 0; n < 1000; n++) {
       const d = place(agents, request(), random);
@@ -176,7 +166,7 @@ describe('place', () => {
 
   test('place favours roomier agents but still spreads when agents differ in free memory', () => {
     const agents = Array.from({ length: 8 }, (_, i) => agent(`agent-${i}`, { memoryFreeMb: 1024 + i * 128 }));
-    const random = seeded(7);
+    const random = seededRandom(7);
     const counts = new Map<string, number>();
     for (let n = 0; n < 1000; n++) {
       const d = place(agents, request(), random);
