@@ -5,8 +5,6 @@
  * `--quick` runs fewer iterations.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { connect } from '@nats-io/transport-node';
@@ -17,6 +15,7 @@ import { measureFootprint, type TreeMemory } from './footprint';
 import { measurePlacement } from './placement';
 import { measureRouterMemory, type ProcessMemory } from './router-memory';
 import { measure, type LatencyStats } from './stats';
+import { writeResults } from './results-file';
 
 const quick = process.argv.includes('--quick');
 const N = quick ? 1000 : 5000;
@@ -209,11 +208,7 @@ async function main(): Promise<void> {
   }
   if (!only || only === 'footprint') await footprintSection(rows);
   printTable(rows);
-  const outDir = path.resolve(__dirname, '..', '..', 'bench', 'results');
-  mkdirSync(outDir, { recursive: true });
-  const file = path.join(outDir, `${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGb: Math.round(os.totalmem() / 1024 ** 3), node: process.version, kernel: os.release() };
-  writeFileSync(file, `${JSON.stringify({ machine, quick, rows }, null, 2)}\n`);
+  const file = writeResults('', quick, rows);
   process.stdout.write(`results written to ${file}\n`);
 }
 

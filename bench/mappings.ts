@@ -6,13 +6,11 @@
  * timed until its checkpoint reaches the last record. Prints a table and writes
  * bench/results/mappings-<time>.json. Nothing is asserted. `--quick` uses smaller backlogs.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { MappingSettingsPatch } from '../sdk/core/mapping-config';
 import { functionFolder, startBenchCluster } from './bench-cluster';
+import { writeResults } from './results-file';
 
 const quick = process.argv.includes('--quick');
 
@@ -86,11 +84,7 @@ async function main(): Promise<void> {
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
   const line = (c: string[]): string => `| ${c.map((x, i) => x.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   process.stdout.write(`${line(head)}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n${cells.map(line).join('\n')}\n`);
-  const outDir = path.resolve(__dirname, '..', '..', 'bench', 'results');
-  mkdirSync(outDir, { recursive: true });
-  const file = path.join(outDir, `mappings-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGb: Math.round(os.totalmem() / 1024 ** 3), node: process.version, kernel: os.release() };
-  writeFileSync(file, `${JSON.stringify({ machine, quick, rows }, null, 2)}\n`);
+  const file = writeResults('mappings-', quick, rows);
   process.stdout.write(`results written to ${file}\n`);
 }
 
