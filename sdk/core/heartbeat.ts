@@ -38,15 +38,18 @@ export function encodeHeartbeat(hb: AgentHeartbeat): Uint8Array {
   return Buffer.from(JSON.stringify(hb));
 }
 
+/** Parses a JSON heartbeat message (an agent's or a router's); throws InvalidRequest naming `what`. */
+export function parseHeartbeatJson(data: Uint8Array, what: string): unknown {
+  try {
+    return JSON.parse(Buffer.from(data).toString('utf8'));
+  } catch (cause) {
+    throw new StratusError('InvalidRequest', `${what} is not JSON`, { cause });
+  }
+}
+
 /** Decodes and checks a heartbeat; throws InvalidRequest on anything malformed. */
 export function decodeHeartbeat(data: Uint8Array): AgentHeartbeat {
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(data).toString('utf8'));
-  } catch (cause) {
-    throw new StratusError('InvalidRequest', 'heartbeat is not JSON', { cause });
-  }
-  const hb = value as Partial<AgentHeartbeat>;
+  const hb = parseHeartbeatJson(data, 'heartbeat') as Partial<AgentHeartbeat>;
   if (
     typeof hb?.agentId !== 'string' ||
     typeof hb.address !== 'string' ||

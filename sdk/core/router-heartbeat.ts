@@ -1,4 +1,5 @@
 import { StratusError } from './errors';
+import { parseHeartbeatJson } from './heartbeat';
 
 /** Lifecycle of a router as other routers and `stratus cluster` see it. */
 export type RouterState = 'ready' | 'stopping';
@@ -29,13 +30,7 @@ export function encodeRouterHeartbeat(hb: RouterHeartbeat): Uint8Array {
 
 /** Decodes and checks a router heartbeat; throws InvalidRequest on anything malformed. */
 export function decodeRouterHeartbeat(data: Uint8Array): RouterHeartbeat {
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(data).toString('utf8'));
-  } catch (cause) {
-    throw new StratusError('InvalidRequest', 'router heartbeat is not JSON', { cause });
-  }
-  const hb = value as Partial<RouterHeartbeat>;
+  const hb = parseHeartbeatJson(data, 'router heartbeat') as Partial<RouterHeartbeat>;
   if (
     typeof hb?.routerId !== 'string' ||
     typeof hb.address !== 'string' ||
