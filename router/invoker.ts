@@ -82,6 +82,8 @@ export class Invoker {
     const waitUntil = Math.min(inv.deadlineMs, Date.now() + this.options.placementWaitMs);
     const spec = encodedSpec(record);
     for (;;) {
+      // A caller that went away while this waited for capacity must not be placed and booked.
+      if (inv.signal?.aborted) throw new StratusError('Cancelled', 'the caller cancelled the call before it was placed; the function did not run');
       const limited = this.overLimit(record);
       if (limited) {
         const left = waitUntil - Date.now();
