@@ -135,7 +135,7 @@ export class ClusterView {
 
   /** Heartbeats of live agents, for the cluster API. */
   heartbeats(): Array<{ hb: AgentHeartbeat; receivedAtMs: number }> {
-    this.agents();
+    this.expire();
     return [...this.entries.values()].map((e) => ({ hb: e.hb, receivedAtMs: e.receivedAtMs }));
   }
 

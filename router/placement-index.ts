@@ -1,4 +1,4 @@
-import { canStartAny, type AgentView, type PlacementCandidates } from './placement';
+import { canStartAny, reclaimableMb, type AgentView, type PlacementCandidates } from './placement';
 
 const NONE: readonly AgentView[] = [];
 
@@ -12,10 +12,6 @@ function removeFrom(list: AgentView[], view: AgentView): void {
   if (i < 0) return;
   list[i] = list[list.length - 1] as AgentView;
   list.pop();
-}
-
-function reclaimableMb(a: AgentView): number {
-  return a.memoryFreeMb + a.idleMemoryMb;
 }
 
 /**

@@ -45,7 +45,7 @@ export function warmKey(functionName: string, revisionId: string): string {
 }
 
 function hasRoom(a: AgentView, memoryMb: number): boolean {
-  return a.memoryFreeMb + a.idleMemoryMb >= memoryMb && (a.slotsFree > 0 || a.idleMemoryMb > 0);
+  return reclaimableMb(a) >= memoryMb && canStartAny(a);
 }
 
 /**
@@ -63,7 +63,8 @@ function twoChoices<T>(items: readonly T[], better: (a: T, b: T) => boolean, ran
   return better(b, a) ? b : a;
 }
 
-function reclaimableMb(a: AgentView): number {
+/** Memory `a` could give an instance: free, plus what stopping its idle instances frees. */
+export function reclaimableMb(a: AgentView): number {
   return a.memoryFreeMb + a.idleMemoryMb;
 }
 
