@@ -30,8 +30,10 @@ export interface PrestartPoolOptions {
   logger: Logger;
 }
 
-/** Consecutive failed starts after which a runtime's pool stops refilling (until a start succeeds, none is tried). */
+/** Consecutive failed starts after which a runtime's pool pauses refilling. */
 const MAX_FAILED_STARTS = 3;
+/** How long a paused runtime's pool waits before it tries one more start (the cause may have passed). */
+const FAILED_STARTS_PAUSE_MS = 60_000;
 /** How often the pool looks for room to refill (room appears when instances stop). */
 const REFILL_CHECK_MS = 1000;
 /**
@@ -97,6 +99,7 @@ export class Standby {
 
   /** Kills the process and frees its sandbox; the folders that would have held code go with it. */
   async discard(): Promise<void> {
+    if (this.state === 'gone') return;
     this.state = 'gone';
     this.channel?.destroy();
     const { child, sandbox } = this;
@@ -119,6 +122,7 @@ export class Standby {
 export class PrestartPool {
   private readonly standbys = new Set<Standby>();
   private readonly failures: Record<StandbyRuntime, number> = { nodejs: 0, python: 0 };
+  private readonly pausedAtMs: Record<StandbyRuntime, number> = { nodejs: 0, python: 0 };
   private nodeMemoryMb: number;
   private closed = false;
   private readonly timer: NodeJS.Timeout;
@@ -185,13 +189,6 @@ export class PrestartPool {
     return this.standbys.size;
   }
 
-  /** Ready runtimes per runtime, for tests and the bench. */
-  readyCount(runtime: StandbyRuntime): number {
-    let n = 0;
-    for (const s of this.standbys) if (s.runtime === runtime && s.state === 'ready') n += 1;
-    return n;
-  }
-
   /** Stops one waiting runtime to give its room to an instance; false when there is none. */
   reclaim(): boolean {
     // A starting one first: it has cost least and would take longest to be of use.
@@ -227,6 +224,8 @@ export class PrestartPool {
       const memoryMb = runtime === 'nodejs' ? this.nodeMemoryMb : this.options.memoryMb;
       let have = 0;
       for (const s of this.standbys) if (s.runtime === runtime) have += 1;
+      // One more start after the pause; it pauses again if that fails too.
+      if (this.failures[runtime] >= MAX_FAILED_STARTS && Date.now() - this.pausedAtMs[runtime] >= FAILED_STARTS_PAUSE_MS) this.failures[runtime] = MAX_FAILED_STARTS - 1;
       while (have < want && this.failures[runtime] < MAX_FAILED_STARTS && this.options.hasRoom(memoryMb)) {
         this.launch(new Standby(runtime, memoryMb));
         have += 1;
@@ -291,7 +290,8 @@ export class PrestartPool {
     if (failedStart) {
       this.failures[standby.runtime] += 1;
       if (this.failures[standby.runtime] === MAX_FAILED_STARTS) {
-        this.options.logger.warn('pre-started runtimes keep failing to start; no more will be started for this runtime', { runtime: standby.runtime });
+        this.pausedAtMs[standby.runtime] = Date.now();
+        this.options.logger.warn('pre-started runtimes keep failing to start; pausing this runtime\'s pool before one more try', { runtime: standby.runtime, pauseMs: FAILED_STARTS_PAUSE_MS });
       }
     }
     this.queueRefill();

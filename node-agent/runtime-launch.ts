@@ -28,16 +28,31 @@ function logStreamName(instanceId: string, version: string, now = new Date()): s
   return `${day}/[${version}]${instanceId.replace(/-/g, '')}`;
 }
 
+/**
+ * The part of Lambda's runtime environment that is the same for every function of a runtime:
+ * defaults a function may override, and the runtime's folders, which it may not. Fresh and
+ * pre-started runtimes both start with it, so they cannot drift apart.
+ */
+function runtimeEnvironment(runtime: string, paths: InstancePaths): { defaults: Record<string, string>; folders: Record<string, string> } {
+  const runtimeDir = path.posix.join(paths.runtimeDir, runtime);
+  return {
+    defaults: {
+      LANG: 'en_US.UTF-8',
+      PATH: `/usr/local/bin:/usr/bin/:/bin:${paths.opt}/bin`,
+      LD_LIBRARY_PATH: `/lib64:/usr/lib64:${runtimeDir}:${runtimeDir}/lib:${paths.taskRoot}:${paths.taskRoot}/lib:${paths.opt}/lib`,
+      TZ: 'UTC',
+      HOME: '/tmp',
+    },
+    folders: { LAMBDA_TASK_ROOT: paths.taskRoot, LAMBDA_RUNTIME_DIR: runtimeDir },
+  };
+}
+
 /** The environment Lambda gives a runtime (reference: lambda-runtime-api.md §6), then the function's own. */
 function baseEnvironment(ctx: LaunchContext): Record<string, string> {
   const { record, paths } = ctx;
-  const runtimeDir = path.posix.join(paths.runtimeDir, record.runtime);
+  const fixed = runtimeEnvironment(record.runtime, paths);
   return {
-    LANG: 'en_US.UTF-8',
-    PATH: `/usr/local/bin:/usr/bin/:/bin:${paths.opt}/bin`,
-    LD_LIBRARY_PATH: `/lib64:/usr/lib64:${runtimeDir}:${runtimeDir}/lib:${paths.taskRoot}:${paths.taskRoot}/lib:${paths.opt}/lib`,
-    TZ: 'UTC',
-    HOME: '/tmp',
+    ...fixed.defaults,
     ...record.config.environment,
     _HANDLER: record.config.handler,
     AWS_REGION: ctx.region,
@@ -49,8 +64,7 @@ function baseEnvironment(ctx: LaunchContext): Record<string, string> {
     AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${record.config.name}`,
     AWS_LAMBDA_LOG_STREAM_NAME: logStreamName(ctx.instanceId, record.version),
     AWS_LAMBDA_RUNTIME_API: ctx.runtimeApi,
-    LAMBDA_TASK_ROOT: paths.taskRoot,
-    LAMBDA_RUNTIME_DIR: runtimeDir,
+    ...fixed.folders,
   };
 }
 
@@ -128,16 +142,11 @@ export function planStandbyLaunch(
   memoryMb: number,
   binaries: { nodeBinary: string; pythonBinary: string },
 ): LaunchPlan {
-  const runtimeDir = path.posix.join(paths.runtimeDir, runtime);
   const planned = runtimeCommand(runtime, paths, memoryMb, binaries);
+  const fixed = runtimeEnvironment(runtime, paths);
   const env: Record<string, string> = {
-    LANG: 'en_US.UTF-8',
-    PATH: `/usr/local/bin:/usr/bin/:/bin:${paths.opt}/bin`,
-    LD_LIBRARY_PATH: `/lib64:/usr/lib64:${runtimeDir}:${runtimeDir}/lib:${paths.taskRoot}:${paths.taskRoot}/lib:${paths.opt}/lib`,
-    TZ: 'UTC',
-    HOME: '/tmp',
-    LAMBDA_TASK_ROOT: paths.taskRoot,
-    LAMBDA_RUNTIME_DIR: runtimeDir,
+    ...fixed.defaults,
+    ...fixed.folders,
     ...planned.env,
     STRATUS_STANDBY_FD: String(STANDBY_FD),
   };
