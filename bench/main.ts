@@ -198,15 +198,20 @@ function printTable(rows: Row[]): void {
 
 async function main(): Promise<void> {
   const rows: Row[] = [];
-  const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
-  if (!only || only === 'sync') await syncWarm(rows);
-  if (!only || only === 'cold') await coldStarts(rows);
-  if (!only || only === 'async') await asyncPath(rows);
-  if (!only || only === 'placement') {
+  // --only=sync,async runs just those sections; an unknown name is a usage error, not an empty table.
+  const sections = ['sync', 'cold', 'async', 'placement', 'footprint'];
+  const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+  const unknown = only?.filter((s) => !sections.includes(s)) ?? [];
+  if (unknown.length > 0) throw new Error(`unknown bench section ${unknown.join(', ')}: choose from ${sections.join(', ')}`);
+  const wanted = (s: string): boolean => !only || only.includes(s);
+  if (wanted('sync')) await syncWarm(rows);
+  if (wanted('cold')) await coldStarts(rows);
+  if (wanted('async')) await asyncPath(rows);
+  if (wanted('placement')) {
     placementSection(rows);
     await routerMemorySection(rows);
   }
-  if (!only || only === 'footprint') await footprintSection(rows);
+  if (wanted('footprint')) await footprintSection(rows);
   printTable(rows);
   const file = writeResults('', quick, rows);
   process.stdout.write(`results written to ${file}\n`);

@@ -255,6 +255,10 @@ export class RuntimeApiServer {
       if (!socket.destroyed) socket.write(encodeFrame(type, header, body));
     };
     const reply: Reply = (statusCode, errorType, errorMessage) => send(FrameType.reply, { status: statusCode, body: replyBody(errorType, errorMessage) });
+    // For RESPONSE_NEXT / ERROR_NEXT: an accepted post is answered by the next event alone.
+    const refusalOnly: Reply = (statusCode, errorType, errorMessage) => {
+      if (statusCode !== 202) reply(statusCode, errorType, errorMessage);
+    };
     const waiter: Waiter = {
       // Header values as an HTTP client would see them: strings.
       deliver: (event) => send(FrameType.event, Object.fromEntries(Object.entries(eventHeaders(event)).map(([k, v]) => [k, String(v)])), event.payload),
@@ -268,22 +272,33 @@ export class RuntimeApiServer {
           return;
         case FrameType.response:
         case FrameType.error:
-          if (frame.body.length > MAX_BODY) return this.tooLarge(reply);
-          this.post(
-            frame.type === FrameType.response ? 'response' : 'error',
-            encodeURIComponent(String(frame.header.requestId ?? '')),
-            frame.body,
-            typeof frame.header.errorType === 'string' ? frame.header.errorType : undefined,
-            reply,
-          );
+        case FrameType.responseNext:
+        case FrameType.errorNext: {
+          const thenNext = frame.type === FrameType.responseNext || frame.type === FrameType.errorNext;
+          const answer = thenNext ? refusalOnly : reply;
+          if (frame.body.length > MAX_BODY) this.tooLarge(answer);
+          else {
+            this.post(
+              frame.type === FrameType.response || frame.type === FrameType.responseNext ? 'response' : 'error',
+              encodeURIComponent(String(frame.header.requestId ?? '')),
+              frame.body,
+              typeof frame.header.errorType === 'string' ? frame.header.errorType : undefined,
+              answer,
+            );
+          }
+          if (thenNext && !this.next(waiter)) socket.destroy();
           return;
+        }
         default:
           socket.destroy();
       }
     };
     const decoder = new FrameDecoder(MAX_BODY + 64 * 1024, onFrame, (type) => {
       if (type === FrameType.response || type === FrameType.error) this.tooLarge(reply);
-      else socket.destroy();
+      else if (type === FrameType.responseNext || type === FrameType.errorNext) {
+        this.tooLarge(refusalOnly);
+        if (!this.next(waiter)) socket.destroy();
+      } else socket.destroy();
     });
     socket.on('data', (chunk: Buffer) => {
       try {

@@ -24,7 +24,7 @@ import { loadHandler } from './handler-loader';
 import { EmptyLoopHook, Invocation, startInvocation } from './invocation';
 import type { Outcome } from './invocation';
 import { RuntimeApiError, RuntimeClient } from './runtime-client';
-import type { NextInvocation, PostResult } from './runtime-client';
+import type { NextInvocation, OutcomeReport, PostResult } from './runtime-client';
 
 /** Everything the runtime takes from its environment, resolved once at startup. */
 export interface BootstrapConfig {
@@ -120,9 +120,9 @@ export class NodeRuntime {
   /** Serves invocations until the process exits; rejects only when the Runtime API fails. */
   async serve(handler: UserHandler): Promise<never> {
     const { client, logger } = this.deps;
+    this.phase = { name: 'idle' };
+    let next = await client.nextInvocation();
     for (;;) {
-      this.phase = { name: 'idle' };
-      const next = await client.nextInvocation();
       const requestId = readRequestId(next.headers);
       if (requestId === undefined) {
         throw new RuntimeApiError('GET /invocation/next answered without a Lambda-Runtime-Aws-Request-Id header');
@@ -133,10 +133,24 @@ export class NodeRuntime {
       this.phase = { name: 'invoking', invocation };
       const outcome = await invocation.outcome;
       this.phase = { name: 'reporting' };
-      await this.report(requestId, outcome);
-      logger.requestId = undefined;
-      const exitCode = outcome.kind === 'error' ? (outcome.exitCode ?? this.exitAfterReport) : this.exitAfterReport;
-      if (exitCode !== undefined) process.exit(exitCode);
+      const report = this.toReport(outcome);
+      if ((outcome.kind === 'error' ? outcome.exitCode : undefined) !== undefined || this.exitAfterReport !== undefined) {
+        // Exiting: the agent must have taken the outcome before it sees the process go.
+        await this.post(requestId, report);
+        process.exit(outcome.kind === 'error' && outcome.exitCode !== undefined ? outcome.exitCode : (this.exitAfterReport ?? EXIT_FAILURE));
+      }
+      const { posted, next: following } = await client.postThenNext(requestId, report, () => {
+        // A crash while the post was being written belongs to this invocation; the post is out now.
+        if (this.exitAfterReport !== undefined) process.exit(this.exitAfterReport);
+        logger.requestId = undefined;
+        this.phase = { name: 'idle' };
+      });
+      if (posted.kind === 'refused') {
+        logger.requestId = requestId;
+        this.warnIfRefused(report.kind, posted);
+        logger.requestId = undefined;
+      }
+      next = following;
     }
   }
 
@@ -192,21 +206,25 @@ export class NodeRuntime {
     return startInvocation(handler, event, (legacy) => createContext(meta, this.config.fn, legacy), hook);
   }
 
-  private async report(requestId: string, outcome: Outcome): Promise<void> {
-    const { client, logger } = this.deps;
+  /** Serialises an outcome for posting; an error is logged here, as the RIC logs it. */
+  private toReport(outcome: Outcome): OutcomeReport {
     if (outcome.kind === 'success') {
-      let body: string;
       try {
-        body = JSON.stringify(outcome.result) ?? 'null';
+        return { kind: 'response', body: JSON.stringify(outcome.result) ?? 'null' };
       } catch (err) {
-        const failure = new RuntimeError('Runtime.JSONStringifyError', 'Unable to stringify response body', err);
-        return this.report(requestId, { kind: 'error', error: failure });
+        return this.toReport({ kind: 'error', error: new RuntimeError('Runtime.JSONStringifyError', 'Unable to stringify response body', err) });
       }
-      return this.warnIfRefused('response', await client.postResponse(requestId, body));
     }
     const payload = toErrorPayload(outcome.error);
-    if (!outcome.alreadyLogged) logger.log('ERROR', ['Invoke Error', `\t${formatForLog(payload)}`]);
-    this.warnIfRefused('error', await client.postInvocationError(requestId, payload));
+    if (!outcome.alreadyLogged) this.deps.logger.log('ERROR', ['Invoke Error', `\t${formatForLog(payload)}`]);
+    return { kind: 'error', payload };
+  }
+
+  /** Posts an outcome and waits for the agent's answer. */
+  private async post(requestId: string, report: OutcomeReport): Promise<void> {
+    const { client } = this.deps;
+    const result = report.kind === 'response' ? await client.postResponse(requestId, report.body) : await client.postInvocationError(requestId, report.payload);
+    this.warnIfRefused(report.kind, result);
   }
 
   private warnIfRefused(what: string, result: PostResult): void {

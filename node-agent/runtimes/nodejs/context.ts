@@ -149,7 +149,10 @@ export function applyTraceEnvironment(headers: IncomingHttpHeaders, env: NodeJS.
   ];
   for (const [variable, name] of pairs) {
     const value = header(headers, name);
-    if (value === undefined) delete env[variable];
-    else env[variable] = value;
+    // process.env writes go through the C library's environment: skip the ones that change nothing.
+    const current = env[variable];
+    if (value === undefined) {
+      if (current !== undefined) delete env[variable];
+    } else if (current !== value) env[variable] = value;
   }
 }

@@ -9,7 +9,16 @@
 export const CHANNEL_PATH = '/2018-06-01/runtime/stratus/channel';
 export const CHANNEL_PROTOCOL = 'stratus-frames';
 
-/** Frame types. Runtime → agent: NEXT, RESPONSE, ERROR. Agent → runtime: EVENT, REPLY. */
+/**
+ * Frame types. Runtime → agent: NEXT, RESPONSE, ERROR, RESPONSE_NEXT, ERROR_NEXT. Agent → runtime:
+ * EVENT, REPLY.
+ *
+ * RESPONSE_NEXT and ERROR_NEXT are a RESPONSE or ERROR followed by a NEXT, in one frame and with
+ * one difference: the agent answers them with a REPLY only when it refuses the post (as HTTP's
+ * 4xx would); an accepted one is answered by the next EVENT alone. That halves the frames per
+ * invocation (EVENT, RESPONSE_NEXT instead of EVENT, RESPONSE, REPLY, NEXT). The flag is in the
+ * type, not the header, because an oversize frame is refused without its header being read.
+ */
 export const FrameType = {
   /** The runtime wants its next event (GET /invocation/next). */
   next: 1,
@@ -21,6 +30,10 @@ export const FrameType = {
   error: 4,
   /** The agent's answer to a RESPONSE or ERROR; header: `{ status, body }` as HTTP would have said. */
   reply: 5,
+  /** RESPONSE, then NEXT; REPLY only on refusal. */
+  responseNext: 6,
+  /** ERROR, then NEXT; REPLY only on refusal. */
+  errorNext: 7,
 } as const;
 
 /** A frame type number. */

@@ -2,7 +2,10 @@
  * The Node.js runtime's client against the agent's real Runtime API server on loopback: the frame
  * channel must behave exactly as the HTTP Runtime API does.
  */
+import { request as httpRequest } from 'node:http';
+import type { Socket } from 'node:net';
 import { RuntimeApiServer, type RuntimeApiListener, type RuntimeErrorReport, type RuntimeEvent } from '../../runtime-api-server';
+import { CHANNEL_PATH, CHANNEL_PROTOCOL, encodeFrame, FrameDecoder, FrameType, type Frame } from './frames';
 import { RuntimeApiError, RuntimeClient } from './runtime-client';
 
 class Recorder implements RuntimeApiListener {
@@ -114,4 +117,111 @@ test('runtime client fails with RuntimeApiError when the agent closes the frame 
   server.close();
   await expect(waiting).rejects.toBeInstanceOf(RuntimeApiError);
   await expect(client.postResponse('req-1', '1')).rejects.toBeInstanceOf(RuntimeApiError);
+});
+
+describe('posting and asking for the next event in one step', () => {
+  test('postThenNext on the frame channel hands the result over and returns the next event', async () => {
+    const client = new RuntimeClient({ runtimeApi: address });
+    await receive(client, EVENT);
+    const step = client.postThenNext('req-1', { kind: 'response', body: '{"ok":1}' }, () => undefined);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(listener.responses).toEqual([{ requestId: 'req-1', body: '{"ok":1}' }]);
+    server.deliver({ ...EVENT, requestId: 'req-2' });
+    const { posted, next } = await step;
+    expect(posted).toEqual({ kind: 'accepted' });
+    expect(next.headers['lambda-runtime-aws-request-id']).toBe('req-2');
+    expect(next.body.toString()).toBe('{"hello":"world"}');
+    expect(client.transport).toBe('frames');
+    expect(listener.nexts).toBe(2);
+  });
+
+  test('postThenNext reports an invocation error as postInvocationError does, then returns the next event', async () => {
+    const client = new RuntimeClient({ runtimeApi: address });
+    await receive(client, EVENT);
+    const step = client.postThenNext('req-1', { kind: 'error', payload: { errorType: 'TypeError', errorMessage: 'boom', trace: ['at x'] } }, () => undefined);
+    server.deliver({ ...EVENT, requestId: 'req-2' });
+    const { posted, next } = await step;
+    expect(posted).toEqual({ kind: 'accepted' });
+    expect(next.headers['lambda-runtime-aws-request-id']).toBe('req-2');
+    expect(listener.errors.map((e) => [e.requestId, e.report.errorType, e.report.stackTrace])).toEqual([['req-1', 'TypeError', ['at x']]]);
+  });
+
+  test('postThenNext returns the refusal and still the next event when the request id is not the one held', async () => {
+    const client = new RuntimeClient({ runtimeApi: address });
+    await receive(client, EVENT);
+    const step = client.postThenNext('someone-else', { kind: 'response', body: '1' }, () => undefined);
+    server.deliver({ ...EVENT, requestId: 'req-2' });
+    const { posted, next } = await step;
+    expect(posted).toMatchObject({ kind: 'refused', status: 400 });
+    expect((posted as { body: string }).body).toContain('InvalidRequestID');
+    expect(next.headers['lambda-runtime-aws-request-id']).toBe('req-2');
+    expect(listener.responses).toEqual([]);
+  });
+
+  test('postThenNext of a response over 6 MB is refused with 413, the invocation fails as Function.ResponseSizeTooLarge, and the next event still arrives', async () => {
+    const client = new RuntimeClient({ runtimeApi: address });
+    await receive(client, EVENT);
+    const big = `"${'x'.repeat(6 * 1024 * 1024 + 200)}"`;
+    const step = client.postThenNext('req-1', { kind: 'response', body: big }, () => undefined);
+    server.deliver({ ...EVENT, requestId: 'req-2' });
+    const { posted, next } = await step;
+    expect(posted).toMatchObject({ kind: 'refused', status: 413 });
+    expect(listener.errors.map((e) => [e.requestId, e.report.errorType])).toEqual([['req-1', 'Function.ResponseSizeTooLarge']]);
+    expect(next.headers['lambda-runtime-aws-request-id']).toBe('req-2');
+  });
+
+  test('postThenNext over HTTP posts, calls onPosted, then polls: the same outcome as on the frame channel', async () => {
+    const client = new RuntimeClient({ runtimeApi: address, frameChannel: false });
+    await receive(client, EVENT);
+    let postedSeen = false;
+    const step = client.postThenNext('req-1', { kind: 'response', body: '"r"' }, () => (postedSeen = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(postedSeen).toBe(true);
+    server.deliver({ ...EVENT, requestId: 'req-2' });
+    const { posted, next } = await step;
+    expect(posted).toEqual({ kind: 'accepted' });
+    expect(next.headers['lambda-runtime-aws-request-id']).toBe('req-2');
+    expect(listener.responses).toEqual([{ requestId: 'req-1', body: '"r"' }]);
+    expect(client.transport).toBe('http');
+  });
+
+  test('the agent answers an accepted RESPONSE_NEXT frame with the next EVENT alone, and a refused one with REPLY then EVENT', async () => {
+    // A raw channel, so the frames on the wire are seen exactly.
+    const [host, port] = address.split(':');
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const req = httpRequest({ host, port: Number(port), path: CHANNEL_PATH, headers: { connection: 'Upgrade', upgrade: CHANNEL_PROTOCOL } });
+      req.on('upgrade', (_res, s: Socket) => resolve(s));
+      req.on('error', reject);
+      req.end();
+    });
+    const frames: Frame[] = [];
+    let wake: (() => void) | undefined;
+    const decoder = new FrameDecoder(Number.MAX_SAFE_INTEGER, (f) => {
+      frames.push(f);
+      wake?.();
+    }, () => undefined);
+    socket.on('data', (c: Buffer) => decoder.push(c));
+    const nextFrame = async (): Promise<Frame> => {
+      while (frames.length === 0) await new Promise<void>((r) => (wake = r));
+      return frames.shift() as Frame;
+    };
+    try {
+      socket.write(encodeFrame(FrameType.next, {}));
+      server.deliver(EVENT);
+      expect((await nextFrame()).type).toBe(FrameType.event);
+      socket.write(encodeFrame(FrameType.responseNext, { requestId: 'req-1' }, Buffer.from('"a"')));
+      await new Promise((r) => setTimeout(r, 20));
+      server.deliver({ ...EVENT, requestId: 'req-2' });
+      const second = await nextFrame();
+      expect([second.type, second.header['lambda-runtime-aws-request-id']]).toEqual([FrameType.event, 'req-2']);
+      socket.write(encodeFrame(FrameType.responseNext, { requestId: 'wrong' }, Buffer.from('"b"')));
+      const refusal = await nextFrame();
+      expect([refusal.type, refusal.header.status]).toEqual([FrameType.reply, 400]);
+      server.deliver({ ...EVENT, requestId: 'req-3' });
+      expect((await nextFrame()).header['lambda-runtime-aws-request-id']).toBe('req-3');
+      expect(listener.responses).toEqual([{ requestId: 'req-1', body: '"a"' }]);
+    } finally {
+      socket.destroy();
+    }
+  });
 });

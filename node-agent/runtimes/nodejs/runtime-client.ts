@@ -25,6 +25,9 @@ export interface NextInvocation {
   body: Buffer;
 }
 
+/** What an invocation ended with, ready to post: a serialised result or an error payload. */
+export type OutcomeReport = { kind: 'response'; body: string } | { kind: 'error'; payload: ErrorPayload };
+
 /** What the Runtime API said to a POST the runtime could deliver. */
 export type PostResult = { kind: 'accepted' } | { kind: 'refused'; status: number; body: string };
 
@@ -99,6 +102,33 @@ export class RuntimeClient {
     return this.post(`${API_PREFIX}/init/error`, JSON.stringify(payload), {
       [ERROR_TYPE_HEADER]: headerSafe(payload.errorType),
     });
+  }
+
+  /**
+   * Posts a result or an invocation error and waits for the next event, as `postResponse` or
+   * `postInvocationError` followed by `nextInvocation`. On the frame channel that is one frame
+   * (RESPONSE_NEXT / ERROR_NEXT), which the agent answers with the event alone unless it refuses
+   * the post. `onPosted` runs once the post has left this process (written to the socket, or over
+   * HTTP answered): a runtime that must exit after its post exits there.
+   */
+  async postThenNext(requestId: string, report: OutcomeReport, onPosted: () => void): Promise<{ posted: PostResult; next: NextInvocation }> {
+    const channel = this.channel;
+    if (!(channel instanceof FrameChannel)) {
+      const posted = report.kind === 'response' ? await this.postResponse(requestId, report.body) : await this.postInvocationError(requestId, report.payload);
+      onPosted();
+      return { posted, next: await this.nextInvocation() };
+    }
+    // Asked for before the frame goes, so an event that arrives in the same chunk as a refusal waits in the inbox.
+    const first = channel.receive([FrameType.reply, FrameType.event], 0);
+    if (report.kind === 'response') channel.send(FrameType.responseNext, { requestId }, Buffer.from(report.body, 'utf8'), onPosted);
+    else channel.send(FrameType.errorNext, { requestId, errorType: headerSafe(report.payload.errorType) }, Buffer.from(JSON.stringify(report.payload), 'utf8'), onPosted);
+    let posted: PostResult = { kind: 'accepted' };
+    let frame = await first;
+    if (frame.type === FrameType.reply) {
+      posted = this.verdict(`${report.kind} frame`, { status: Number(frame.header.status), body: Buffer.from(String(frame.header.body ?? ''), 'utf8') });
+      frame = await channel.receive([FrameType.event], 0);
+    }
+    return { posted, next: { headers: frame.header as http.IncomingHttpHeaders, body: frame.body } };
   }
 
   /** A RESPONSE or ERROR frame, answered by a REPLY frame that says what HTTP would have. */
@@ -193,7 +223,9 @@ function headerSafe(value: string): string {
  * which callbackWaitsForEmptyEventLoop depends on.
  */
 class FrameChannel {
-  private waiter: { expect: number; resolve: (f: Frame) => void; reject: (e: Error) => void; timer: NodeJS.Timeout | undefined } | undefined;
+  private waiter: { expect: readonly number[]; resolve: (f: Frame) => void; reject: (e: Error) => void; timer: NodeJS.Timeout | undefined } | undefined;
+  /** Frames that arrived before anyone asked for them (one data chunk may hold a REPLY and an EVENT). */
+  private readonly inbox: Frame[] = [];
   private failure: RuntimeApiError | undefined;
   private readonly decoder: FrameDecoder;
 
@@ -219,23 +251,44 @@ class FrameChannel {
   /** Sends a frame and resolves with the next frame, which must be of type `expect`; `timeoutMs` 0 waits forever. */
   exchange(type: FrameTypeCode, header: Record<string, unknown>, body: Buffer | undefined, timeoutMs: number, expect: number): Promise<Frame> {
     if (this.failure) return Promise.reject(this.failure);
+    this.send(type, header, body);
+    return this.receive([expect], timeoutMs);
+  }
+
+  /** Sends a frame without waiting for an answer; `onWritten` runs once the bytes are handed to the kernel. */
+  send(type: FrameTypeCode, header: Record<string, unknown>, body: Buffer | undefined, onWritten?: () => void): void {
+    if (this.failure) return;
+    this.socket.write(encodeFrame(type, header, body), onWritten && ((err?: Error | null) => void (err ? undefined : onWritten())));
+  }
+
+  /** Resolves with the next frame, which must be of one of the types in `expect`; `timeoutMs` 0 waits forever. */
+  receive(expect: readonly number[], timeoutMs: number): Promise<Frame> {
+    if (this.failure) return Promise.reject(this.failure);
+    const queued = this.inbox.shift();
+    if (queued) return this.check(queued, expect) ? Promise.resolve(queued) : Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       const timer = timeoutMs > 0 ? setTimeout(() => this.fail(new RuntimeApiError(`no answer on the Runtime API channel within ${timeoutMs} ms`)), timeoutMs) : undefined;
       this.waiter = { expect, resolve, reject, timer };
+      // Referenced only while waiting: an idle channel must not keep a finished handler's event loop alive.
       this.socket.ref();
-      this.socket.write(encodeFrame(type, header, body));
     });
   }
 
   private onFrame(frame: Frame): void {
     const w = this.settle();
-    if (!w) return this.fail(new RuntimeApiError(`the Runtime API channel sent an unexpected frame (type ${frame.type})`));
-    if (frame.type !== w.expect) {
-      w.reject(new RuntimeApiError(`the Runtime API channel sent frame type ${frame.type}, expected ${w.expect}`));
-      this.fail(new RuntimeApiError('the Runtime API channel is out of step'));
+    if (!w) {
+      this.inbox.push(frame);
       return;
     }
-    w.resolve(frame);
+    if (this.check(frame, w.expect)) w.resolve(frame);
+    else w.reject(this.failure as RuntimeApiError);
+  }
+
+  /** Whether `frame` is of an expected type; if not, the channel is out of step and fails. */
+  private check(frame: Frame, expect: readonly number[]): boolean {
+    if (expect.includes(frame.type)) return true;
+    this.fail(new RuntimeApiError(`the Runtime API channel sent frame type ${frame.type}, expected ${expect.join(' or ')}`));
+    return false;
   }
 
   private settle(): FrameChannel['waiter'] {
@@ -248,7 +301,7 @@ class FrameChannel {
 
   private fail(err: RuntimeApiError): void {
     this.failure ??= err;
-    this.settle()?.reject(err);
+    this.settle()?.reject(this.failure);
     this.socket.destroy();
   }
 }
