@@ -1,7 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
-import { LogType, type InvokeAsyncRequest, type InvokeAsyncResponse, type InvokeRequest, type InvokeResponse, type InvokeServiceServer } from '../proto/gen/stratus/v1/invoke';
-import { StratusError } from '../sdk/core/errors';
+import {
+  LogType,
+  type InvokeAsyncBatchRequest,
+  type InvokeAsyncBatchResponse,
+  type InvokeAsyncBatchResult,
+  type InvokeAsyncRequest,
+  type InvokeAsyncResponse,
+  type InvokeRequest,
+  type InvokeResponse,
+  type InvokeServiceServer,
+} from '../proto/gen/stratus/v1/invoke';
+import { StratusError, toStratusError } from '../sdk/core/errors';
 import { functionArn, LATEST, validateFunctionName, type FunctionRecord } from '../sdk/core/function-config';
 import { LIMITS } from '../sdk/core/limits';
 import type { FunctionCache } from './function-cache';
@@ -36,7 +46,34 @@ async function resolveTarget(deps: InvokeServiceDeps, rawName: string, rawQualif
   return record;
 }
 
-/** InvokeService: synchronous invocation through placement. */
+/**
+ * Accepts one async event once JetStream has stored it, or throws why not (unknown function,
+ * oversize event, malformed request id, NATS trouble).
+ */
+async function acceptAsync(deps: InvokeServiceDeps, req: InvokeAsyncRequest): Promise<InvokeAsyncResponse> {
+  const name = validateFunctionName(req.functionName);
+  if (req.payload.length > LIMITS.maxAsyncPayloadBytes) {
+    throw new StratusError('PayloadTooLarge', `the event is ${req.payload.length} bytes, over the ${LIMITS.maxAsyncPayloadBytes}-byte limit for asynchronous invocations: send a reference to the data instead`);
+  }
+  if (req.requestId && !REQUEST_ID_PATTERN.test(req.requestId)) {
+    throw new StratusError('InvalidRequest', `request id '${req.requestId}': use 1-128 letters, digits, '-', '_', '.' or ':'`);
+  }
+  await resolveTarget(deps, name, req.qualifier);
+  const requestId = req.requestId || randomUUID();
+  const { duplicate } = await deps.queue.enqueue({
+    functionName: name,
+    qualifier: req.qualifier,
+    payload: req.payload,
+    requestId,
+    enqueuedAtMs: Date.now(),
+    attempt: 0,
+  });
+  deps.metrics.count(name, duplicate ? 'duplicates' : 'accepted');
+  deps.watchAsync(name);
+  return { requestId, duplicate };
+}
+
+/** InvokeService: synchronous invocation through placement, and asynchronous acceptance. */
 export function createInvokeService(ctx: HandlerContext, deps: InvokeServiceDeps): InvokeServiceServer {
   return {
     invoke: (call: ServerUnaryCall<InvokeRequest, InvokeResponse>, callback: sendUnaryData<InvokeResponse>) => {
@@ -96,28 +133,31 @@ export function createInvokeService(ctx: HandlerContext, deps: InvokeServiceDeps
       })(call, answer);
     },
     invokeAsync: unary<InvokeAsyncRequest, InvokeAsyncResponse>(ctx, 'stratus.InvokeService/InvokeAsync', async (req, span) => {
-      const name = validateFunctionName(req.functionName);
-      span.setAttribute('faas.invoked_name', name);
-      if (req.payload.length > LIMITS.maxAsyncPayloadBytes) {
-        throw new StratusError('PayloadTooLarge', `the event is ${req.payload.length} bytes, over the ${LIMITS.maxAsyncPayloadBytes}-byte limit for asynchronous invocations: send a reference to the data instead`);
+      span.setAttribute('faas.invoked_name', req.functionName);
+      const accepted = await acceptAsync(deps, req);
+      span.setAttribute('faas.invocation_id', accepted.requestId);
+      return accepted;
+    }),
+    invokeAsyncBatch: unary<InvokeAsyncBatchRequest, InvokeAsyncBatchResponse>(ctx, 'stratus.InvokeService/InvokeAsyncBatch', async (req, span) => {
+      if (req.entries.length > LIMITS.maxAsyncBatchEntries) {
+        throw new StratusError('InvalidRequest', `the batch has ${req.entries.length} events, over the limit of ${LIMITS.maxAsyncBatchEntries}: split it into smaller batches`);
       }
-      if (req.requestId && !REQUEST_ID_PATTERN.test(req.requestId)) {
-        throw new StratusError('InvalidRequest', `request id '${req.requestId}': use 1-128 letters, digits, '-', '_', '.' or ':'`);
-      }
-      await resolveTarget(deps, name, req.qualifier);
-      const requestId = req.requestId || randomUUID();
-      span.setAttribute('faas.invocation_id', requestId);
-      const { duplicate } = await deps.queue.enqueue({
-        functionName: name,
-        qualifier: req.qualifier,
-        payload: req.payload,
-        requestId,
-        enqueuedAtMs: Date.now(),
-        attempt: 0,
-      });
-      deps.metrics.count(name, duplicate ? 'duplicates' : 'accepted');
-      deps.watchAsync(name);
-      return { requestId, duplicate };
+      span.setAttribute('stratus.batch.size', req.entries.length);
+      // Every entry on its own: the publishes are pipelined, and one refused entry refuses nothing else.
+      const results = await Promise.all(
+        req.entries.map((entry) =>
+          acceptAsync(deps, entry).then(
+            (accepted): InvokeAsyncBatchResult => ({ result: { $case: 'accepted', value: accepted } }),
+            (err: unknown): InvokeAsyncBatchResult => {
+              const e = toStratusError(err);
+              return { result: { $case: 'error', value: { code: e.code, message: e.message } } };
+            },
+          ),
+        ),
+      );
+      const failedCount = results.filter((r) => r.result?.$case === 'error').length;
+      span.setAttribute('stratus.batch.failed', failedCount);
+      return { results, failedCount };
     }),
   };
 }

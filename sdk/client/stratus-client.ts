@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,7 +15,7 @@ import {
   type RedriveDeadLettersResponse,
 } from '../../proto/gen/stratus/v1/dead_letters';
 import { LayerServiceClient, type LayerVersion as LayerVersionPb, type ListLayersResponse } from '../../proto/gen/stratus/v1/layers';
-import { InvokeServiceClient, LogType, type InvokeAsyncResponse, type InvokeResponse } from '../../proto/gen/stratus/v1/invoke';
+import { InvokeServiceClient, LogType, type InvokeAsyncBatchResponse, type InvokeResponse } from '../../proto/gen/stratus/v1/invoke';
 import { RouteServiceClient, type FunctionUrl as FunctionUrlPb, type ListFunctionUrlsResponse, type ListRoutesResponse, type Route as RoutePb } from '../../proto/gen/stratus/v1/routes';
 import { ScheduleServiceClient, type ListSchedulesResponse, type Schedule as SchedulePb } from '../../proto/gen/stratus/v1/schedules';
 import { EventServiceClient, TriggerServiceClient, type ListTriggersResponse, type PublishResponse, type Trigger as TriggerPb } from '../../proto/gen/stratus/v1/triggers';
@@ -38,6 +39,7 @@ import type { ClusterInfo, DeadLetterInfo, DeployRequest, LayerInfo, DeployResul
 import type { FunctionUrlInfo, RouteAuth, RouteInfo } from './route-types';
 import { publishResultFromPb, scheduleFromPb, triggerFromPb } from './event-source-codec';
 import type { CreateScheduleOptions, CreateTriggerOptions, PublishOptions, PublishResult, ScheduleInfo, TriggerInfo } from './event-source-types';
+import { AsyncBatcher } from './async-batcher';
 import { MappingClient } from './mapping-client';
 import { BucketClient, TableClient } from './table-client';
 
@@ -117,6 +119,7 @@ export class StratusClient {
   readonly tables: TableClient;
   /** Buckets of objects (Object Store). */
   readonly buckets: BucketClient;
+  private readonly asyncBatcher: AsyncBatcher;
 
   constructor(options: StratusClientOptions) {
     this.options = resolveClientOptions(options);
@@ -125,6 +128,9 @@ export class StratusClient {
     this.mappings = new MappingClient(unary);
     this.tables = new TableClient(unary);
     this.buckets = new BucketClient(unary);
+    this.asyncBatcher = new AsyncBatcher((entries, deadlineMs) =>
+      this.call<InvokeAsyncBatchResponse>('read', 'InvokeAsyncBatch', deadlineMs, undefined, (s, md, opts, cb) => s.invoke.invokeAsyncBatch({ entries }, md, opts, cb)),
+    );
   }
 
   /** Uploads a bundle file (zip or tar.gz) in chunks; returns where it is stored. */
@@ -275,17 +281,21 @@ export class StratusClient {
 
   /**
    * Invokes asynchronously: resolves once the event is durably stored, with its request id.
-   * Pass `requestId` to make the call idempotent (a repeat within the window enqueues nothing);
-   * with one, a retry after a lost answer is safe, so the SDK retries.
+   * Pass `requestId` to make the call idempotent (a repeat within the window enqueues nothing).
+   * Calls made in the same turn of the event loop travel together in one InvokeAsyncBatch call,
+   * each still answered on its own. Every event carries a request id (the SDK makes one up when
+   * none is given), so a retry after a lost answer never enqueues twice, and the SDK retries.
    */
   async invokeAsync(name: string, payload: Buffer | string | undefined, options: { qualifier?: string; requestId?: string; timeoutMs?: number } = {}): Promise<{ requestId: string; duplicate: boolean }> {
     const body = payload === undefined ? Buffer.alloc(0) : Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
     if (body.length > LIMITS.maxAsyncPayloadBytes) {
       throw new StratusError('PayloadTooLarge', `the event is ${body.length} bytes, over the ${LIMITS.maxAsyncPayloadBytes}-byte limit for asynchronous invocations: send a reference to the data instead`);
     }
-    const request = { functionName: name, qualifier: options.qualifier ?? '', payload: body, requestId: options.requestId ?? '' };
-    const deadline = Date.now() + (options.timeoutMs ?? this.options.defaultTimeoutMs);
-    return this.call<InvokeAsyncResponse>(options.requestId ? 'read' : 'invoke', 'InvokeAsync', deadline, undefined, (s, md, opts, cb) => s.invoke.invokeAsync(request, md, opts, cb));
+    return this.asyncBatcher.add({
+      request: { functionName: name, qualifier: options.qualifier ?? '', payload: body, requestId: options.requestId || randomUUID() },
+      generatedId: !options.requestId,
+      deadlineMs: Date.now() + (options.timeoutMs ?? this.options.defaultTimeoutMs),
+    });
   }
 
   /** A page of a function's dead letters, oldest first; pass `next` back as `afterSequence` for the next page (0 when done). */

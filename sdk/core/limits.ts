@@ -10,6 +10,8 @@ export const LIMITS = {
   maxSyncPayloadBytes: 6 * 1024 * 1024,
   /** Asynchronous event payloads. */
   maxAsyncPayloadBytes: 1024 * 1024,
+  /** Events in one InvokeAsyncBatch call (their payloads together stay under maxGrpcMessageBytes). */
+  maxAsyncBatchEntries: 500,
   /** The log tail returned with a synchronous response. */
   logTailBytes: 4 * 1024,
   minMemoryMb: 128,

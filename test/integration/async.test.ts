@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { InvokeServiceClient, type InvokeAsyncResponse } from '../../proto/gen/stratus/v1/invoke';
+import { InvokeServiceClient, type InvokeAsyncBatchResponse, type InvokeAsyncRequest, type InvokeAsyncResponse } from '../../proto/gen/stratus/v1/invoke';
 import type { StratusClient } from '../../sdk/client/stratus-client';
 import type { FunctionSettings } from '../../sdk/client/types';
 import { StratusError } from '../../sdk/core/errors';
@@ -163,6 +163,55 @@ test('InvokeAsync answers PayloadTooLarge when the event is over 1 MB, from the 
   }
   const info = await jsm.streams.info(STREAMS.async, { subjects_filter: asyncSubject(name) });
   expect(info.state.subjects?.[asyncSubject(name)] ?? 0).toBe(0);
+});
+
+test('events enqueued together through the SDK are each answered on their own: accepted ones run once, the unknown function\'s is refused', async () => {
+  const name = uniqueName('together');
+  const ghost = uniqueName('ghost');
+  await deploy(name, OK);
+  const settled = await Promise.allSettled([
+    ...Array.from({ length: 20 }, (_, n) => client.invokeAsync(name, JSON.stringify({ n }))),
+    client.invokeAsync(ghost, '{}'),
+  ]);
+  const accepted = settled.slice(0, 20).map((s) => (s.status === 'fulfilled' ? s.value : undefined));
+  expect(accepted.every((a) => a?.duplicate === false)).toBe(true);
+  expect(new Set(accepted.map((a) => a?.requestId)).size).toBe(20);
+  expect(settled[20]).toMatchObject({ status: 'rejected', reason: { code: 'FunctionNotFound' } });
+  await recorder.waitFor('all 20 events to run', () => recorder.of(name, 'end').length === 20);
+  expect(recorder.of(name, 'end').map((r) => r.requestId).sort()).toEqual(accepted.map((a) => a?.requestId).sort());
+});
+
+test('InvokeAsyncBatch answers each entry in order with failedCount, and refuses a batch over 500 entries with InvalidRequest', async () => {
+  const name = uniqueName('batch');
+  await deploy(name, OK);
+  const raw = new InvokeServiceClient(cluster.routers[0]?.address ?? '', grpc.credentials.createInsecure(), {
+    'grpc.max_send_message_length': LIMITS.maxGrpcMessageBytes,
+  });
+  const md = new grpc.Metadata();
+  md.set('authorization', `Bearer ${cluster.apiToken}`);
+  const batch = (entries: InvokeAsyncRequest[]): Promise<{ err: grpc.ServiceError | null; res?: InvokeAsyncBatchResponse }> =>
+    new Promise((resolve) => raw.invokeAsyncBatch({ entries }, md, { deadline: Date.now() + 10_000 }, (err: grpc.ServiceError | null, res?: InvokeAsyncBatchResponse) => resolve({ err, res })));
+  try {
+    const { err, res } = await batch([
+      { functionName: name, qualifier: '', payload: Buffer.from('{"n":1}'), requestId: '' },
+      { functionName: name, qualifier: '', payload: Buffer.alloc(LIMITS.maxAsyncPayloadBytes + 1, 0x61), requestId: '' },
+      { functionName: name, qualifier: '', payload: Buffer.from('{"n":2}'), requestId: 'bad id!' },
+      { functionName: name, qualifier: '', payload: Buffer.from('{"n":3}'), requestId: `given-${Date.now()}` },
+    ]);
+    expect(err).toBeNull();
+    expect(res?.failedCount).toBe(2);
+    expect(res?.results.map((r) => (r.result?.$case === 'error' ? r.result.value.code : r.result?.$case))).toEqual(['accepted', 'PayloadTooLarge', 'InvalidRequest', 'accepted']);
+    await recorder.waitFor('the two accepted events to run', () => recorder.of(name, 'end').length === 2);
+
+    const tooMany = Array.from({ length: LIMITS.maxAsyncBatchEntries + 1 }, () => ({ functionName: name, qualifier: '', payload: Buffer.from('{}'), requestId: '' }));
+    const refused = await batch(tooMany);
+    expect(refused.err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(refused.err?.metadata.get('stratus-error-code')).toEqual(['InvalidRequest']);
+    await sleep(500);
+    expect(recorder.of(name, 'end')).toHaveLength(2);
+  } finally {
+    raw.close();
+  }
 });
 
 test('an event of exactly 1 MB is accepted and runs when it is at the limit', async () => {

@@ -120,6 +120,30 @@ export interface InvokeAsyncResponse {
   duplicate: boolean;
 }
 
+export interface InvokeAsyncBatchRequest {
+  entries: InvokeAsyncRequest[];
+}
+
+/**
+ * Why one entry of a batch was refused: a Stratus error code (e.g. FunctionNotFound,
+ * PayloadTooLarge, InvalidRequest, ServiceUnavailable) and a message saying what to do.
+ */
+export interface BatchEntryError {
+  code: string;
+  message: string;
+}
+
+export interface InvokeAsyncBatchResult {
+  result?: { $case: "accepted"; value: InvokeAsyncResponse } | { $case: "error"; value: BatchEntryError } | undefined;
+}
+
+export interface InvokeAsyncBatchResponse {
+  /** One per entry, in the order sent. */
+  results: InvokeAsyncBatchResult[];
+  /** How many entries were refused. */
+  failedCount: number;
+}
+
 function createBaseInvokeRequest(): InvokeRequest {
   return { functionName: "", qualifier: "", payload: Buffer.alloc(0), logType: 0, clientContext: "" };
 }
@@ -985,6 +1009,354 @@ export const InvokeAsyncResponse: MessageFns<InvokeAsyncResponse> = {
   },
 };
 
+function createBaseInvokeAsyncBatchRequest(): InvokeAsyncBatchRequest {
+  return { entries: [] };
+}
+
+export const InvokeAsyncBatchRequest: MessageFns<InvokeAsyncBatchRequest> = {
+  encode(message: InvokeAsyncBatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      InvokeAsyncRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InvokeAsyncBatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInvokeAsyncBatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(InvokeAsyncRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InvokeAsyncBatchRequest {
+    return {
+      entries: globalThis.Array.isArray(object?.entries)
+        ? object.entries.map((e: any) => InvokeAsyncRequest.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: InvokeAsyncBatchRequest): unknown {
+    const obj: any = {};
+    if (message.entries?.length) {
+      obj.entries = message.entries.map((e) => InvokeAsyncRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InvokeAsyncBatchRequest>, I>>(base?: I): InvokeAsyncBatchRequest {
+    return InvokeAsyncBatchRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InvokeAsyncBatchRequest>, I>>(object: I): InvokeAsyncBatchRequest {
+    const message = createBaseInvokeAsyncBatchRequest();
+    message.entries = object.entries?.map((e) => InvokeAsyncRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseBatchEntryError(): BatchEntryError {
+  return { code: "", message: "" };
+}
+
+export const BatchEntryError: MessageFns<BatchEntryError> = {
+  encode(message: BatchEntryError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== "") {
+      writer.uint32(10).string(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchEntryError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchEntryError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.code = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchEntryError {
+    return {
+      code: isSet(object.code) ? globalThis.String(object.code) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: BatchEntryError): unknown {
+    const obj: any = {};
+    if (message.code !== "") {
+      obj.code = message.code;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BatchEntryError>, I>>(base?: I): BatchEntryError {
+    return BatchEntryError.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BatchEntryError>, I>>(object: I): BatchEntryError {
+    const message = createBaseBatchEntryError();
+    message.code = object.code ?? "";
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseInvokeAsyncBatchResult(): InvokeAsyncBatchResult {
+  return { result: undefined };
+}
+
+export const InvokeAsyncBatchResult: MessageFns<InvokeAsyncBatchResult> = {
+  encode(message: InvokeAsyncBatchResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.result?.$case) {
+      case "accepted":
+        InvokeAsyncResponse.encode(message.result.value, writer.uint32(10).fork()).join();
+        break;
+      case "error":
+        BatchEntryError.encode(message.result.value, writer.uint32(18).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InvokeAsyncBatchResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInvokeAsyncBatchResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.result = { $case: "accepted", value: InvokeAsyncResponse.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.result = { $case: "error", value: BatchEntryError.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InvokeAsyncBatchResult {
+    return {
+      result: isSet(object.accepted)
+        ? { $case: "accepted", value: InvokeAsyncResponse.fromJSON(object.accepted) }
+        : isSet(object.error)
+        ? { $case: "error", value: BatchEntryError.fromJSON(object.error) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: InvokeAsyncBatchResult): unknown {
+    const obj: any = {};
+    if (message.result?.$case === "accepted") {
+      obj.accepted = InvokeAsyncResponse.toJSON(message.result.value);
+    } else if (message.result?.$case === "error") {
+      obj.error = BatchEntryError.toJSON(message.result.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InvokeAsyncBatchResult>, I>>(base?: I): InvokeAsyncBatchResult {
+    return InvokeAsyncBatchResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InvokeAsyncBatchResult>, I>>(object: I): InvokeAsyncBatchResult {
+    const message = createBaseInvokeAsyncBatchResult();
+    switch (object.result?.$case) {
+      case "accepted": {
+        if (object.result?.value !== undefined && object.result?.value !== null) {
+          message.result = { $case: "accepted", value: InvokeAsyncResponse.fromPartial(object.result.value) };
+        }
+        break;
+      }
+      case "error": {
+        if (object.result?.value !== undefined && object.result?.value !== null) {
+          message.result = { $case: "error", value: BatchEntryError.fromPartial(object.result.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseInvokeAsyncBatchResponse(): InvokeAsyncBatchResponse {
+  return { results: [], failedCount: 0 };
+}
+
+export const InvokeAsyncBatchResponse: MessageFns<InvokeAsyncBatchResponse> = {
+  encode(message: InvokeAsyncBatchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      InvokeAsyncBatchResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.failedCount !== 0) {
+      writer.uint32(16).uint32(message.failedCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InvokeAsyncBatchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInvokeAsyncBatchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(InvokeAsyncBatchResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.failedCount = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InvokeAsyncBatchResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => InvokeAsyncBatchResult.fromJSON(e))
+        : [],
+      failedCount: isSet(object.failedCount)
+        ? globalThis.Number(object.failedCount)
+        : isSet(object.failed_count)
+        ? globalThis.Number(object.failed_count)
+        : 0,
+    };
+  },
+
+  toJSON(message: InvokeAsyncBatchResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => InvokeAsyncBatchResult.toJSON(e));
+    }
+    if (message.failedCount !== 0) {
+      obj.failedCount = Math.round(message.failedCount);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InvokeAsyncBatchResponse>, I>>(base?: I): InvokeAsyncBatchResponse {
+    return InvokeAsyncBatchResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InvokeAsyncBatchResponse>, I>>(object: I): InvokeAsyncBatchResponse {
+    const message = createBaseInvokeAsyncBatchResponse();
+    message.results = object.results?.map((e) => InvokeAsyncBatchResult.fromPartial(e)) || [];
+    message.failedCount = object.failedCount ?? 0;
+    return message;
+  },
+};
+
 /** Invoking functions. Async and stream invocation join this service later. */
 export type InvokeServiceService = typeof InvokeServiceService;
 export const InvokeServiceService = {
@@ -1007,12 +1379,36 @@ export const InvokeServiceService = {
     responseSerialize: (value: InvokeAsyncResponse): Buffer => Buffer.from(InvokeAsyncResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): InvokeAsyncResponse => InvokeAsyncResponse.decode(value),
   },
+  /**
+   * Accepts up to 500 events (8 MB in all) in one call, each as InvokeAsync would: every entry is
+   * accepted or refused on its own, and the answers come back in the same order. Entries without a
+   * request id get one, so a batch sent again after a lost answer enqueues nothing twice only when
+   * the caller set the ids (the SDK does).
+   */
+  invokeAsyncBatch: {
+    path: "/stratus.v1.InvokeService/InvokeAsyncBatch" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: InvokeAsyncBatchRequest): Buffer =>
+      Buffer.from(InvokeAsyncBatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): InvokeAsyncBatchRequest => InvokeAsyncBatchRequest.decode(value),
+    responseSerialize: (value: InvokeAsyncBatchResponse): Buffer =>
+      Buffer.from(InvokeAsyncBatchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): InvokeAsyncBatchResponse => InvokeAsyncBatchResponse.decode(value),
+  },
 } as const;
 
 export interface InvokeServiceServer extends UntypedServiceImplementation {
   invoke: handleUnaryCall<InvokeRequest, InvokeResponse>;
   /** Accepts an event once JetStream has stored it; it runs later, with retries. */
   invokeAsync: handleUnaryCall<InvokeAsyncRequest, InvokeAsyncResponse>;
+  /**
+   * Accepts up to 500 events (8 MB in all) in one call, each as InvokeAsync would: every entry is
+   * accepted or refused on its own, and the answers come back in the same order. Entries without a
+   * request id get one, so a batch sent again after a lost answer enqueues nothing twice only when
+   * the caller set the ids (the SDK does).
+   */
+  invokeAsyncBatch: handleUnaryCall<InvokeAsyncBatchRequest, InvokeAsyncBatchResponse>;
 }
 
 export interface InvokeServiceClient extends Client {
@@ -1046,6 +1442,27 @@ export interface InvokeServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: InvokeAsyncResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Accepts up to 500 events (8 MB in all) in one call, each as InvokeAsync would: every entry is
+   * accepted or refused on its own, and the answers come back in the same order. Entries without a
+   * request id get one, so a batch sent again after a lost answer enqueues nothing twice only when
+   * the caller set the ids (the SDK does).
+   */
+  invokeAsyncBatch(
+    request: InvokeAsyncBatchRequest,
+    callback: (error: ServiceError | null, response: InvokeAsyncBatchResponse) => void,
+  ): ClientUnaryCall;
+  invokeAsyncBatch(
+    request: InvokeAsyncBatchRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: InvokeAsyncBatchResponse) => void,
+  ): ClientUnaryCall;
+  invokeAsyncBatch(
+    request: InvokeAsyncBatchRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: InvokeAsyncBatchResponse) => void,
   ): ClientUnaryCall;
 }
 
