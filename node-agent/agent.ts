@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Tracer } from '@opentelemetry/api';
 import { SpanStatusCode } from '@opentelemetry/api';
@@ -192,11 +193,12 @@ export class Agent {
           if (standby && (await assigning)) void standby.discard();
           throw err;
         });
+        const runtimeChannel = await this.listenChannel(instance, record);
         if (standby?.sandbox && assigning) {
           // One that died waiting (after it was taken) is the platform's loss, not this function's init error.
           if ((await assigning) && standby.alive()) {
             span.setAttribute('stratus.prestarted', true);
-            const { env } = planLaunch({ record, instanceId: instance.id, paths: standby.sandbox.paths, hostCodeDir: codeDir, hostLayersDir: layersDir, runtimeApi, region: this.deps.region, nodeBinary: this.deps.nodeBinary, pythonBinary: this.deps.pythonBinary });
+            const { env } = planLaunch({ record, instanceId: instance.id, paths: standby.sandbox.paths, hostCodeDir: codeDir, hostLayersDir: layersDir, runtimeApi, runtimeChannel, region: this.deps.region, nodeBinary: this.deps.nodeBinary, pythonBinary: this.deps.pythonBinary });
             const started = await instance.adopt(standby, env, this.deps.initTimeoutMs);
             if (started.kind === 'failed') span.setStatus({ code: SpanStatusCode.ERROR, message: started.report.errorType });
             return started;
@@ -216,6 +218,7 @@ export class Agent {
             hostCodeDir: codeDir,
             hostLayersDir: layersDir,
             runtimeApi,
+            runtimeChannel,
             region: this.deps.region,
             nodeBinary: this.deps.nodeBinary,
             pythonBinary: this.deps.pythonBinary,
@@ -235,5 +238,24 @@ export class Agent {
         span.end();
       }
     });
+  }
+
+  /**
+   * Serves a Node.js instance's Runtime API on an abstract Unix socket as well: the built-in
+   * runtime opens its frame channel there, which costs less per frame than loopback TCP. Abstract
+   * names belong to the network namespace, so an instance without network keeps to TCP through its
+   * relay; the name is random, so only the instance it is handed to can find it. Undefined when the
+   * socket cannot be made (the runtime then uses TCP).
+   */
+  private async listenChannel(instance: Instance, record: FunctionRecord): Promise<string | undefined> {
+    if (record.runtime !== 'nodejs' || record.config.networkDisabled || process.platform !== 'linux') return undefined;
+    const name = `stratus-rt-${randomBytes(12).toString('hex')}`;
+    try {
+      await instance.listenUnix(`\0${name}`);
+      return `@${name}`;
+    } catch (err) {
+      this.deps.logger.warn('could not open the abstract Runtime API socket; the instance uses loopback TCP', { error: (err as Error).message });
+      return undefined;
+    }
   }
 }

@@ -120,8 +120,10 @@ export class RuntimeApiServer {
   }
 
   /**
-   * Also serves on a Unix socket (readable and writable by anyone who can reach the path): how a
-   * sandbox without network reaches its Runtime API.
+   * Also serves on a Unix socket: a file path (made readable and writable by anyone who can reach
+   * it) is how a sandbox without network reaches its Runtime API; an abstract name (starting with
+   * NUL, reachable from the agent's network namespace only) is the built-in Node.js runtime's
+   * cheaper way to its frame channel.
    */
   async listenUnix(socketPath: string): Promise<void> {
     const server = http.createServer((req, res) => this.route(req, res));
@@ -132,7 +134,7 @@ export class RuntimeApiServer {
       server.once('error', reject);
       server.listen(socketPath, () => resolve());
     });
-    await chmod(socketPath, 0o666);
+    if (!socketPath.startsWith('\0')) await chmod(socketPath, 0o666);
     this.unixServer = server;
   }
 

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { StratusError } from '../sdk/core/errors';
 import type { FunctionRecord } from '../sdk/core/function-config';
+import { RUNTIME_CHANNEL_VARIABLE } from './runtimes/nodejs/frames';
 import type { InstancePaths, LaunchPlan } from './sandbox/instance-sandbox';
 
 export type { LaunchPlan } from './sandbox/instance-sandbox';
@@ -16,6 +17,11 @@ export interface LaunchContext {
   hostCodeDir: string;
   hostLayersDir: string | undefined;
   runtimeApi: string;
+  /**
+   * An abstract Unix socket name (written `@name`) on which the agent also serves the Runtime API:
+   * the built-in Node.js runtime opens its frame channel there instead of over loopback TCP.
+   */
+  runtimeChannel?: string;
   region: string;
   /** The Node.js binary that runs nodejs functions (the agent's own, by default). */
   nodeBinary: string;
@@ -110,7 +116,8 @@ export function planLaunch(ctx: LaunchContext): LaunchPlan {
     case 'nodejs':
     case 'python': {
       const planned = runtimeCommand(runtime, paths, ctx.record.config.memoryMb, ctx);
-      return { command: planned.command, args: planned.args, env: { ...env, ...planned.env }, cwd: paths.taskRoot };
+      const channel: Record<string, string> = runtime === 'nodejs' && ctx.runtimeChannel ? { [RUNTIME_CHANNEL_VARIABLE]: ctx.runtimeChannel } : {};
+      return { command: planned.command, args: planned.args, env: { ...env, ...planned.env, ...channel }, cwd: paths.taskRoot };
     }
     case 'provided': {
       // As Lambda: the bundle's bootstrap first, else one a layer brought.

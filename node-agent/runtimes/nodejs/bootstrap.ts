@@ -13,7 +13,7 @@
  */
 import * as http from 'node:http';
 import { Socket } from 'node:net';
-import { CHANNEL_PATH, CHANNEL_PROTOCOL } from './frames';
+import { CHANNEL_PATH, CHANNEL_PROTOCOL, RUNTIME_CHANNEL_VARIABLE } from './frames';
 import type { FunctionInfo, InvocationMeta } from './context';
 import { applyTraceEnvironment, createContext, parseInvocationMeta, readRequestId } from './context';
 import { parseLogFormat, parseLogLevel, patchConsole, RuntimeLogger } from './console-patch';
@@ -30,6 +30,8 @@ import type { NextInvocation, OutcomeReport, PostResult } from './runtime-client
 export interface BootstrapConfig {
   /** `host:port` of the Runtime API (AWS_LAMBDA_RUNTIME_API). */
   runtimeApi: string;
+  /** The agent's abstract socket for the frame channel (from STRATUS_RUNTIME_CHANNEL, `@name` → NUL name), if any. */
+  channelSocket: string | undefined;
   /** Handler string (_HANDLER), e.g. `index.handler`. */
   handler: string;
   /** Function code directory (LAMBDA_TASK_ROOT). */
@@ -72,6 +74,7 @@ export function readConfig(env: NodeJS.ProcessEnv): { config: BootstrapConfig } 
   return {
     config: {
       runtimeApi: env.AWS_LAMBDA_RUNTIME_API ?? '',
+      channelSocket: env[RUNTIME_CHANNEL_VARIABLE]?.startsWith('@') ? `\0${env[RUNTIME_CHANNEL_VARIABLE].slice(1)}` : undefined,
       handler: env._HANDLER ?? '',
       taskRoot: env.LAMBDA_TASK_ROOT ?? '',
       logFormat: parseLogFormat(env.AWS_LAMBDA_LOG_FORMAT),
@@ -339,7 +342,9 @@ export async function main(): Promise<void> {
     logger.log('WARN', [`Context fields will be empty: unset ${config.missingOptional.join(', ')}`]);
   }
   const hook = new EmptyLoopHook();
-  const client = new RuntimeClient({ runtimeApi: config.runtimeApi, postTimeoutMs: POST_TIMEOUT_MS });
+  // The platform's own variable: user code neither needs it nor should see it.
+  delete process.env[RUNTIME_CHANNEL_VARIABLE];
+  const client = new RuntimeClient({ runtimeApi: config.runtimeApi, channelSocket: config.channelSocket, postTimeoutMs: POST_TIMEOUT_MS });
   const runtime = new NodeRuntime(config, { client, logger, hook });
   process.on('uncaughtException', (err) => runtime.onFatal('uncaughtException', err));
   process.on('unhandledRejection', (reason) => runtime.onFatal('unhandledRejection', reason));

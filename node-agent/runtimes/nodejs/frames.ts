@@ -10,6 +10,13 @@ export const CHANNEL_PATH = '/2018-06-01/runtime/stratus/channel';
 export const CHANNEL_PROTOCOL = 'stratus-frames';
 
 /**
+ * The environment variable naming an abstract Unix socket (`@name`) on which the agent also serves
+ * the Runtime API; the runtime opens its channel there (cheaper than loopback TCP) and removes the
+ * variable before user code loads. Absent: the channel goes over AWS_LAMBDA_RUNTIME_API.
+ */
+export const RUNTIME_CHANNEL_VARIABLE = 'STRATUS_RUNTIME_CHANNEL';
+
+/**
  * Frame types. Runtime → agent: NEXT, RESPONSE, ERROR, RESPONSE_NEXT, ERROR_NEXT. Agent → runtime:
  * EVENT, REPLY.
  *

@@ -225,3 +225,27 @@ describe('posting and asking for the next event in one step', () => {
     }
   });
 });
+
+describe('the frame channel on an abstract Unix socket', () => {
+  const abstractName = (): string => `\0stratus-test-${process.pid}-${Math.random().toString(36).slice(2)}`;
+
+  test('runtime client opens the channel on the socket it is given, not on the TCP address', async () => {
+    const name = abstractName();
+    await server.listenUnix(name);
+    // Port 1 on loopback refuses: an event arriving proves the socket carried the channel.
+    const client = new RuntimeClient({ runtimeApi: '127.0.0.1:1', channelSocket: name });
+    const got = await receive(client, EVENT);
+    expect(client.transport).toBe('frames');
+    expect(got.headers['lambda-runtime-aws-request-id']).toBe('req-1');
+    const step = client.postThenNext('req-1', { kind: 'response', body: '"s"' }, () => undefined);
+    server.deliver({ ...EVENT, requestId: 'req-2' });
+    expect((await step).next.headers['lambda-runtime-aws-request-id']).toBe('req-2');
+    expect(listener.responses).toEqual([{ requestId: 'req-1', body: '"s"' }]);
+  });
+
+  test('runtime client asks for the channel over TCP when nothing listens on the socket', async () => {
+    const client = new RuntimeClient({ runtimeApi: address, channelSocket: abstractName() });
+    await receive(client, EVENT);
+    expect(client.transport).toBe('frames');
+  });
+});

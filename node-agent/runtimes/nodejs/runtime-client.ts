@@ -17,6 +17,11 @@ export interface RuntimeClientOptions {
    * per step); an API that does not offer it is spoken to over HTTP. Default true.
    */
   frameChannel?: boolean;
+  /**
+   * A Unix socket (an abstract name starts with NUL) to open the frame channel on instead of
+   * `runtimeApi`'s TCP port; if it cannot be reached, the channel is asked for over TCP.
+   */
+  channelSocket?: string;
 }
 
 /** One event handed out by `/invocation/next`. */
@@ -55,6 +60,7 @@ export class RuntimeClient {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   /** The frame channel once open; 'unavailable' when the API does not offer it (or it is turned off). */
   private channel: FrameChannel | 'unavailable' | undefined;
+  private readonly channelSocket: string | undefined;
 
   constructor(options: RuntimeClientOptions) {
     const url = new URL(`http://${options.runtimeApi}`);
@@ -62,6 +68,7 @@ export class RuntimeClient {
     this.port = Number(url.port || 80);
     this.postTimeoutMs = options.postTimeoutMs ?? 10_000;
     if (options.frameChannel === false) this.channel = 'unavailable';
+    this.channelSocket = options.channelSocket;
   }
 
   /** How this client talks to the Runtime API: frames once the channel is open, else HTTP. */
@@ -71,7 +78,10 @@ export class RuntimeClient {
 
   /** Long-polls for the next event; anything but 200 means the instance should stop. */
   async nextInvocation(): Promise<NextInvocation> {
-    if (this.channel === undefined) this.channel = (await this.openChannel()) ?? 'unavailable';
+    if (this.channel === undefined) {
+      const viaSocket = this.channelSocket === undefined ? undefined : await this.openChannel({ socketPath: this.channelSocket }).catch(() => undefined);
+      this.channel = viaSocket ?? (await this.openChannel({ hostname: this.hostname, port: this.port })) ?? 'unavailable';
+    }
     if (this.channel !== 'unavailable') {
       const frame = await this.channel.exchange(FrameType.next, {}, undefined, 0, FrameType.event);
       return { headers: frame.header as http.IncomingHttpHeaders, body: frame.body };
@@ -143,11 +153,10 @@ export class RuntimeClient {
    * Asks to upgrade a connection to the frame channel. Resolves undefined when the API answers
    * anything but 101: it only speaks HTTP. Failing to connect at all is the same failure HTTP has.
    */
-  private openChannel(): Promise<FrameChannel | undefined> {
+  private openChannel(where: { socketPath: string } | { hostname: string; port: number }): Promise<FrameChannel | undefined> {
     return new Promise((resolve, reject) => {
       const req = http.request({
-        hostname: this.hostname,
-        port: this.port,
+        ...where,
         method: 'GET',
         path: CHANNEL_PATH,
         headers: { connection: 'Upgrade', upgrade: CHANNEL_PROTOCOL },
@@ -158,7 +167,8 @@ export class RuntimeClient {
         res.resume();
         resolve(undefined);
       });
-      req.on('error', (err) => reject(new RuntimeApiError(`GET http://${this.hostname}:${this.port}${CHANNEL_PATH} failed: ${err.message}`, err)));
+      const target = 'socketPath' in where ? `unix:${where.socketPath.replace('\0', '@')}` : `http://${where.hostname}:${where.port}`;
+      req.on('error', (err) => reject(new RuntimeApiError(`GET ${target}${CHANNEL_PATH} failed: ${err.message}`, err)));
       req.end();
     });
   }
