@@ -6,8 +6,16 @@ import { SUBJECTS } from '../sdk/core/nats-layout';
 /** Options for {@link HeartbeatPublisher}. */
 export interface HeartbeatPublisherOptions {
   intervalMs: number;
-  /** Changes are published at most this often, so a burst of instance changes is one message. */
+  /** A change is published this long after it happens, so a burst of instance changes is one message. */
   coalesceMs: number;
+  /**
+   * Change heartbeats are at least this far apart. Under steady load instances flip between busy
+   * and idle thousands of times a second; every heartbeat costs this agent an encode and every
+   * router a decode and re-index, so their rate must not grow with the invocation rate (routers
+   * book their own dispatches in between). The first change after a quiet spell still goes out
+   * after `coalesceMs`.
+   */
+  minChangeIntervalMs: number;
   /** Builds the current heartbeat (without seq, bootId, sentAtMs, intervalMs). */
   snapshot: () => Omit<AgentHeartbeat, 'seq' | 'bootId' | 'sentAtMs' | 'intervalMs'>;
 }
@@ -21,6 +29,7 @@ export class HeartbeatPublisher {
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
   private pendingChange: NodeJS.Timeout | undefined;
+  private lastChangeAt = -Infinity;
   /** Heartbeats published since start. */
   published = 0;
 
@@ -39,10 +48,12 @@ export class HeartbeatPublisher {
   /** Something changed: publish soon. */
   poke(): void {
     if (this.pendingChange || !this.timer) return;
+    const delay = Math.max(this.options.coalesceMs, this.lastChangeAt + this.options.minChangeIntervalMs - performance.now());
     this.pendingChange = setTimeout(() => {
       this.pendingChange = undefined;
+      this.lastChangeAt = performance.now();
       this.publish();
-    }, this.options.coalesceMs);
+    }, delay);
     this.pendingChange.unref();
   }
 

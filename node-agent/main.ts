@@ -169,6 +169,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   heartbeat = new HeartbeatPublisher(nc, {
     intervalMs: options.heartbeatMs,
     coalesceMs: 5,
+    minChangeIntervalMs: 25,
     snapshot: () => ({
       agentId: options.agentId,
       address,
