@@ -2,8 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import type { FunctionRecord } from '../sdk/core/function-config';
 import { LineSplitter, LogTail } from './log-tail';
+import { OutputCounter } from './output-counter';
 import type { InstanceSandbox, LaunchPlan } from './sandbox/instance-sandbox';
-import { RuntimeApiServer, type RuntimeErrorReport, type RuntimeEvent } from './runtime-api-server';
+import { RuntimeApiServer, type OutputMark, type RuntimeErrorReport, type RuntimeEvent } from './runtime-api-server';
 
 /** Lifecycle of an instance; changed only by Instance.setState. */
 export type InstanceState = 'starting' | 'idle' | 'busy' | 'stopped';
@@ -65,6 +66,7 @@ export class Instance {
   private pending: Pending | undefined;
   private currentTail: LogTail | undefined;
   private currentRequestId: string | undefined;
+  private readonly output = new OutputCounter();
   private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private killedForMemory = false;
   /** Whether the sandbox saw an OOM kill, read once when the process exits (before the cgroup goes). */
@@ -79,8 +81,8 @@ export class Instance {
     this.exited = new Promise((resolve) => (this.markExited = resolve));
     this.api = new RuntimeApiServer({
       onNext: () => this.readyWaiter?.({ kind: 'ready', initDurationMs: 0 }),
-      onResponse: (id, body) => this.settle(id, { kind: 'response', payload: body }),
-      onError: (id, report) => this.settle(id, { kind: 'error', report, fatal: false }),
+      onResponse: (id, body, mark) => this.settle(id, { kind: 'response', payload: body }, mark),
+      onError: (id, report, mark) => this.settle(id, { kind: 'error', report, fatal: false }, mark),
       onInitError: (report) => this.readyWaiter?.({ kind: 'failed', report }),
     });
   }
@@ -240,11 +242,13 @@ export class Instance {
     this.options.onStateChange?.(this);
   }
 
-  private settle(requestId: string, outcome: InvocationOutcome): void {
+  private settle(requestId: string, outcome: InvocationOutcome, mark?: OutputMark): void {
     const pending = this.pending;
     if (!pending || pending.requestId !== requestId) return;
     this.pending = undefined;
-    pending.settle(outcome);
+    // Lines the runtime logged before its result may still be in the pipes: read up to its mark first.
+    if (mark) void this.output.reached(mark).then(() => pending.settle(outcome));
+    else pending.settle(outcome);
   }
 
   /** Ends the current invocation with a fatal error and kills the instance. */
@@ -286,8 +290,14 @@ export class Instance {
     };
     const out = new LineSplitter(onLine);
     const err = new LineSplitter(onLine);
-    child.stdout?.on('data', (c: Buffer) => out.write(c));
-    child.stderr?.on('data', (c: Buffer) => err.write(c));
+    child.stdout?.on('data', (c: Buffer) => {
+      out.write(c);
+      this.output.received('out', c.length);
+    });
+    child.stderr?.on('data', (c: Buffer) => {
+      err.write(c);
+      this.output.received('err', c.length);
+    });
     child.stdout?.on('end', () => out.flush());
     child.stderr?.on('end', () => err.flush());
   }

@@ -26,12 +26,22 @@ export interface RuntimeErrorReport {
   body: Buffer;
 }
 
+/**
+ * How many bytes the runtime had written to its stdout and stderr when it posted a result: the
+ * agent reads its output pipes up to there before it closes the invocation's log tail, so lines
+ * logged just before the result cannot arrive after it (the pipes and the channel race).
+ */
+export interface OutputMark {
+  out: number;
+  err: number;
+}
+
 /** What the runtime told us; exactly one listener consumes these per instance. */
 export interface RuntimeApiListener {
   /** The runtime asked for work: its init finished (first time) or its last invocation ended. */
   onNext(): void;
-  onResponse(requestId: string, body: Buffer): void;
-  onError(requestId: string, report: RuntimeErrorReport): void;
+  onResponse(requestId: string, body: Buffer, mark?: OutputMark): void;
+  onError(requestId: string, report: RuntimeErrorReport, mark?: OutputMark): void;
   onInitError(report: RuntimeErrorReport): void;
 }
 
@@ -73,6 +83,12 @@ function eventHeaders(event: RuntimeEvent): http.OutgoingHttpHeaders {
   if (event.tracestate) headers.tracestate = event.tracestate;
   if (event.clientContext) headers['lambda-runtime-client-context'] = event.clientContext;
   return headers;
+}
+
+/** The output mark a RESPONSE or ERROR frame's header carries, if it carries a valid one. */
+function outputMark(header: Record<string, unknown>): OutputMark | undefined {
+  const { out, err } = header;
+  return Number.isSafeInteger(out) && Number.isSafeInteger(err) && (out as number) >= 0 && (err as number) >= 0 ? { out: out as number, err: err as number } : undefined;
 }
 
 /** How a POST (or its frame) is answered: status, and an error body for refusals. */
@@ -178,7 +194,7 @@ export class RuntimeApiServer {
   }
 
   /** A result or error for `rawId`, checked against the invocation the runtime holds. */
-  private post(kind: 'response' | 'error', rawId: string, body: Buffer, typeHeader: string | undefined, reply: Reply): void {
+  private post(kind: 'response' | 'error', rawId: string, body: Buffer, typeHeader: string | undefined, reply: Reply, mark?: OutputMark): void {
     let requestId: string | undefined;
     try {
       requestId = decodeURIComponent(rawId);
@@ -188,8 +204,8 @@ export class RuntimeApiServer {
     if (requestId === undefined || requestId !== this.activeId) return reply(400, 'InvalidRequestID', 'Invalid request ID');
     this.activeId = undefined;
     reply(202);
-    if (kind === 'response') this.listener.onResponse(requestId, body);
-    else this.listener.onError(requestId, parseErrorReport(body, typeHeader));
+    if (kind === 'response') this.listener.onResponse(requestId, body, mark);
+    else this.listener.onError(requestId, parseErrorReport(body, typeHeader), mark);
   }
 
   /** A body over the limit: refused, and the invocation the runtime holds fails as Lambda's does. */
@@ -286,6 +302,7 @@ export class RuntimeApiServer {
               frame.body,
               typeof frame.header.errorType === 'string' ? frame.header.errorType : undefined,
               answer,
+              outputMark(frame.header),
             );
           }
           if (thenNext && !this.next(waiter)) socket.destroy();

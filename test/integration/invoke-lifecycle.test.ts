@@ -151,6 +151,15 @@ describe('instances', () => {
 });
 
 describe('logs', () => {
+  test('the log tail holds the lines logged just before the result, on every invocation, when the output pipes and the Runtime API race', async () => {
+    // 2 KB of output right before returning: the result can reach the agent before the pipe's last bytes do.
+    const name = await deploy({ 'index.js': "exports.handler = async (e) => { for (let i = 0; i < 20; i++) console.log('x'.repeat(100)); console.log('last line ' + e.n); return e.n; };" });
+    for (let n = 0; n < 30; n += 1) {
+      const r = await client.invoke(name, JSON.stringify({ n }), { logType: 'Tail' });
+      expect(r.logTail).toContain(`last line ${n}`);
+    }
+  });
+
   test('logType Tail returns START, END, REPORT and the function console lines tagged with the request id when asked for', async () => {
     const name = await deploy({ 'index.js': "exports.handler = async () => { console.log('hello', 42); console.error('oops'); return 1; };" });
     const r = await client.invoke(name, '{}', { logType: 'Tail' });

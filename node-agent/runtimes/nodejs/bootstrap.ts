@@ -323,6 +323,13 @@ async function warmUpHttpClient(): Promise<void> {
   }
 }
 
+/** Bytes this process has written to stdout and stderr, when both are pipes (as the agent gives them). */
+function writtenToPipes(): { out: number; err: number } | undefined {
+  const out = (process.stdout as { bytesWritten?: unknown }).bytesWritten;
+  const err = (process.stderr as { bytesWritten?: unknown }).bytesWritten;
+  return typeof out === 'number' && typeof err === 'number' ? { out, err } : undefined;
+}
+
 /** Composition root: reads the environment, patches console, wires crash handlers, runs the loop. */
 export async function main(): Promise<void> {
   const standbyFd = process.env.STRATUS_STANDBY_FD;
@@ -344,7 +351,7 @@ export async function main(): Promise<void> {
   const hook = new EmptyLoopHook();
   // The platform's own variable: user code neither needs it nor should see it.
   delete process.env[RUNTIME_CHANNEL_VARIABLE];
-  const client = new RuntimeClient({ runtimeApi: config.runtimeApi, channelSocket: config.channelSocket, postTimeoutMs: POST_TIMEOUT_MS });
+  const client = new RuntimeClient({ runtimeApi: config.runtimeApi, channelSocket: config.channelSocket, postTimeoutMs: POST_TIMEOUT_MS, outputMark: writtenToPipes });
   const runtime = new NodeRuntime(config, { client, logger, hook });
   process.on('uncaughtException', (err) => runtime.onFatal('uncaughtException', err));
   process.on('unhandledRejection', (reason) => runtime.onFatal('unhandledRejection', reason));

@@ -4,22 +4,25 @@
  */
 import { request as httpRequest } from 'node:http';
 import type { Socket } from 'node:net';
-import { RuntimeApiServer, type RuntimeApiListener, type RuntimeErrorReport, type RuntimeEvent } from '../../runtime-api-server';
+import { RuntimeApiServer, type OutputMark, type RuntimeApiListener, type RuntimeErrorReport, type RuntimeEvent } from '../../runtime-api-server';
 import { CHANNEL_PATH, CHANNEL_PROTOCOL, encodeFrame, FrameDecoder, FrameType, type Frame } from './frames';
 import { RuntimeApiError, RuntimeClient } from './runtime-client';
 
 class Recorder implements RuntimeApiListener {
   nexts = 0;
   readonly responses: Array<{ requestId: string; body: string }> = [];
+  readonly marks: Array<OutputMark | undefined> = [];
   readonly errors: Array<{ requestId: string; report: RuntimeErrorReport }> = [];
   onNext(): void {
     this.nexts += 1;
   }
-  onResponse(requestId: string, body: Buffer): void {
+  onResponse(requestId: string, body: Buffer, mark?: OutputMark): void {
     this.responses.push({ requestId, body: body.toString() });
+    this.marks.push(mark);
   }
-  onError(requestId: string, report: RuntimeErrorReport): void {
+  onError(requestId: string, report: RuntimeErrorReport, mark?: OutputMark): void {
     this.errors.push({ requestId, report });
+    this.marks.push(mark);
   }
   onInitError(): void {}
 }
@@ -248,4 +251,16 @@ describe('the frame channel on an abstract Unix socket', () => {
     await receive(client, EVENT);
     expect(client.transport).toBe('frames');
   });
+});
+
+test('results on the frame channel carry how much the runtime had written to stdout and stderr, for the agent to read up to', async () => {
+  let written = { out: 120, err: 7 };
+  const client = new RuntimeClient({ runtimeApi: address, outputMark: () => written });
+  await receive(client, EVENT);
+  const step = client.postThenNext('req-1', { kind: 'response', body: '1' }, () => undefined);
+  server.deliver({ ...EVENT, requestId: 'req-2' });
+  await step;
+  written = { out: 300, err: 9 };
+  expect(await client.postInvocationError('req-2', { errorType: 'E', errorMessage: 'm', trace: [] })).toEqual({ kind: 'accepted' });
+  expect(listener.marks).toEqual([{ out: 120, err: 7 }, { out: 300, err: 9 }]);
 });

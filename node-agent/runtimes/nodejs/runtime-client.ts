@@ -22,6 +22,11 @@ export interface RuntimeClientOptions {
    * `runtimeApi`'s TCP port; if it cannot be reached, the channel is asked for over TCP.
    */
   channelSocket?: string;
+  /**
+   * Bytes written so far to stdout and stderr, sent with every result on the frame channel so the
+   * agent can read its output pipes up to there before closing the invocation's log tail.
+   */
+  outputMark?: () => { out: number; err: number } | undefined;
 }
 
 /** One event handed out by `/invocation/next`. */
@@ -61,6 +66,7 @@ export class RuntimeClient {
   /** The frame channel once open; 'unavailable' when the API does not offer it (or it is turned off). */
   private channel: FrameChannel | 'unavailable' | undefined;
   private readonly channelSocket: string | undefined;
+  private readonly outputMark: () => { out: number; err: number } | undefined;
 
   constructor(options: RuntimeClientOptions) {
     const url = new URL(`http://${options.runtimeApi}`);
@@ -69,6 +75,7 @@ export class RuntimeClient {
     this.postTimeoutMs = options.postTimeoutMs ?? 10_000;
     if (options.frameChannel === false) this.channel = 'unavailable';
     this.channelSocket = options.channelSocket;
+    this.outputMark = options.outputMark ?? (() => undefined);
   }
 
   /** How this client talks to the Runtime API: frames once the channel is open, else HTTP. */
@@ -130,8 +137,8 @@ export class RuntimeClient {
     }
     // Asked for before the frame goes, so an event that arrives in the same chunk as a refusal waits in the inbox.
     const first = channel.receive([FrameType.reply, FrameType.event], 0);
-    if (report.kind === 'response') channel.send(FrameType.responseNext, { requestId }, Buffer.from(report.body, 'utf8'), onPosted);
-    else channel.send(FrameType.errorNext, { requestId, errorType: headerSafe(report.payload.errorType) }, Buffer.from(JSON.stringify(report.payload), 'utf8'), onPosted);
+    if (report.kind === 'response') channel.send(FrameType.responseNext, { requestId, ...this.outputMark() }, Buffer.from(report.body, 'utf8'), onPosted);
+    else channel.send(FrameType.errorNext, { requestId, errorType: headerSafe(report.payload.errorType), ...this.outputMark() }, Buffer.from(JSON.stringify(report.payload), 'utf8'), onPosted);
     let posted: PostResult = { kind: 'accepted' };
     let frame = await first;
     if (frame.type === FrameType.reply) {
@@ -144,7 +151,7 @@ export class RuntimeClient {
   /** A RESPONSE or ERROR frame, answered by a REPLY frame that says what HTTP would have. */
   private async postFrame(type: FrameTypeCode, header: Record<string, unknown>, body: string): Promise<PostResult> {
     const channel = this.channel as FrameChannel;
-    const reply = await channel.exchange(type, header, Buffer.from(body, 'utf8'), this.postTimeoutMs, FrameType.reply);
+    const reply = await channel.exchange(type, { ...header, ...this.outputMark() }, Buffer.from(body, 'utf8'), this.postTimeoutMs, FrameType.reply);
     const status = Number(reply.header.status);
     return this.verdict(`${type === FrameType.response ? 'response' : 'error'} frame`, { status, body: Buffer.from(String(reply.header.body ?? ''), 'utf8') });
   }
