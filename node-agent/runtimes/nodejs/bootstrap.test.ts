@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RecordingRuntimeApi, waitUntil, type Post } from '../../../test/helpers/recording-runtime-api';
+import { applyEnvironment } from './bootstrap';
 
 const BOOTSTRAP = path.resolve(__dirname, '../../../dist/node-agent/runtimes/nodejs/bootstrap.js');
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -509,5 +510,28 @@ describe('pre-started (standby) mode', () => {
     expect(code).toBe(1);
     expect(standby.stderr()).toContain('closed the assignment channel');
     expect(api.nextCalls).toBe(0);
+  });
+});
+
+describe('applyEnvironment (a pre-started runtime taking its function\'s environment)', () => {
+  test('leaves exactly the wanted variables, and writes or removes only those that differ', () => {
+    const target: Record<string, string | undefined> = { PATH: '/bin', TZ: 'UTC', STRATUS_STANDBY_FD: '3', OLD: 'x' };
+    const touched: string[] = [];
+    const env = new Proxy(target, {
+      set: (t, k, v) => {
+        touched.push(`set ${String(k)}`);
+        t[k as string] = v as string;
+        return true;
+      },
+      deleteProperty: (t, k) => {
+        touched.push(`delete ${String(k)}`);
+        delete t[k as string];
+        return true;
+      },
+    });
+    applyEnvironment(env as NodeJS.ProcessEnv, { PATH: '/usr/bin:/bin', TZ: 'UTC', _HANDLER: 'index.handler' });
+    expect({ ...target }).toEqual({ PATH: '/usr/bin:/bin', TZ: 'UTC', _HANDLER: 'index.handler' });
+    // TZ is never touched: Node resets the time zone on every write to it.
+    expect(touched.sort()).toEqual(['delete OLD', 'delete STRATUS_STANDBY_FD', 'set PATH', 'set _HANDLER']);
   });
 });

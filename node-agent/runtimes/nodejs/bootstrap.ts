@@ -285,8 +285,17 @@ export async function awaitAssignment(fd: number, env: NodeJS.ProcessEnv): Promi
   });
   channel.destroy();
   const assigned = (JSON.parse(line) as { env?: Record<string, string> }).env ?? {};
-  for (const name of Object.keys(env)) delete env[name];
-  Object.assign(env, assigned);
+  applyEnvironment(env, assigned);
+}
+
+/**
+ * Makes `env` exactly `wanted`, touching only what differs. Not for speed alone: Node reacts to
+ * every write of TZ by resetting V8's and ICU's time zone, and unsetting it makes ICU detect the
+ * zone from the system's files — 3.5 ms of a pre-started runtime's init when done blindly.
+ */
+export function applyEnvironment(env: NodeJS.ProcessEnv, wanted: Record<string, string>): void {
+  for (const name of Object.keys(env)) if (!Object.hasOwn(wanted, name)) delete env[name];
+  for (const [name, value] of Object.entries(wanted)) if (env[name] !== value) env[name] = value;
 }
 
 /**
