@@ -193,12 +193,11 @@ export class Agent {
           if (standby && (await assigning)) void standby.discard();
           throw err;
         });
-        const runtimeChannel = await this.listenChannel(instance, record);
         if (standby?.sandbox && assigning) {
           // One that died waiting (after it was taken) is the platform's loss, not this function's init error.
           if ((await assigning) && standby.alive()) {
             span.setAttribute('stratus.prestarted', true);
-            const { env } = planLaunch({ record, instanceId: instance.id, paths: standby.sandbox.paths, hostCodeDir: codeDir, hostLayersDir: layersDir, runtimeApi, runtimeChannel, region: this.deps.region, nodeBinary: this.deps.nodeBinary, pythonBinary: this.deps.pythonBinary });
+            const { env } = planLaunch({ record, instanceId: instance.id, paths: standby.sandbox.paths, hostCodeDir: codeDir, hostLayersDir: layersDir, runtimeApi, region: this.deps.region, nodeBinary: this.deps.nodeBinary, pythonBinary: this.deps.pythonBinary });
             const started = await instance.adopt(standby, env, this.deps.initTimeoutMs);
             if (started.kind === 'failed') span.setStatus({ code: SpanStatusCode.ERROR, message: started.report.errorType });
             return started;
@@ -207,6 +206,7 @@ export class Agent {
         } else if (standby) {
           void standby.discard();
         }
+        const runtimeChannel = await this.listenChannel(instance, record);
         const sandbox = await this.deps.sandboxes.create({ instanceId: instance.id, record, codeDir, layersDir, runtimesDir: this.deps.runtimesDir });
         if (sandbox.runtimeApiSocket) await instance.listenUnix(sandbox.runtimeApiSocket);
         let plan;

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
 import type { FunctionRecord } from '../sdk/core/function-config';
 import { LineSplitter, LogTail } from './log-tail';
 import { OutputCounter } from './output-counter';
@@ -113,11 +114,13 @@ export class Instance {
    * function: hands it the function's environment and waits, as start() does, until it loaded the
    * code. The init duration is the code load, from the assignment on.
    */
-  adopt(standby: { child: ChildProcess | undefined; sandbox: InstanceSandbox | undefined; assign(env: Record<string, string>): void }, env: Record<string, string>, initTimeoutMs: number): Promise<StartOutcome> {
+  adopt(standby: { child: ChildProcess | undefined; sandbox: InstanceSandbox | undefined; assign(env: Record<string, string>): Duplex | undefined }, env: Record<string, string>, initTimeoutMs: number): Promise<StartOutcome> {
     const { child, sandbox } = standby;
     if (!child || !sandbox) throw new Error('the pre-started runtime has no process');
     return this.launch(sandbox, initTimeoutMs, () => {
-      standby.assign(env);
+      // A nodejs runtime keeps its assignment connection as its frame channel.
+      const channel = standby.assign(env);
+      if (channel) this.api.attachChannel(channel);
       return child;
     });
   }

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import * as path from 'node:path';
 import type { FunctionRecord } from '../sdk/core/function-config';
 import type { Logger } from '../sdk/core/logger';
@@ -73,10 +74,21 @@ export class Standby {
     return this.runtime !== 'nodejs' || nodeHeapMb(record.config.memoryMb) === nodeHeapMb(this.memoryMb);
   }
 
-  /** Hands the runtime its function's whole environment; it applies it, then loads the code. */
-  assign(env: Record<string, string>): void {
-    this.channel?.end(`${JSON.stringify({ env })}\n`);
+  /**
+   * Hands the runtime its function's whole environment; it applies it, then loads the code. A
+   * nodejs runtime keeps the connection as its Runtime API frame channel (no connect, no HTTP
+   * upgrade in its init): then it is returned, for the instance's Runtime API to serve.
+   */
+  assign(env: Record<string, string>): Duplex | undefined {
+    const channel = this.channel;
     this.channel = undefined;
+    if (!channel) return undefined;
+    if (this.runtime !== 'nodejs') {
+      channel.end(`${JSON.stringify({ env })}\n`);
+      return undefined;
+    }
+    channel.write(`${JSON.stringify({ env, channel: true })}\n`);
+    return channel;
   }
 
   /** @internal The pool's wiring of a spawned process. */

@@ -266,9 +266,21 @@ export class RuntimeApiServer {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
     }
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: ${CHANNEL_PROTOCOL}\r\n\r\n`);
+    this.serveChannel(socket, head);
+  }
+
+  /**
+   * Speaks the frame channel on a connection the runtime already has, with no HTTP upgrade: how a
+   * pre-started Node.js runtime keeps the socket its assignment came on (prestart-pool.ts).
+   */
+  attachChannel(socket: Duplex): void {
+    this.serveChannel(socket, Buffer.alloc(0));
+  }
+
+  private serveChannel(socket: Duplex, head: Buffer): void {
     this.channels.add(socket);
     (socket as Socket).setNoDelay?.(true);
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: ${CHANNEL_PROTOCOL}\r\n\r\n`);
     const send = (type: (typeof FrameType)[keyof typeof FrameType], header: Record<string, unknown>, body?: Buffer): void => {
       if (!socket.destroyed) socket.write(encodeFrame(type, header, body));
     };

@@ -269,23 +269,38 @@ function safeString(value: unknown): string {
  * function's whole environment, and makes it process.env before anything reads it, so the user's
  * module sees exactly what a freshly started instance would. The descriptor is closed afterwards.
  */
-export async function awaitAssignment(fd: number, env: NodeJS.ProcessEnv): Promise<void> {
+export async function awaitAssignment(fd: number, env: NodeJS.ProcessEnv): Promise<{ socket: Socket; head: Buffer } | undefined> {
   await warmUpHttpClient().catch(() => undefined);
   const channel = new Socket({ fd, readable: true, writable: true });
+  let received = Buffer.alloc(0);
+  const onData = (chunk: Buffer): void => void (received = Buffer.concat([received, chunk]));
   const line = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    channel.on('data', (chunk: Buffer) => {
-      text += chunk.toString('utf8');
-      const end = text.indexOf('\n');
-      if (end >= 0) resolve(text.slice(0, end));
-    });
-    channel.once('end', () => reject(new Error('the agent closed the assignment channel before assigning a function')));
+    const check = (): void => {
+      const end = received.indexOf(0x0a);
+      if (end < 0) return;
+      channel.off('data', check);
+      channel.off('end', onEnd);
+      channel.off('error', reject);
+      resolve(received.subarray(0, end).toString('utf8'));
+      received = received.subarray(end + 1);
+    };
+    const onEnd = (): void => reject(new Error('the agent closed the assignment channel before assigning a function'));
+    channel.on('data', onData);
+    channel.on('data', check);
+    channel.once('end', onEnd);
     channel.once('error', reject);
     channel.write('ready\n');
   });
+  channel.off('data', onData);
+  const assignment = JSON.parse(line) as { env?: Record<string, string>; channel?: boolean };
+  applyEnvironment(env, assignment.env ?? {});
+  if (assignment.channel === true) {
+    // The agent speaks the Runtime API's frame channel on this connection from now on.
+    channel.pause();
+    return { socket: channel, head: received };
+  }
   channel.destroy();
-  const assigned = (JSON.parse(line) as { env?: Record<string, string> }).env ?? {};
-  applyEnvironment(env, assigned);
+  return undefined;
 }
 
 /**
@@ -342,7 +357,7 @@ function writtenToPipes(): { out: number; err: number } | undefined {
 /** Composition root: reads the environment, patches console, wires crash handlers, runs the loop. */
 export async function main(): Promise<void> {
   const standbyFd = process.env.STRATUS_STANDBY_FD;
-  if (standbyFd !== undefined) await awaitAssignment(Number(standbyFd), process.env);
+  const assigned = standbyFd !== undefined ? await awaitAssignment(Number(standbyFd), process.env) : undefined;
   const read = readConfig(process.env);
   if ('missing' in read) {
     process.stderr.write(
@@ -360,7 +375,7 @@ export async function main(): Promise<void> {
   const hook = new EmptyLoopHook();
   // The platform's own variable: user code neither needs it nor should see it.
   delete process.env[RUNTIME_CHANNEL_VARIABLE];
-  const client = new RuntimeClient({ runtimeApi: config.runtimeApi, channelSocket: config.channelSocket, postTimeoutMs: POST_TIMEOUT_MS, outputMark: writtenToPipes });
+  const client = new RuntimeClient({ runtimeApi: config.runtimeApi, channelSocket: config.channelSocket, openChannel: assigned, postTimeoutMs: POST_TIMEOUT_MS, outputMark: writtenToPipes });
   const runtime = new NodeRuntime(config, { client, logger, hook });
   process.on('uncaughtException', (err) => runtime.onFatal('uncaughtException', err));
   process.on('unhandledRejection', (reason) => runtime.onFatal('unhandledRejection', reason));

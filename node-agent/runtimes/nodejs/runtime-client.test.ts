@@ -3,7 +3,7 @@
  * channel must behave exactly as the HTTP Runtime API does.
  */
 import { request as httpRequest } from 'node:http';
-import type { Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { RuntimeApiServer, type OutputMark, type RuntimeApiListener, type RuntimeErrorReport, type RuntimeEvent } from '../../runtime-api-server';
 import { CHANNEL_PATH, CHANNEL_PROTOCOL, encodeFrame, FrameDecoder, FrameType, type Frame } from './frames';
 import { RuntimeApiError, RuntimeClient } from './runtime-client';
@@ -263,4 +263,27 @@ test('results on the frame channel carry how much the runtime had written to std
   written = { out: 300, err: 9 };
   expect(await client.postInvocationError('req-2', { errorType: 'E', errorMessage: 'm', trace: [] })).toEqual({ kind: 'accepted' });
   expect(listener.marks).toEqual([{ out: 120, err: 7 }, { out: 300, err: 9 }]);
+});
+
+test('a connection the agent already serves as a channel (a pre-started runtime\'s assignment connection) is used at once, without an HTTP upgrade', async () => {
+  // Two connected sockets, as the agent and a pre-started runtime hold the two ends of its fd 3.
+  const name = `\0stratus-test-pair-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const pairServer = createServer();
+  await new Promise<void>((r) => pairServer.listen(name, () => r()));
+  const agentEnd = new Promise<Socket>((r) => pairServer.once('connection', r));
+  const runtimeEnd = connect(name);
+  await new Promise<void>((r) => runtimeEnd.once('connect', () => r()));
+  server.attachChannel(await agentEnd);
+  pairServer.close();
+  runtimeEnd.pause();
+  // Port 1 refuses: the event can only come through the handed-over connection.
+  const client = new RuntimeClient({ runtimeApi: '127.0.0.1:1', openChannel: { socket: runtimeEnd, head: Buffer.alloc(0) } });
+  expect(client.transport).toBe('frames');
+  const got = await receive(client, EVENT);
+  expect(got.headers['lambda-runtime-aws-request-id']).toBe('req-1');
+  const step = client.postThenNext('req-1', { kind: 'response', body: '"p"' }, () => undefined);
+  server.deliver({ ...EVENT, requestId: 'req-2' });
+  expect((await step).next.headers['lambda-runtime-aws-request-id']).toBe('req-2');
+  expect(listener.responses).toEqual([{ requestId: 'req-1', body: '"p"' }]);
+  runtimeEnd.destroy();
 });

@@ -23,6 +23,11 @@ export interface RuntimeClientOptions {
    */
   channelSocket?: string;
   /**
+   * A connection on which the agent already speaks the frame channel (a pre-started runtime's
+   * assignment connection), with any bytes already read from it: used as the channel at once.
+   */
+  openChannel?: { socket: Socket; head: Buffer };
+  /**
    * Bytes written so far to stdout and stderr, sent with every result on the frame channel so the
    * agent can read its output pipes up to there before closing the invocation's log tail.
    */
@@ -74,6 +79,7 @@ export class RuntimeClient {
     this.port = Number(url.port || 80);
     this.postTimeoutMs = options.postTimeoutMs ?? 10_000;
     if (options.frameChannel === false) this.channel = 'unavailable';
+    else if (options.openChannel) this.channel = new FrameChannel(options.openChannel.socket, options.openChannel.head);
     this.channelSocket = options.channelSocket;
     this.outputMark = options.outputMark ?? (() => undefined);
   }
@@ -262,6 +268,8 @@ class FrameChannel {
     });
     socket.on('error', (err) => this.fail(new RuntimeApiError(`the Runtime API channel failed: ${err.message}`, err)));
     socket.on('close', () => this.fail(new RuntimeApiError('the Runtime API channel closed')));
+    // A connection handed over paused (so nothing read before this was lost) flows from here.
+    socket.resume();
     if (head.length > 0) this.decoder.push(head);
   }
 
