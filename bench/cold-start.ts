@@ -53,6 +53,27 @@ export async function measureColdStarts(
   return summarize(samples, performance.now() - start - rounds * (options.pauseMs ?? 0));
 }
 
+/**
+ * A warm invoke after the same pause a pre-started cold start round waits: the floor a cold start
+ * after an idle spell cannot go under here (every hop wakes an idle process, which on this VM
+ * costs far more than on a busy one).
+ */
+export async function measureWarmAfterPause(client: StratusClient, runtime: keyof typeof NOOP_FUNCTIONS, rounds: number, pauseMs: number): Promise<LatencyStats> {
+  const name = `warm-${runtime}-${Date.now()}`;
+  const fn = NOOP_FUNCTIONS[runtime];
+  await client.deploy({ name, source: functionFolder(fn.files), settings: { runtime, handler: fn.handler } });
+  await client.invoke(name, '{}');
+  const samples: number[] = [];
+  for (let i = 0; i < rounds; i += 1) {
+    await new Promise((r) => setTimeout(r, pauseMs));
+    const t0 = performance.now();
+    const res = await client.invoke(name, '{"warm":true}');
+    samples.push(performance.now() - t0);
+    if (res.report?.coldStart) throw new Error(`${runtime} round ${i} of the warm reference was a cold start`);
+  }
+  return summarize(samples, samples.reduce((a, b) => a + b, 0));
+}
+
 /** Baseline: spawning the bare runtime to its first output byte. */
 export async function measureBareSpawn(command: string, args: string[], rounds: number): Promise<LatencyStats> {
   const samples: number[] = [];

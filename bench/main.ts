@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { connect } from '@nats-io/transport-node';
 import { startBenchCluster, functionFolder } from './bench-cluster';
 import { measureAsync } from './async';
-import { measureBareSpawn, measureColdStarts } from './cold-start';
+import { measureBareSpawn, measureColdStarts, measureWarmAfterPause } from './cold-start';
 import { measureFootprint, type TreeMemory } from './footprint';
 import { measurePlacement } from './placement';
 import { measureRouterMemory, type ProcessMemory } from './router-memory';
@@ -121,6 +121,8 @@ async function coldStartsPrestarted(rows: Row[], bare: Record<string, LatencySta
       const ours = await measureColdStarts(bench.client, runtime, COLD_ROUNDS, { pauseMs: 600, initMs });
       const init = initMs.sort((a, b) => a - b)[Math.floor(initMs.length / 2)] ?? NaN;
       rows.push({ name: `cold start ${runtime}, pre-started runtime (init p50 ${init.toFixed(1)} ms)`, ours, baselineName: `bare ${runtime} spawn`, baseline: bare[runtime] as LatencyStats });
+      const warm = await measureWarmAfterPause(bench.client, runtime, Math.ceil(COLD_ROUNDS / 2), 600);
+      rows.push({ name: `cold start ${runtime}, pre-started, over a warm invoke`, ours, baselineName: 'warm invoke after the same 600 ms pause', baseline: warm });
     }
   } finally {
     await bench.stop();
