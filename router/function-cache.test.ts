@@ -85,4 +85,26 @@ describe('FunctionCache', () => {
     for (let i = 0; i < 30; i += 1) await cache.get(`fn-${i}`);
     expect(cache.size).toBe(10);
   });
+
+  test('the watch report of this router\'s own write is taken in, so the next get needs no read', async () => {
+    const registry = new MemoryRegistry();
+    registry.entries.set('fn', { record: record('fn', 'r1'), revision: 5 });
+    const cache = new FunctionCache(registry, 100);
+    await cache.get('fn');
+    cache.put(record('fn', 'r2'));
+    registry.entries.set('fn', { record: record('fn', 'r2'), revision: 6 });
+    cache.apply({ name: 'fn', record: record('fn', 'r2'), revision: 6 });
+    await expect(cache.get('fn')).resolves.toMatchObject({ revisionId: 'r2' });
+    expect(registry.reads).toBe(1);
+  });
+
+  test('after this router\'s write, an older change reported late is not taken for it: the next get reads', async () => {
+    const registry = new MemoryRegistry();
+    const cache = new FunctionCache(registry, 100);
+    cache.put(record('fn', 'r3'));
+    registry.entries.set('fn', { record: record('fn', 'r3'), revision: 9 });
+    cache.apply({ name: 'fn', record: record('fn', 'r2'), revision: 8 });
+    await expect(cache.get('fn')).resolves.toMatchObject({ revisionId: 'r3' });
+    expect(registry.reads).toBe(1);
+  });
 });
