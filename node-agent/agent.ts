@@ -154,10 +154,6 @@ export class Agent {
     if (outcome.kind === 'error' && outcome.notStarted) return this.invoke(inv);
     const durationMs = performance.now() - begin;
     const maxMemoryUsedMb = await instance.maxMemoryUsedMb();
-    // Runtimes write their log lines before they post the result, but the agent may take the result
-    // from its socket in the same loop turn before it reads the output pipes: one more turn lets
-    // lines already in the pipes reach the tail before it is sealed.
-    await new Promise<void>((resolve) => setImmediate(resolve));
     const billedDurationMs = billedDuration(durationMs, this.deps.billingGranularityMs);
     tail.push(endLine(inv.requestId));
     tail.push(

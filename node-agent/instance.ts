@@ -249,9 +249,11 @@ export class Instance {
     const pending = this.pending;
     if (!pending || pending.requestId !== requestId) return;
     this.pending = undefined;
-    // Lines the runtime logged before its result may still be in the pipes: read up to its mark first.
+    // Lines the runtime logged before its result may still be in the pipes: read up to its mark
+    // first. A runtime on HTTP gives no mark; one more loop turn lets lines that arrived with the
+    // result reach the tail, which closes when the invocation settles.
     if (mark) void this.output.reached(mark).then(() => pending.settle(outcome));
-    else pending.settle(outcome);
+    else setImmediate(() => pending.settle(outcome));
   }
 
   /** Ends the current invocation with a fatal error and kills the instance. */
