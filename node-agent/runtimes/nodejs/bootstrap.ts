@@ -267,7 +267,9 @@ function safeString(value: unknown): string {
  * A pre-started runtime (STRATUS_STANDBY_FD set) has done its start-up without a function: it says
  * "ready" on that descriptor, waits for the one assignment it will get, a JSON line carrying the
  * function's whole environment, and makes it process.env before anything reads it, so the user's
- * module sees exactly what a freshly started instance would. The descriptor is closed afterwards.
+ * module sees exactly what a freshly started instance would. A nodejs assignment says the agent
+ * keeps speaking on the descriptor (as the Runtime API's frame channel): the connection is then
+ * returned, paused, with any bytes already read after the assignment line; otherwise it is closed.
  */
 export async function awaitAssignment(fd: number, env: NodeJS.ProcessEnv): Promise<{ socket: Socket; head: Buffer } | undefined> {
   await warmUpHttpClient().catch(() => undefined);

@@ -108,13 +108,13 @@ export class RuntimeClient {
 
   /** Posts a successful result; `body` is already serialised JSON. */
   postResponse(requestId: string, body: string): Promise<PostResult> {
-    if (this.channel instanceof FrameChannel) return this.postFrame(FrameType.response, { requestId }, body);
+    if (this.channel instanceof FrameChannel) return this.postFrame(FrameType.response, requestId, { kind: 'response', body });
     return this.post(`${API_PREFIX}/invocation/${encodeURIComponent(requestId)}/response`, body, {});
   }
 
   /** Posts an invocation failure. The type header is optional on the wire but saves the agent a parse. */
   postInvocationError(requestId: string, payload: ErrorPayload): Promise<PostResult> {
-    if (this.channel instanceof FrameChannel) return this.postFrame(FrameType.error, { requestId, errorType: headerSafe(payload.errorType) }, JSON.stringify(payload));
+    if (this.channel instanceof FrameChannel) return this.postFrame(FrameType.error, requestId, { kind: 'error', payload });
     return this.post(`${API_PREFIX}/invocation/${encodeURIComponent(requestId)}/error`, JSON.stringify(payload), {
       [ERROR_TYPE_HEADER]: headerSafe(payload.errorType),
     });
@@ -143,23 +143,34 @@ export class RuntimeClient {
     }
     // Asked for before the frame goes, so an event that arrives in the same chunk as a refusal waits in the inbox.
     const first = channel.receive([FrameType.reply, FrameType.event], 0);
-    if (report.kind === 'response') channel.send(FrameType.responseNext, { requestId, ...this.outputMark() }, Buffer.from(report.body, 'utf8'), onPosted);
-    else channel.send(FrameType.errorNext, { requestId, errorType: headerSafe(report.payload.errorType), ...this.outputMark() }, Buffer.from(JSON.stringify(report.payload), 'utf8'), onPosted);
+    const { header, body } = this.reportFrame(requestId, report);
+    channel.send(report.kind === 'response' ? FrameType.responseNext : FrameType.errorNext, header, body, onPosted);
     let posted: PostResult = { kind: 'accepted' };
     let frame = await first;
     if (frame.type === FrameType.reply) {
-      posted = this.verdict(`${report.kind} frame`, { status: Number(frame.header.status), body: Buffer.from(String(frame.header.body ?? ''), 'utf8') });
+      posted = this.replyVerdict(report.kind, frame);
       frame = await channel.receive([FrameType.event], 0);
     }
     return { posted, next: { headers: frame.header as http.IncomingHttpHeaders, body: frame.body } };
   }
 
   /** A RESPONSE or ERROR frame, answered by a REPLY frame that says what HTTP would have. */
-  private async postFrame(type: FrameTypeCode, header: Record<string, unknown>, body: string): Promise<PostResult> {
-    const channel = this.channel as FrameChannel;
-    const reply = await channel.exchange(type, { ...header, ...this.outputMark() }, Buffer.from(body, 'utf8'), this.postTimeoutMs, FrameType.reply);
-    const status = Number(reply.header.status);
-    return this.verdict(`${type === FrameType.response ? 'response' : 'error'} frame`, { status, body: Buffer.from(String(reply.header.body ?? ''), 'utf8') });
+  private async postFrame(type: FrameTypeCode, requestId: string, report: OutcomeReport): Promise<PostResult> {
+    const { header, body } = this.reportFrame(requestId, report);
+    const reply = await (this.channel as FrameChannel).exchange(type, header, body, this.postTimeoutMs, FrameType.reply);
+    return this.replyVerdict(report.kind, reply);
+  }
+
+  /** Header and body of the frame that posts `report` (RESPONSE or ERROR, plain or _NEXT). */
+  private reportFrame(requestId: string, report: OutcomeReport): { header: Record<string, unknown>; body: Buffer } {
+    if (report.kind === 'response') return { header: { requestId, ...this.outputMark() }, body: Buffer.from(report.body, 'utf8') };
+    // The type in the header is optional on the wire but saves the agent a parse.
+    return { header: { requestId, errorType: headerSafe(report.payload.errorType), ...this.outputMark() }, body: Buffer.from(JSON.stringify(report.payload), 'utf8') };
+  }
+
+  /** What a REPLY frame says, as the HTTP status it stands for would. */
+  private replyVerdict(kind: OutcomeReport['kind'], reply: Frame): PostResult {
+    return this.verdict(`${kind} frame`, { status: Number(reply.header.status), body: Buffer.from(String(reply.header.body ?? ''), 'utf8') });
   }
 
   /**
