@@ -1,7 +1,7 @@
 import { connect } from '@nats-io/transport-node';
 import { headers } from '@nats-io/nats-core';
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { asyncSubject, HEADERS } from '../sdk/core/nats-layout';
+import { asyncSubject, HEADERS } from '../sdk/platform/nats-layout';
 import type { BenchCluster } from './bench-cluster';
 import { functionFolder } from './bench-cluster';
 import { measure, summarize, type LatencyStats } from './stats';

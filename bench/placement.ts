@@ -6,11 +6,11 @@
  * lookup: it is the floor any decision pays (the clock read and the loop around one keyed lookup),
  * so the ratio shows what placement adds on top of finding one function's entry.
  */
-import { decodeHeartbeat, encodeHeartbeat, type AgentHeartbeat, type WarmCount } from '../sdk/core/heartbeat';
-import { ClusterView } from '../router/cluster-view';
-import { place } from '../router/placement';
+import { decodeHeartbeat, encodeHeartbeat, type AgentHeartbeat, type WarmCount } from '../sdk/platform/heartbeat';
+import { ClusterView } from '../router/cluster/cluster-view';
+import { place } from '../router/invoke/placement';
 import { summarize, type LatencyStats } from './stats';
-import { seededRandom } from '../sdk/core/seeded-random';
+import { seededRandom } from '../test/helpers/seeded-random';
 
 /** Figures of one placement run. */
 export interface PlacementFigures {

@@ -16,7 +16,7 @@ import { StratusClient } from '../sdk/client/stratus-client';
 import { findNatsServer, freePort, httpReady, launch, type Launched } from '../sdk/cli/dev/launch';
 import type { FunctionRecord } from '../sdk/core/function-config';
 import { LIMITS } from '../sdk/core/limits';
-import { BUCKETS, functionKey } from '../sdk/core/nats-layout';
+import { BUCKETS, functionKey } from '../sdk/platform/nats-layout';
 import { functionFolder } from './bench-cluster';
 
 /** Memory of one process, from /proc/<pid>/status. */

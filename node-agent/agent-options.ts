@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { StratusError } from '../sdk/core/errors';
-import type { LogLevel } from '../sdk/core/logger';
+import type { LogLevel } from '../sdk/platform/logger';
 
 /** Everything a node agent is configured with. main.ts builds it from the environment. */
 export interface AgentOptions {

@@ -12,9 +12,9 @@ import {
   type AgentSessionRequest,
   type AgentSessionResponse,
 } from '../proto/gen/stratus/v1/agent';
-import { withBearer } from '../sdk/core/auth';
+import { withBearer } from '../sdk/core/wire/bearer';
 import { normalizeFunctionConfig, type FunctionRecord } from '../sdk/core/function-config';
-import { createLogger } from '../sdk/core/logger';
+import { createLogger } from '../sdk/platform/logger';
 import { functionRecordToPb } from '../sdk/core/wire/function-codec';
 import type { AgentInvocation, AgentOutcome } from './agent';
 import { AgentService } from './agent-service';

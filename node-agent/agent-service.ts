@@ -9,10 +9,10 @@ import {
   type AgentSessionRequest,
   type AgentSessionResponse,
 } from '../proto/gen/stratus/v1/agent';
-import { requireToken } from '../sdk/core/auth';
+import { requireToken } from '../sdk/platform/auth';
 import { StratusError, toStratusError } from '../sdk/core/errors';
 import type { FunctionRecord } from '../sdk/core/function-config';
-import type { Logger } from '../sdk/core/logger';
+import type { Logger } from '../sdk/platform/logger';
 import { functionRecordFromPb } from '../sdk/core/wire/function-codec';
 import { toGrpcStatus } from '../sdk/core/wire/grpc-errors';
 import type { Agent, AgentOutcome } from './agent';

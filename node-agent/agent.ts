@@ -3,14 +3,14 @@ import { performance } from 'node:perf_hooks';
 import type { Tracer } from '@opentelemetry/api';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { functionArn, type FunctionRecord } from '../sdk/core/function-config';
-import type { Logger } from '../sdk/core/logger';
+import type { Logger } from '../sdk/platform/logger';
 import { toTraceparent, toXrayTraceHeader } from '../sdk/core/trace-context';
-import type { CodeCache } from './code-cache';
-import type { Instance, StartOutcome } from './instance';
-import type { InstancePool } from './instance-pool';
-import { billedDuration, endLine, LogTail, reportLine, startLine } from './log-tail';
-import type { LayerStack } from './layer-stack';
-import { planLaunch } from './runtime-launch';
+import type { CodeCache } from './instances/code-cache';
+import type { Instance, StartOutcome } from './instances/instance';
+import type { InstancePool } from './instances/instance-pool';
+import { billedDuration, endLine, LogTail, reportLine, startLine } from './runtime-api/log-tail';
+import type { LayerStack } from './instances/layer-stack';
+import { planLaunch } from './instances/runtime-launch';
 import type { SandboxProvider } from './sandbox/instance-sandbox';
 
 /** One invocation as the router hands it to an agent. */

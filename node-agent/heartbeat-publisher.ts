@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { encodeHeartbeat, type AgentHeartbeat } from '../sdk/core/heartbeat';
-import { SUBJECTS } from '../sdk/core/nats-layout';
+import { encodeHeartbeat, type AgentHeartbeat } from '../sdk/platform/heartbeat';
+import { SUBJECTS } from '../sdk/platform/nats-layout';
 
 /** Options for {@link HeartbeatPublisher}. */
 export interface HeartbeatPublisherOptions {

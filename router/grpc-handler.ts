@@ -1,8 +1,8 @@
 import type { Metadata, sendUnaryData, ServerReadableStream, ServerUnaryCall } from '@grpc/grpc-js';
 import { context, SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
-import { requireToken } from '../sdk/core/auth';
+import { requireToken } from '../sdk/platform/auth';
 import { toStratusError } from '../sdk/core/errors';
-import type { Logger } from '../sdk/core/logger';
+import type { Logger } from '../sdk/platform/logger';
 import { extractFromMetadata } from '../sdk/core/trace-context';
 import { toGrpcStatus } from '../sdk/core/wire/grpc-errors';
 

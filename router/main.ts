@@ -15,41 +15,43 @@ import { TableServiceService } from '../proto/gen/stratus/v1/tables';
 import { RouteServiceService } from '../proto/gen/stratus/v1/routes';
 import { ScheduleServiceService } from '../proto/gen/stratus/v1/schedules';
 import { EventServiceService, TriggerServiceService } from '../proto/gen/stratus/v1/triggers';
-import { envList, envNumber, envString } from '../sdk/core/env';
-import { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from '../sdk/core/grpc-server';
-import { HealthServer } from '../sdk/core/health-server';
-import { createLogger, parseLogLevel } from '../sdk/core/logger';
+import { envList, envNumber, envString } from '../sdk/platform/env';
+import { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from '../sdk/platform/grpc-server';
+import { HealthServer } from '../sdk/platform/health-server';
+import { createLogger, parseLogLevel } from '../sdk/platform/logger';
 import { LIMITS } from '../sdk/core/limits';
-import { connectNats, openCodeStore, requireMaxPayload } from '../sdk/core/nats-connect';
-import { BUCKETS } from '../sdk/core/nats-layout';
-import { chooseReplicas, describeReplicaChoice, mismatchedStreams } from '../sdk/core/replicas';
-import { installTelemetry } from '../sdk/core/telemetry';
-import { AgentClients } from './agent-clients';
+import { connectNats, openCodeStore, requireMaxPayload } from '../sdk/platform/nats-connect';
+import { BUCKETS } from '../sdk/platform/nats-layout';
+import { chooseReplicas, describeReplicaChoice, mismatchedStreams } from '../sdk/platform/replicas';
+import { installTelemetry } from '../sdk/platform/telemetry';
+import { AgentClients } from './invoke/agent-clients';
 import { AsyncDispatcher } from './async/async-dispatcher';
 import { AsyncMetrics } from './async/async-metrics';
 import { AsyncQueue } from './async/async-queue';
 import { createDeadLetterService } from './async/dead-letter-service';
 import { DeadLetters } from './async/dead-letters';
-import { createClusterService } from './cluster-service';
-import { createEventSources } from './event-sources';
-import { subscribeCluster } from './cluster-subscriber';
-import { ClusterView } from './cluster-view';
-import { FunctionCache } from './function-cache';
-import { FunctionRegistry } from './function-registry';
-import { createFunctionService } from './function-service';
-import { createInvokeService } from './invoke-service';
-import { Invoker } from './invoker';
-import { LayerRegistry } from './layer-registry';
-import { createLayerService } from './layer-service';
+import { createClusterService } from './cluster/cluster-service';
+import { subscribeCluster } from './cluster/cluster-subscriber';
+import { ClusterView } from './cluster/cluster-view';
+import { FunctionCache } from './functions/function-cache';
+import { FunctionRegistry } from './functions/function-registry';
+import { createFunctionService } from './functions/function-service';
+import { createInvokeService } from './invoke/invoke-service';
+import { Invoker } from './invoke/invoker';
+import { LayerRegistry } from './functions/layer-registry';
+import { createLayerService } from './functions/layer-service';
 import { HttpGateway } from './http/http-gateway';
 import { LiveRoutes } from './http/live-routes';
 import { RouteRegistry } from './http/route-registry';
 import { createRouteService, httpBaseUrl } from './http/route-service';
 import { advertisedAddress, resolveRouterOptions } from './router-options';
-import { RouterHeartbeats } from './router-heartbeats';
-import { RouterView } from './router-view';
+import { RouterHeartbeats } from './cluster/router-heartbeats';
+import { RouterView } from './cluster/router-view';
 import { resolveMappingOptions } from './mappings/mapping-options';
 import { createMappings } from './mappings/mappings-module';
+import { createSchedules } from './schedules/schedules-module';
+import { createTables } from './tables/tables-module';
+import { createTriggers } from './triggers/triggers-module';
 
 async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const options = resolveRouterOptions({
@@ -159,9 +161,12 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   );
   dispatcher.start();
   const watchAsync = (fn: string): void => dispatcher.watch(fn);
-  const eventSources = await createEventSources({ nc, js, jsm, queue, cache, watchAsync, metrics, tracer, logger }, { ...options, replicas });
+  const triggers = await createTriggers({ nc, js, jsm, queue, cache, watchAsync, metrics, tracer, logger }, { ...options, replicas });
+  const schedules = await createSchedules({ nc, queue, cache, watchAsync, metrics, tracer, logger }, { ...options, replicas });
+  // Tables refuse to delete a table a mapping reads; mappings refuse a source table that does not exist.
+  const tables = createTables({ nc, jsm, usersOf: (kind, name) => mappings.usersOf(kind, name) }, { replicas });
   const mappings = await createMappings(
-    { nc, js, jsm, queue, cache, invoker, watchAsync, tracer, logger },
+    { nc, js, jsm, queue, cache, invoker, watchAsync, requireTable: (name) => tables.requireTable(name), requireBucket: (name) => tables.requireBucket(name), tracer, logger },
     resolveMappingOptions({
       routerId: options.routerId,
       region: options.region,
@@ -191,13 +196,14 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   server.addService(LayerServiceService, createLayerService(ctx, layers, codeStore));
   const routerView = new RouterView({ missedHeartbeats: options.missedHeartbeats, maxRouters: 256 });
   server.addService(ClusterServiceService, createClusterService(ctx, { view, routers: routerView, routerId: options.routerId, replicas }));
-  server.addService(TriggerServiceService, eventSources.triggerService(ctx));
-  server.addService(EventServiceService, eventSources.eventService(ctx));
-  server.addService(ScheduleServiceService, eventSources.scheduleService(ctx));
-  eventSources.start();
+  server.addService(TriggerServiceService, triggers.triggerService(ctx));
+  server.addService(EventServiceService, triggers.eventService(ctx));
+  server.addService(ScheduleServiceService, schedules.scheduleService(ctx));
+  triggers.start();
+  schedules.start();
   server.addService(MappingServiceService, mappings.mappingService(ctx));
-  server.addService(TableServiceService, mappings.tableService(ctx));
-  server.addService(BucketServiceService, mappings.bucketService(ctx));
+  server.addService(TableServiceService, tables.tableService(ctx));
+  server.addService(BucketServiceService, tables.bucketService(ctx));
   mappings.start();
   const routeRegistry = new RouteRegistry(await new Kvm(nc).create(BUCKETS.routes, { history: 1, replicas, description: 'Stratus HTTP routes and function URLs' }));
   const liveRoutes = new LiveRoutes(routeRegistry, logger);
@@ -209,7 +215,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   // Readiness fails as soon as the router starts stopping, so load balancers take it out first.
   let stopRequested = false;
   const health = new HealthServer(
-    () => (stopRequested ? 'stopping' : nc.isClosed() ? 'NATS connection closed' : !watching ? 'registry watch not running' : (eventSources.problem() ?? mappings.problem())),
+    () => (stopRequested ? 'stopping' : nc.isClosed() ? 'NATS connection closed' : !watching ? 'registry watch not running' : (triggers.problem() ?? schedules.problem() ?? mappings.problem())),
     () => ({ routerId: options.routerId, grpcPort, agents: view.agents().length }),
     () => metrics.prometheus() + mappings.prometheus(),
   );
@@ -240,7 +246,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
       await shutdownGrpcServer(server, 10_000);
       // Running async events finish (or are redelivered to another router after the ack wait).
       await dispatcher.stop(10_000);
-      await eventSources.stop(5000);
+      await Promise.all([triggers.stop(5000), schedules.stop(5000)]);
       // Mapping batches finish (or run again on the router that takes the lease over).
       await mappings.stop(10_000);
       watchAbort.abort();

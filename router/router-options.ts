@@ -1,6 +1,6 @@
 import * as os from 'node:os';
 import { StratusError } from '../sdk/core/errors';
-import type { LogLevel } from '../sdk/core/logger';
+import type { LogLevel } from '../sdk/platform/logger';
 
 /** Everything a router is configured with. main.ts builds it from the environment. */
 export interface RouterOptions {

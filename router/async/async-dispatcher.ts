@@ -5,10 +5,10 @@ import { context, propagation, SpanKind, SpanStatusCode, type Tracer } from '@op
 import { backoffMs, sleep } from '../../sdk/core/deadline';
 import { StratusError, toStratusError } from '../../sdk/core/errors';
 import { functionArn, type Destination, type FunctionRecord } from '../../sdk/core/function-config';
-import type { Logger } from '../../sdk/core/logger';
-import { asyncConsumerName, STREAMS } from '../../sdk/core/nats-layout';
-import type { FunctionCache } from '../function-cache';
-import type { Invoker } from '../invoker';
+import type { Logger } from '../../sdk/platform/logger';
+import { asyncConsumerName, STREAMS } from '../../sdk/platform/nats-layout';
+import type { FunctionCache } from '../functions/function-cache';
+import type { Invoker } from '../invoke/invoker';
 import { AdaptiveLimit } from './adaptive-limit';
 import type { AsyncMetrics } from './async-metrics';
 import { readEventHeaders, type AsyncEventHeaders, type AsyncQueue } from './async-queue';

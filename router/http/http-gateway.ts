@@ -7,12 +7,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { context, defaultTextMapGetter, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
-import { isAcceptedToken, parseBearer } from '../../sdk/core/auth';
+import { isAcceptedToken, parseBearer } from '../../sdk/platform/auth';
 import { StratusError, toStratusError } from '../../sdk/core/errors';
 import { functionArn, type FunctionRecord } from '../../sdk/core/function-config';
 import { FUNCTION_URL_PREFIX, type FunctionUrlRecord, type RouteAuth } from '../../sdk/core/http-route';
-import type { Logger } from '../../sdk/core/logger';
-import type { Invoker } from '../invoker';
+import type { Logger } from '../../sdk/platform/logger';
+import type { Invoker } from '../invoke/invoker';
 import { buildEvent, splitUrl, type GatewayRequest } from './api-gateway-event';
 import { mapFunctionResult, type HttpResponse } from './api-gateway-response';
 import { functionFailed, malformedResult, notFound, payloadTooLarge, responseForError, unauthorized } from './http-errors';

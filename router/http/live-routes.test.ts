@@ -1,5 +1,5 @@
 import { describeRoute, type RouteRecord } from '../../sdk/core/http-route';
-import { createLogger } from '../../sdk/core/logger';
+import { createLogger } from '../../sdk/platform/logger';
 import { LiveRoutes } from './live-routes';
 import type { RouteRegistry } from './route-registry';
 

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { toStratusError } from '../../sdk/core/errors';
 import type { FunctionUrlRecord, RouteRecord } from '../../sdk/core/http-route';
-import type { Logger } from '../../sdk/core/logger';
+import type { Logger } from '../../sdk/platform/logger';
 import type { RouteChange, RouteRegistry } from './route-registry';
 import { RouteTable } from './route-table';
 

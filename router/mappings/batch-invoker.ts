@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { toStratusError } from '../../sdk/core/errors';
 import { functionArn } from '../../sdk/core/function-config';
-import type { FunctionCache } from '../function-cache';
-import type { SyncInvocation, SyncResult } from '../invoker';
+import type { FunctionCache } from '../functions/function-cache';
+import type { SyncInvocation, SyncResult } from '../invoke/invoker';
 import { parseBatchItemFailures, type InvokeOutcome } from './batch-policy';
 
 /** What the batch invoker needs of the router's invoker: one synchronous invocation. */

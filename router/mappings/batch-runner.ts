@@ -3,7 +3,7 @@ import type { JsMsg } from '@nats-io/jetstream';
 import type { MsgHdrs } from '@nats-io/nats-core';
 import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link, type Tracer } from '@opentelemetry/api';
 import { toStratusError } from '../../sdk/core/errors';
-import type { Logger } from '../../sdk/core/logger';
+import type { Logger } from '../../sdk/platform/logger';
 import type { MappingRecord } from '../../sdk/core/mapping-config';
 import type { BatchInvocation, BatchInvoker } from './batch-invoker';
 import { backoffDelayMs, decideAfterInvoke, splitExpired, type BackoffSettings } from './batch-policy';

@@ -1,7 +1,7 @@
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type ConsumerConfig, type JetStreamManager } from '@nats-io/jetstream';
 import { StratusError, natsFailure } from '../../sdk/core/errors';
 import type { StartingPosition } from '../../sdk/core/mapping-config';
-import { mappingConsumerName } from '../../sdk/core/nats-layout';
+import { mappingConsumerName } from '../../sdk/platform/nats-layout';
 
 /**
  * A mapping's checkpoint is a durable consumer on its stream (ack policy explicit): a record is

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { toStratusError, viaNats } from '../../sdk/core/errors';
 import type { Destination } from '../../sdk/core/function-config';
-import type { Logger } from '../../sdk/core/logger';
+import type { Logger } from '../../sdk/platform/logger';
 import type { AsyncQueue } from '../async/async-queue';
-import type { FunctionCache } from '../function-cache';
+import type { FunctionCache } from '../functions/function-cache';
 
 /** Dependencies of {@link FailureSink}. */
 export interface FailureSinkDeps {

@@ -5,7 +5,7 @@ import { StratusError, natsFailure } from '../../sdk/core/errors';
 import { functionArn } from '../../sdk/core/function-config';
 import { eventSourceArn, resolveCreateMapping, resolveMappingSettings, sourceStream, type CreateMappingInput, type MappingRecord, type MappingSettingsPatch, type MappingSource } from '../../sdk/core/mapping-config';
 import type { MappingInfo } from '../../sdk/core/wire/mapping-codec';
-import type { FunctionCache } from '../function-cache';
+import type { FunctionCache } from '../functions/function-cache';
 import type { Checkpoints } from './checkpoint';
 import type { LeaseStore } from './lease-store';
 import type { MappingRegistry } from './mapping-registry';

@@ -3,7 +3,7 @@ import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { MsgHdrs } from '@nats-io/nats-core';
 import { sleep } from '../../sdk/core/deadline';
 import { toStratusError } from '../../sdk/core/errors';
-import type { Logger } from '../../sdk/core/logger';
+import type { Logger } from '../../sdk/platform/logger';
 import type { MappingRecord } from '../../sdk/core/mapping-config';
 import { backoffDelayMs } from './batch-policy';
 import type { BatchRunner, GroupMeta, HeldGroup, HeldRecord } from './batch-runner';

@@ -1,9 +1,9 @@
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV, KvEntry } from '@nats-io/kv';
 import { StratusError, natsFailure, viaNats } from '../../sdk/core/errors';
-import type { Logger } from '../../sdk/core/logger';
+import type { Logger } from '../../sdk/platform/logger';
 import type { MappingRecord } from '../../sdk/core/mapping-config';
-import { KvMirror } from '../kv-mirror';
+import { KvMirror } from '../../sdk/platform/kv-mirror';
 import { parseProgressHint, type ProgressHint } from './progress-hint';
 
 /** A stored mapping with its KV revision (changes on every update). */

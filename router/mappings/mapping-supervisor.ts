@@ -1,7 +1,7 @@
 import { toStratusError } from '../../sdk/core/errors';
-import type { Logger } from '../../sdk/core/logger';
+import type { Logger } from '../../sdk/platform/logger';
 import type { MappingRecord } from '../../sdk/core/mapping-config';
-import type { KvMirror } from '../kv-mirror';
+import type { KvMirror } from '../../sdk/platform/kv-mirror';
 import { pickRebalance, preferredRouter, shouldAcquire } from './lease-policy';
 import { routerKey, type Lease, type LeaseStore } from './lease-store';
 import type { StoredMapping } from './mapping-registry';

@@ -2,21 +2,15 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Tracer } from '@opentelemetry/api';
-import type { BucketServiceServer } from '../../proto/gen/stratus/v1/buckets';
 import type { MappingServiceServer } from '../../proto/gen/stratus/v1/mappings';
-import type { TableServiceServer } from '../../proto/gen/stratus/v1/tables';
 import { functionArn } from '../../sdk/core/function-config';
 import { LIMITS } from '../../sdk/core/limits';
-import type { Logger } from '../../sdk/core/logger';
+import type { Logger } from '../../sdk/platform/logger';
 import { eventSourceArn, sourceStream } from '../../sdk/core/mapping-config';
-import { BUCKETS } from '../../sdk/core/nats-layout';
+import { BUCKETS } from '../../sdk/platform/nats-layout';
 import type { AsyncQueue } from '../async/async-queue';
-import type { FunctionCache } from '../function-cache';
+import type { FunctionCache } from '../functions/function-cache';
 import type { HandlerContext } from '../grpc-handler';
-import { createBucketService } from '../tables/bucket-service';
-import { BucketStore } from '../tables/bucket-store';
-import { createTableService } from '../tables/table-service';
-import { TableStore } from '../tables/table-store';
 import { BatchInvoker, type SyncInvoke } from './batch-invoker';
 import { BatchRunner } from './batch-runner';
 import { Checkpoints } from './checkpoint';
@@ -40,15 +34,19 @@ export interface MappingDeps {
   cache: FunctionCache;
   invoker: SyncInvoke;
   watchAsync: (functionName: string) => void;
+  /** Throws NotFound unless the table a mapping reads exists. */
+  requireTable: (name: string) => Promise<void>;
+  /** Throws NotFound unless the bucket a mapping reads exists. */
+  requireBucket: (name: string) => Promise<void>;
   tracer: Tracer;
   logger: Logger;
 }
 
-/** Mappings, tables and buckets, wired; main.ts adds the services and starts and stops them. */
+/** Event source mappings, wired; main.ts adds the services and starts and stops them. */
 export interface Mappings {
   mappingService(ctx: HandlerContext): MappingServiceServer;
-  tableService(ctx: HandlerContext): TableServiceServer;
-  bucketService(ctx: HandlerContext): BucketServiceServer;
+  /** Ids of the mappings that read a table's or bucket's changes. */
+  usersOf(kind: 'table' | 'bucket', name: string): Promise<string[]>;
   start(): void;
   /** Stops polling (waits up to `graceMs` for running batches) and hands the leases back. */
   stop(graceMs: number): Promise<void>;
@@ -61,7 +59,7 @@ export interface Mappings {
 /** Consumers may have this many unacknowledged records; each poller holds far fewer. */
 const MAX_ACK_PENDING = 100_000;
 
-/** Opens the mapping and lease buckets and builds the mapping, table and bucket components. */
+/** Opens the mapping and lease buckets and builds the mapping components. */
 export async function createMappings(deps: MappingDeps, options: MappingOptions): Promise<Mappings> {
   const { nc, js, jsm, logger } = deps;
   const kvm = new Kvm(nc);
@@ -73,17 +71,14 @@ export async function createMappings(deps: MappingDeps, options: MappingOptions)
   const registry = new MappingRegistry(mappingsKv);
   const leases = new LeaseStore(leaseKv, ttlMs);
   const checkpoints = new Checkpoints(jsm, { ackWaitMs: options.ackWaitMs, maxAckPending: MAX_ACK_PENDING });
-  const usersOf = (kind: 'table' | 'bucket', name: string): Promise<string[]> => manager.usersOf(kind, name);
-  const tables: TableStore = new TableStore(nc, jsm, options.replicas, usersOf);
-  const buckets: BucketStore = new BucketStore(nc, jsm, options.replicas, usersOf);
   const manager: MappingManager = new MappingManager({
     registry,
     checkpoints,
     leases,
     jsm,
     cache: deps.cache,
-    requireTable: async (name) => tables.info(name),
-    requireBucket: async (name) => buckets.info(name),
+    requireTable: deps.requireTable,
+    requireBucket: deps.requireBucket,
     changed: () => supervisor.poke(),
     region: options.region,
     accountId: options.accountId,
@@ -138,8 +133,7 @@ export async function createMappings(deps: MappingDeps, options: MappingOptions)
   );
   return {
     mappingService: (ctx) => createMappingService(ctx, manager),
-    tableService: (ctx) => createTableService(ctx, tables),
-    bucketService: (ctx) => createBucketService(ctx, buckets),
+    usersOf: (kind, name) => manager.usersOf(kind, name),
     start: () => {
       mirror.start();
       supervisor.start();

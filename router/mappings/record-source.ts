@@ -1,7 +1,7 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { MappingRecord } from '../../sdk/core/mapping-config';
-import { previousRevision } from '../tables/previous-value';
-import { bucketRecord, kvChange, objectMeta, tableRecord } from '../tables/table-records';
+import { previousRevision } from './previous-value';
+import { bucketRecord, kvChange, objectMeta, tableRecord } from './change-records';
 import { decodeData, orderingKeyOf, streamRecord, type RawRecord } from './stream-records';
 
 /** A stream message turned into what the poller schedules and sends. */

@@ -1,7 +1,7 @@
 import { StratusError } from '../../sdk/core/errors';
-import type { MissedTicksPolicy } from '../../sdk/core/event-sources';
+import type { MissedTicksPolicy } from '../../sdk/core/schedule-config';
 import { validateFunctionName } from '../../sdk/core/function-config';
-import type { FunctionCache } from '../function-cache';
+import type { FunctionCache } from '../functions/function-cache';
 import { nextTick, parseScheduleExpression, type ExpressionLimits, type ScheduleExpression } from './schedule-expression';
 import { validateTemplate } from './schedule-payload';
 import { newScheduleId, validateScheduleId, type ScheduleRecord, type ScheduleRegistry } from './schedule-registry';

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV, KvEntry } from '@nats-io/kv';
 import { natsFailure, StratusError, viaNats } from '../../sdk/core/errors';
-import type { Logger } from '../../sdk/core/logger';
-import { KvMirror } from '../kv-mirror';
-import type { MissedTicksPolicy } from '../../sdk/core/event-sources';
+import type { Logger } from '../../sdk/platform/logger';
+import { KvMirror } from '../../sdk/platform/kv-mirror';
+import type { MissedTicksPolicy } from '../../sdk/core/schedule-config';
 import type { ScheduleState } from './tick-plan';
 
 /** A schedule and its firing state. Only the state changes after creation. */

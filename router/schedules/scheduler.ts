@@ -1,10 +1,10 @@
 import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import { toStratusError } from '../../sdk/core/errors';
-import type { Logger } from '../../sdk/core/logger';
+import type { Logger } from '../../sdk/platform/logger';
 import type { AsyncMetrics } from '../async/async-metrics';
 import type { AsyncQueue } from '../async/async-queue';
-import type { FunctionCache } from '../function-cache';
-import type { KvMirror } from '../kv-mirror';
+import type { FunctionCache } from '../functions/function-cache';
+import type { KvMirror } from '../../sdk/platform/kv-mirror';
 import { compileExpression } from './schedule-manager';
 import { latestTick, nextTick, previousTick, type ScheduleExpression } from './schedule-expression';
 import { tickPayload, tickRequestId } from './schedule-payload';

@@ -1,4 +1,4 @@
-import type { MissedTicksPolicy } from '../../sdk/core/event-sources';
+import type { MissedTicksPolicy } from '../../sdk/core/schedule-config';
 
 /**
  * Which ticks of a schedule to fire, as plain functions over the schedule's stored state.

@@ -3,7 +3,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { context, propagation } from '@opentelemetry/api';
 import { StratusError, viaNats } from '../../sdk/core/errors';
 import { LIMITS } from '../../sdk/core/limits';
-import { STREAMS } from '../../sdk/core/nats-layout';
+import { STREAMS } from '../../sdk/platform/nats-layout';
 import { isLiteralSubject, subjectMatches, validateTriggerPattern } from './subject-patterns';
 
 /** One event to publish. */

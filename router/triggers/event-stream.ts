@@ -8,7 +8,7 @@ import {
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import { StratusError, viaNats } from '../../sdk/core/errors';
-import { EVENTS_IDLE_SUBJECT, STREAMS, triggerConsumerName } from '../../sdk/core/nats-layout';
+import { EVENTS_IDLE_SUBJECT, STREAMS, triggerConsumerName } from '../../sdk/platform/nats-layout';
 import { streamSubjects, subjectsOverlap } from './subject-patterns';
 import type { TriggerRecord } from './trigger-registry';
 

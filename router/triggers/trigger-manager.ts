@@ -1,7 +1,7 @@
 import { StratusError, toStratusError } from '../../sdk/core/errors';
 import { validateFunctionName } from '../../sdk/core/function-config';
-import type { Logger } from '../../sdk/core/logger';
-import type { FunctionCache } from '../function-cache';
+import type { Logger } from '../../sdk/platform/logger';
+import type { FunctionCache } from '../functions/function-cache';
 import { parseEventFilter } from './event-filter';
 import { EventStream } from './event-stream';
 import { validateTriggerPattern } from './subject-patterns';

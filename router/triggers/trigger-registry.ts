@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { KV, KvEntry } from '@nats-io/kv';
 import { StratusError, viaNats } from '../../sdk/core/errors';
-import type { Logger } from '../../sdk/core/logger';
-import { KvMirror } from '../kv-mirror';
+import type { Logger } from '../../sdk/platform/logger';
+import { KvMirror } from '../../sdk/platform/kv-mirror';
 import type { EventFilter } from './event-filter';
 
 /** A function's subscription to a subject pattern. Immutable: change one by deleting and adding. */

@@ -1,7 +1,7 @@
 /** Event source types the SDK returns and takes: subject triggers, published events, schedules. */
-import type { MissedTicksPolicy } from '../core/event-sources';
+import type { MissedTicksPolicy } from '../core/schedule-config';
 
-export type { MissedTicksPolicy } from '../core/event-sources';
+export type { MissedTicksPolicy } from '../core/schedule-config';
 
 /** A function's subscription to a NATS subject pattern. */
 export interface TriggerInfo {

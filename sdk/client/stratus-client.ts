@@ -22,8 +22,8 @@ import { EventServiceClient, TriggerServiceClient, type ListTriggersResponse, ty
 import { BucketServiceClient } from '../../proto/gen/stratus/v1/buckets';
 import { MappingServiceClient } from '../../proto/gen/stratus/v1/mappings';
 import { TableServiceClient } from '../../proto/gen/stratus/v1/tables';
-import { withBearer } from '../core/auth';
-import { hashFile, packDirectory } from '../core/bundle';
+import { withBearer } from '../core/wire/bearer';
+import { hashFile, packDirectory } from './bundle-pack';
 import { backoffMs, sleep } from '../core/deadline';
 import { StratusError } from '../core/errors';
 import { validateGivenSizes, type CodeRef } from '../core/function-config';

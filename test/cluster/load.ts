@@ -11,7 +11,7 @@ import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { StratusClient } from '../../sdk/client/stratus-client';
 import { StratusError } from '../../sdk/core/errors';
-import { deadLetterSubject, HEADERS, STREAMS } from '../../sdk/core/nats-layout';
+import { deadLetterSubject, HEADERS, STREAMS } from '../../sdk/platform/nats-layout';
 
 /** Counts the runs functions report: POST /run?id=<id>. Listens on the bridge, where every host reaches it. */
 export class RunJournal {

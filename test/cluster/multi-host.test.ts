@@ -10,7 +10,7 @@ import { rmSync } from 'node:fs';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { StratusClient } from '../../sdk/client/stratus-client';
-import { asyncConsumerName, STREAMS } from '../../sdk/core/nats-layout';
+import { asyncConsumerName, STREAMS } from '../../sdk/platform/nats-layout';
 import { functionDir } from '../helpers/cluster';
 import { waitFor } from '../helpers/ports';
 import { waitForNatsHealthy } from '../helpers/nats-cluster';

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { parseAllDocuments } from 'yaml';
-import { chooseReplicas } from '../../sdk/core/replicas';
+import { chooseReplicas } from '../../sdk/platform/replicas';
 import { natsPasswords, runNats, stageNatsNode, waitForNatsHealthy, type RunningNats } from '../helpers/nats-cluster';
 import { functionDir, uniqueName } from '../helpers/cluster';
 import { freePort, waitFor } from '../helpers/ports';

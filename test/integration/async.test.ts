@@ -6,7 +6,7 @@ import type { StratusClient } from '../../sdk/client/stratus-client';
 import type { FunctionSettings } from '../../sdk/client/types';
 import { StratusError } from '../../sdk/core/errors';
 import { LIMITS } from '../../sdk/core/limits';
-import { asyncConsumerName, asyncSubject, STREAMS } from '../../sdk/core/nats-layout';
+import { asyncConsumerName, asyncSubject, STREAMS } from '../../sdk/platform/nats-layout';
 import { functionDir, startCluster, uniqueName, type TestCluster } from '../helpers/cluster';
 import { EventRecorder, REPORT_JS } from '../helpers/event-recorder';
 import { waitFor } from '../helpers/ports';

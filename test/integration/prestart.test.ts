@@ -2,7 +2,7 @@ import { functionDir, startCluster, uniqueName, type TestCluster } from '../help
 import type { StratusClient } from '../../sdk/client/stratus-client';
 
 /**
- * Pre-started generic runtimes (node-agent/prestart-pool.ts): a new instance takes a runtime that
+ * Pre-started generic runtimes (node-agent/instances/prestart-pool.ts): a new instance takes a runtime that
  * was started in its sandbox ahead of demand, and must behave exactly as a freshly started one.
  * Whether an instance came from the pool shows in its process age when its module loads: a
  * pre-started process has been waiting, a fresh one started for this invocation.

@@ -11,7 +11,7 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { StratusClient } from '../../sdk/client/stratus-client';
-import { BUCKETS } from '../../sdk/core/nats-layout';
+import { BUCKETS } from '../../sdk/platform/nats-layout';
 import { functionDir, startCluster, uniqueName, type TestCluster } from '../helpers/cluster';
 import { waitFor } from '../helpers/ports';
 import { distEntry, startRouter } from '../helpers/stratus-process';

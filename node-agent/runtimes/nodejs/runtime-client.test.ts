@@ -4,7 +4,7 @@
  */
 import { request as httpRequest } from 'node:http';
 import { connect, createServer, type Socket } from 'node:net';
-import { RuntimeApiServer, type OutputMark, type RuntimeApiListener, type RuntimeErrorReport, type RuntimeEvent } from '../../runtime-api-server';
+import { RuntimeApiServer, type OutputMark, type RuntimeApiListener, type RuntimeErrorReport, type RuntimeEvent } from '../../runtime-api/runtime-api-server';
 import { CHANNEL_PATH, CHANNEL_PROTOCOL, encodeFrame, FrameDecoder, FrameType, type Frame } from './frames';
 import { RuntimeApiError, RuntimeClient } from './runtime-client';
 

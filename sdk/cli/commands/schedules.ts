@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { ScheduleInfo } from '../../client/event-source-types';
-import { parseMissedTicks } from '../../core/event-sources';
+import { parseMissedTicks } from '../../core/schedule-config';
 import type { CliContext } from '../context';
 
 type Run = (action: (ctx: CliContext) => Promise<number | void>) => Promise<void>;

@@ -1,5 +1,5 @@
 import { MissedTicks } from '../../../proto/gen/stratus/v1/schedules';
-import type { MissedTicksPolicy } from '../event-sources';
+import type { MissedTicksPolicy } from '../schedule-config';
 
 /** Domain policy → wire enum. */
 export function missedTicksToPb(policy: MissedTicksPolicy | undefined): MissedTicks {

@@ -1,0 +1,123 @@
+import type { CodeRef, FunctionConfig, FunctionConfigInput, FunctionConfigPatch } from '../../sdk/core/function-config';
+import { normalizeFunctionConfig, validateFunctionName } from '../../sdk/core/function-config';
+import type { CodeStore } from '../../sdk/platform/code-store';
+import { StratusError } from '../../sdk/core/errors';
+import { functionConfigFromPb, functionRecordToPb } from '../../sdk/core/wire/function-codec';
+import type { FunctionServiceServer, UploadCodeRequest } from '../../proto/gen/stratus/v1/functions';
+import { receiveUpload, type UploadPart } from './code-upload';
+import type { FunctionCache } from './function-cache';
+import type { FunctionRegistry } from './function-registry';
+import type { LayerRegistry } from './layer-registry';
+import { clientStream, unary, type HandlerContext } from '../grpc-handler';
+
+/** Proto field names accepted in an update mask, and the domain field each sets. */
+const MASK_FIELDS: Readonly<Record<string, keyof FunctionConfig>> = {
+  runtime: 'runtime',
+  handler: 'handler',
+  memory_mb: 'memoryMb',
+  timeout_seconds: 'timeoutSeconds',
+  environment: 'environment',
+  description: 'description',
+  layers: 'layers',
+  ephemeral_storage_mb: 'ephemeralStorageMb',
+  reserved_concurrency: 'reservedConcurrency',
+  role: 'role',
+  tags: 'tags',
+  async: 'async',
+  network_disabled: 'networkDisabled',
+};
+
+/** The fields of `patch` an update applies: those in the mask, or every field given a value. */
+export function applyConfigPatch(current: FunctionConfig, patch: FunctionConfigPatch, mask: readonly string[]): FunctionConfigInput {
+  const next: Record<string, unknown> = { ...current };
+  if (mask.length > 0) {
+    for (const field of mask) {
+      const key = MASK_FIELDS[field];
+      if (!key) throw new StratusError('InvalidRequest', `unknown field '${field}' in update mask: use one of ${Object.keys(MASK_FIELDS).join(', ')}`);
+      next[key] = patch[key];
+    }
+  } else {
+    for (const key of Object.values(MASK_FIELDS)) {
+      const value = patch[key];
+      const empty = value === undefined || value === '' || (Array.isArray(value) && value.length === 0) || (typeof value === 'object' && value !== null && Object.keys(value).length === 0);
+      if (!empty) next[key] = value;
+    }
+  }
+  return { ...(next as FunctionConfigInput), name: current.name, runtime: String(next.runtime ?? current.runtime) };
+}
+
+async function* uploadParts(stream: AsyncIterable<UploadCodeRequest>): AsyncIterable<UploadPart> {
+  for await (const msg of stream) {
+    const part = msg.part;
+    if (part?.$case === 'header') yield { kind: 'header', size: part.value.size, sha256: part.value.sha256 };
+    else if (part?.$case === 'chunk') yield { kind: 'chunk', data: part.value };
+  }
+}
+
+/** Dependencies of the function management API. */
+export interface FunctionServiceDeps {
+  registry: FunctionRegistry;
+  cache: FunctionCache;
+  codeStore: CodeStore;
+  layers: LayerRegistry;
+}
+
+/** FunctionService: upload code, create, update, get, list and delete functions. */
+export function createFunctionService(ctx: HandlerContext, deps: FunctionServiceDeps): FunctionServiceServer {
+  const { registry, cache, codeStore, layers } = deps;
+  const codeFor = (sha256: string): Promise<CodeRef> => codeStore.describe(sha256);
+  return {
+    uploadCode: clientStream(ctx, 'stratus.FunctionService/UploadCode', async (stream, span) => {
+      const { code, alreadyStored } = await receiveUpload(uploadParts(stream), codeStore);
+      span.setAttribute('stratus.code.sha256', code.sha256);
+      return { code, alreadyStored };
+    }),
+    createFunction: unary(ctx, 'stratus.FunctionService/CreateFunction', async (req) => {
+      const { config, runtime } = normalizeFunctionConfig(functionConfigFromPb(req.config));
+      const code = await codeFor(req.codeSha256);
+      const record = await registry.create(config, runtime, code, await layers.resolve(config, runtime, code));
+      cache.put(record);
+      return functionRecordToPb(record);
+    }),
+    updateFunctionCode: unary(ctx, 'stratus.FunctionService/UpdateFunctionCode', async (req) => {
+      const code = await codeFor(req.codeSha256);
+      const record = await registry.update(
+        validateFunctionName(req.name),
+        async (cur) => ({ ...cur, code, layers: await layers.resolve(cur.config, cur.runtime, code) }),
+        req.expectedRevisionId || undefined,
+      );
+      cache.put(record);
+      return functionRecordToPb(record);
+    }),
+    updateFunctionConfiguration: unary(ctx, 'stratus.FunctionService/UpdateFunctionConfiguration', async (req) => {
+      const patch = functionConfigFromPb({ ...(req.config ?? ({} as never)), name: req.name });
+      const record = await registry.update(
+        validateFunctionName(req.name),
+        async (cur) => {
+          const { config, runtime } = normalizeFunctionConfig(applyConfigPatch(cur.config, patch, req.updateMask));
+          return { ...cur, config, runtime, layers: await layers.resolve(config, runtime, cur.code) };
+        },
+        req.expectedRevisionId || undefined,
+      );
+      cache.put(record);
+      return functionRecordToPb(record);
+    }),
+    getFunction: unary(ctx, 'stratus.FunctionService/GetFunction', async (req) => {
+      const name = validateFunctionName(req.name);
+      const record = await registry.get(name);
+      if (!record) throw new StratusError('FunctionNotFound', `function '${name}' does not exist: check the name with stratus ls`);
+      return functionRecordToPb(record);
+    }),
+    listFunctions: unary(ctx, 'stratus.FunctionService/ListFunctions', async (req) => {
+      const max = req.maxItems > 0 ? Math.min(req.maxItems, 1000) : 50;
+      const { records, nextMarker } = await registry.list(req.marker, max);
+      return { functions: records.map(functionRecordToPb), nextMarker };
+    }),
+    deleteFunction: unary(ctx, 'stratus.FunctionService/DeleteFunction', async (req) => {
+      const name = validateFunctionName(req.name);
+      await registry.delete(name);
+      cache.forget(name);
+      return {};
+    }),
+  };
+}

@@ -1,0 +1,234 @@
+import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import { AgentFunctionSpec, type AgentFailure, type AgentInvokeResult } from '../../proto/gen/stratus/v1/agent';
+import { remainingMs } from '../../sdk/core/deadline';
+import { isErrorCode, StratusError } from '../../sdk/core/errors';
+import type { FunctionRecord } from '../../sdk/core/function-config';
+import { functionRecordToPb } from '../../sdk/core/wire/function-codec';
+import { fromGrpcError } from '../../sdk/core/wire/grpc-errors';
+import type { AgentCallFailure, AgentClients } from './agent-clients';
+import type { ClusterView } from '../cluster/cluster-view';
+
+/** Options for {@link Invoker}. */
+export interface InvokerOptions {
+  /** Longest a request waits for capacity before it is throttled. */
+  placementWaitMs: number;
+  /** Longest the router waits to connect to a chosen agent before trying another. */
+  agentConnectTimeoutMs: number;
+  /** Retry hint handed back with a throttle. */
+  throttleRetryAfterMs: number;
+  /** Most invocations running at once in the whole cluster (Lambda's account limit; default 1000). */
+  clusterConcurrencyLimit: number;
+}
+
+/** One synchronous invocation to place. */
+export interface SyncInvocation {
+  requestId: string;
+  record: FunctionRecord;
+  payload: Buffer;
+  deadlineMs: number;
+  tailLogs: boolean;
+  clientContext: string;
+  invokedFunctionArn: string;
+  /** Aborts when the caller gives up; the agent is then told to drop the invocation. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Function specs as the agent receives them, encoded once per record: records are immutable
+ * snapshots (a new revision is a new object), so the record itself is the key.
+ */
+const encodedSpecs = new WeakMap<FunctionRecord, Buffer>();
+
+function encodedSpec(record: FunctionRecord): Buffer {
+  let spec = encodedSpecs.get(record);
+  if (!spec) {
+    const bytes = AgentFunctionSpec.encode({ function: functionRecordToPb(record) }).finish();
+    spec = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    encodedSpecs.set(record, spec);
+  }
+  return spec;
+}
+
+/** Agent failure codes that, as gRPC statuses, always meant the agent was lost mid-call. */
+const LOST_CODES: ReadonlySet<string> = new Set(['AgentLost', 'ServiceUnavailable', 'Cancelled', 'Internal']);
+
+/** What the agent reported, plus where it ran. */
+export interface SyncResult extends AgentInvokeResult {
+  agentId: string;
+}
+
+/**
+ * Places a synchronous invocation: asks placement for an agent, dispatches, and on a refusal
+ * tries the next; with no capacity it waits a bounded time, then throttles. A request that
+ * reached an agent and then failed is never sent elsewhere: it may have run.
+ */
+export class Invoker {
+  // This router's own calls in flight. Heartbeats lag a dispatch by a few ms and can overwrite the
+  // view's booking of it, so on their own they let a burst on one router pass a reserved concurrency.
+  private readonly inFlight = new Map<string, number>();
+  private inFlightTotal = 0;
+
+  constructor(
+    private readonly view: ClusterView,
+    private readonly clients: AgentClients,
+    private readonly tracer: Tracer,
+    private readonly options: InvokerOptions,
+  ) {}
+
+  /** Runs the invocation somewhere, or throws a StratusError saying why not. */
+  async invoke(inv: SyncInvocation): Promise<SyncResult> {
+    const { record } = inv;
+    const exclude = new Set<string>();
+    const waitUntil = Math.min(inv.deadlineMs, Date.now() + this.options.placementWaitMs);
+    const spec = encodedSpec(record);
+    for (;;) {
+      // A caller that went away while this waited for capacity must not be placed and booked.
+      if (inv.signal?.aborted) throw new StratusError('Cancelled', 'the caller cancelled the call before it was placed; the function did not run');
+      const limited = this.overLimit(record);
+      if (limited) {
+        const left = waitUntil - Date.now();
+        if (left <= 0) throw limited;
+        await this.view.waitForChange(Math.min(left, 100));
+        continue;
+      }
+      const decision = this.tracer.startActiveSpan('stratus.placement', (span) => {
+        const d = this.view.place({
+          functionName: record.config.name,
+          revisionId: record.revisionId,
+          memoryMb: record.config.memoryMb,
+          exclude,
+        });
+        span.setAttribute('stratus.placement.decision', d.kind);
+        if (d.kind === 'dispatch') {
+          span.setAttribute('stratus.agent.id', d.agentId);
+          span.setAttribute('stratus.placement.reason', d.reason);
+        }
+        span.end();
+        return d;
+      });
+      if (decision.kind !== 'dispatch') {
+        const left = waitUntil - Date.now();
+        if (left <= 0) throw this.noCapacity(decision.kind === 'reject', record);
+        // Capacity may come back: agents that refused get another chance after the view changes.
+        exclude.clear();
+        await this.view.waitForChange(Math.min(left, 100));
+        continue;
+      }
+      this.view.noteDispatch(decision.agentId, record.config.name, record.revisionId, record.config.memoryMb, decision.reason);
+      const response = await this.counted(record.config.name, () => this.clients.invoke(
+        decision.address,
+        {
+          requestId: inv.requestId,
+          spec,
+          payload: inv.payload,
+          tailLogs: inv.tailLogs,
+          deadlineMs: inv.deadlineMs,
+          clientContext: inv.clientContext,
+          invokedFunctionArn: inv.invokedFunctionArn,
+          traceparent: '',
+          tracestate: '',
+        },
+        inv.deadlineMs,
+        Math.min(this.options.agentConnectTimeoutMs, remainingMs(inv.deadlineMs)),
+        inv.signal,
+      ));
+      if ('kind' in response) {
+        if (response.kind === 'unreachable') {
+          exclude.add(decision.agentId);
+          this.view.remove(decision.agentId);
+          if (remainingMs(inv.deadlineMs) <= 0) throw new StratusError('Timeout', 'the deadline passed while connecting to an agent: retry with a longer timeout');
+          continue;
+        }
+        throw this.afterSend(response, decision.agentId);
+      }
+      const outcome = response.outcome;
+      if (outcome?.$case === 'result') return { ...outcome.value, agentId: decision.agentId };
+      if (outcome?.$case === 'failed') throw this.agentFailure(outcome.value, decision.agentId);
+      exclude.add(decision.agentId);
+    }
+  }
+
+  /**
+   * A throttle when the function's reserved concurrency (a cap as well as a guarantee) or the
+   * cluster's concurrency limit is reached, else undefined. Counts are the larger of what heartbeats
+   * and bookings show and this router's own calls in flight: exact for one router, while several
+   * routers may briefly overshoot by a few.
+   */
+  private overLimit(record: FunctionRecord): StratusError | undefined {
+    const seen = this.view.concurrency(record.config.name);
+    const running = { function: Math.max(seen.function, this.inFlight.get(record.config.name) ?? 0), total: Math.max(seen.total, this.inFlightTotal) };
+    const reserved = record.config.reservedConcurrency;
+    if (reserved !== undefined && running.function >= reserved) {
+      return new StratusError('TooManyRequests', `function '${record.config.name}' is running ${running.function} of its ${reserved} reserved concurrent invocations: retry after ${this.options.throttleRetryAfterMs} ms, or raise its reserved concurrency`, {
+        retryAfterMs: this.options.throttleRetryAfterMs,
+      });
+    }
+    if (running.total >= this.options.clusterConcurrencyLimit) {
+      return new StratusError('TooManyRequests', `the cluster is running ${running.total} invocations, its concurrency limit: retry after ${this.options.throttleRetryAfterMs} ms, or raise STRATUS_CLUSTER_CONCURRENCY`, {
+        retryAfterMs: this.options.throttleRetryAfterMs,
+      });
+    }
+    return undefined;
+  }
+
+  /** Counts a call to an agent as in flight from its dispatch (synchronously, before any await) to its end. */
+  private async counted<T>(functionName: string, call: () => Promise<T>): Promise<T> {
+    this.inFlight.set(functionName, (this.inFlight.get(functionName) ?? 0) + 1);
+    this.inFlightTotal += 1;
+    try {
+      return await call();
+    } finally {
+      const left = (this.inFlight.get(functionName) ?? 1) - 1;
+      if (left > 0) this.inFlight.set(functionName, left);
+      else this.inFlight.delete(functionName);
+      this.inFlightTotal -= 1;
+    }
+  }
+
+  private noCapacity(noAgents: boolean, record: FunctionRecord): StratusError {
+    if (noAgents) {
+      return new StratusError('ServiceUnavailable', 'no node agents are connected to the cluster: start an agent (stratus dev starts one) and retry', {
+        retryAfterMs: this.options.throttleRetryAfterMs,
+      });
+    }
+    return new StratusError(
+      'TooManyRequests',
+      `no agent has room for another ${record.config.memoryMb} MB instance of '${record.config.name}': retry after ${this.options.throttleRetryAfterMs} ms, or add agents`,
+      { retryAfterMs: this.options.throttleRetryAfterMs },
+    );
+  }
+
+  /** Why a sent invocation has no answer, as the caller sees it. */
+  private afterSend(failure: Exclude<AgentCallFailure, { kind: 'unreachable' }>, agentId: string): StratusError {
+    switch (failure.kind) {
+      case 'deadline':
+        return new StratusError('Timeout', 'the call deadline passed before the function answered; it may still be running: give the call a longer timeout');
+      case 'cancelled':
+        return new StratusError('Cancelled', 'the caller cancelled the call; the function may still be running');
+      case 'rejected':
+        return fromGrpcError(failure.error);
+      case 'lost':
+        return this.agentLost(agentId, failure.error);
+      default: {
+        const never: never = failure;
+        return never;
+      }
+    }
+  }
+
+  /** An error the agent answered with instead of running the invocation. */
+  private agentFailure(failure: AgentFailure, agentId: string): StratusError {
+    // As gRPC statuses these codes were indistinguishable from a lost agent, and were reported so.
+    if (LOST_CODES.has(failure.code)) return this.agentLost(agentId, new Error(`${failure.code}: ${failure.message}`));
+    return new StratusError(isErrorCode(failure.code) ? failure.code : 'Internal', failure.message);
+  }
+
+  private agentLost(agentId: string, cause: Error): StratusError {
+    this.tracer.startSpan('stratus.agent.lost', { attributes: { 'stratus.agent.id': agentId } }).setStatus({ code: SpanStatusCode.ERROR }).end();
+    return new StratusError(
+      'AgentLost',
+      `the agent running this invocation (${agentId}) was lost mid-call; the function may or may not have run: retry only if it is safe to run it twice`,
+      { cause, retryable: false },
+    );
+  }
+}
