@@ -8,7 +8,7 @@
  */
 import { decodeHeartbeat, encodeHeartbeat, type AgentHeartbeat, type WarmCount } from '../sdk/platform/heartbeat';
 import { ClusterView } from '../router/cluster/cluster-view';
-import { place } from '../router/invoke/placement';
+import { place } from '../router/cluster/placement';
 import { summarize, type LatencyStats } from './stats';
 import { seededRandom } from '../test/helpers/seeded-random';
 

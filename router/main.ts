@@ -26,6 +26,7 @@ import { chooseReplicas, describeReplicaChoice, mismatchedStreams } from '../sdk
 import { installTelemetry } from '../sdk/platform/telemetry';
 import { AgentClients } from './invoke/agent-clients';
 import { AsyncDispatcher } from './async/async-dispatcher';
+import { createAsyncIntake } from './async/async-intake';
 import { AsyncMetrics } from './async/async-metrics';
 import { AsyncQueue } from './async/async-queue';
 import { createDeadLetterService } from './async/dead-letter-service';
@@ -188,9 +189,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     region: options.region,
     accountId: options.accountId,
     defaultDeadlineSlackMs: 15_000,
-    queue,
-    watchAsync,
-    metrics,
+    asyncIntake: createAsyncIntake(ctx, { cache, queue, watchAsync, metrics }),
   }));
   server.addService(DeadLetterServiceService, createDeadLetterService(ctx, new DeadLetters(jsm, queue), watchAsync));
   server.addService(LayerServiceService, createLayerService(ctx, layers, codeStore));

@@ -1,7 +1,7 @@
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { context, propagation } from '@opentelemetry/api';
-import { viaNats } from '../../sdk/core/errors';
+import { viaNats } from '../../sdk/platform/nats-errors';
 import { asyncConsumerName, asyncSubject, deadLetterSubject, HEADERS, STREAMS } from '../../sdk/platform/nats-layout';
 
 /** Options for {@link AsyncQueue}. */

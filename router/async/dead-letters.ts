@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { JetStreamManager, StoredMsg } from '@nats-io/jetstream';
-import { StratusError, viaNats } from '../../sdk/core/errors';
+import { StratusError } from '../../sdk/core/errors';
+import { viaNats } from '../../sdk/platform/nats-errors';
 import { deadLetterSubject, HEADERS, STREAMS } from '../../sdk/platform/nats-layout';
 import type { AsyncQueue } from './async-queue';
 

@@ -1,6 +1,6 @@
 import type { AgentHeartbeat, WarmCount } from '../../sdk/platform/heartbeat';
 import { ClusterView } from './cluster-view';
-import { warmKey } from '../invoke/placement';
+import { warmKey } from './placement';
 
 const INTERVAL_MS = 1000;
 

@@ -1,6 +1,6 @@
 import type { AgentHeartbeat } from '../../sdk/platform/heartbeat';
-import { PlacementIndex } from '../invoke/placement-index';
-import { placeAmong, warmKey, type AgentView, type PlacementDecision, type PlacementRequest, type WarmView } from '../invoke/placement';
+import { PlacementIndex } from './placement-index';
+import { placeAmong, warmKey, type AgentView, type PlacementDecision, type PlacementRequest, type WarmView } from './placement';
 
 interface Entry {
   hb: AgentHeartbeat;

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV, KvEntry } from '@nats-io/kv';
-import { natsFailure, StratusError, viaNats } from '../../sdk/core/errors';
+import { StratusError } from '../../sdk/core/errors';
+import { natsFailure, viaNats } from '../../sdk/platform/nats-errors';
 import { LATEST, type CodeRef, type FunctionConfig, type FunctionRecord, type ResolvedLayer } from '../../sdk/core/function-config';
 import { functionKey, functionNameFromKey } from '../../sdk/platform/nats-layout';
 import type { RuntimeName } from '../../sdk/core/runtimes';

@@ -1,6 +1,7 @@
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import { StratusError, viaNats } from '../../sdk/core/errors';
+import { StratusError } from '../../sdk/core/errors';
+import { viaNats } from '../../sdk/platform/nats-errors';
 import { LIMITS } from '../../sdk/core/limits';
 import { parseLayerRef, type CodeRef, type FunctionConfig, type ResolvedLayer } from '../../sdk/core/function-config';
 import type { RuntimeName } from '../../sdk/core/runtimes';

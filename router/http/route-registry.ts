@@ -1,6 +1,7 @@
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV, KvEntry } from '@nats-io/kv';
-import { natsFailure, StratusError, viaNats } from '../../sdk/core/errors';
+import { StratusError } from '../../sdk/core/errors';
+import { natsFailure, viaNats } from '../../sdk/platform/nats-errors';
 import type { FunctionUrlRecord, RouteAuth, RouteRecord } from '../../sdk/core/http-route';
 
 /** A change to the routes bucket, seen through the watch or made by this router. */

@@ -2,23 +2,17 @@ import { randomUUID } from 'node:crypto';
 import type { ServerUnaryCall, sendUnaryData } from '@grpc/grpc-js';
 import {
   LogType,
-  type InvokeAsyncBatchRequest,
-  type InvokeAsyncBatchResponse,
-  type InvokeAsyncBatchResult,
-  type InvokeAsyncRequest,
-  type InvokeAsyncResponse,
   type InvokeRequest,
   type InvokeResponse,
   type InvokeServiceServer,
 } from '../../proto/gen/stratus/v1/invoke';
-import { StratusError, toStratusError } from '../../sdk/core/errors';
-import { functionArn, LATEST, validateFunctionName, type FunctionRecord } from '../../sdk/core/function-config';
+import { StratusError } from '../../sdk/core/errors';
+import { functionArn, validateFunctionName } from '../../sdk/core/function-config';
 import { LIMITS } from '../../sdk/core/limits';
 import type { FunctionCache } from '../functions/function-cache';
+import { resolveInvokeTarget } from '../functions/invoke-target';
 import { unary, type HandlerContext } from '../grpc-handler';
 import type { Invoker } from './invoker';
-import type { AsyncMetrics } from '../async/async-metrics';
-import type { AsyncQueue } from '../async/async-queue';
 
 /** Dependencies of the invoke API. */
 export interface InvokeServiceDeps {
@@ -28,52 +22,11 @@ export interface InvokeServiceDeps {
   accountId: string;
   /** Time allowed on top of the function timeout when the caller sets no deadline (cold start, transit). */
   defaultDeadlineSlackMs: number;
-  queue: AsyncQueue;
-  /** Starts pulling a function's async events on this router. */
-  watchAsync: (functionName: string) => void;
-  metrics: AsyncMetrics;
+  /** InvokeAsync and InvokeAsyncBatch (router/async/async-intake.ts). */
+  asyncIntake: Pick<InvokeServiceServer, 'invokeAsync' | 'invokeAsyncBatch'>;
 }
 
-const REQUEST_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
-
-/** Looks up a function for invocation: FunctionNotFound for unknown names and qualifiers other than $LATEST. */
-async function resolveTarget(deps: InvokeServiceDeps, rawName: string, rawQualifier: string): Promise<FunctionRecord> {
-  const name = validateFunctionName(rawName);
-  const qualifier = rawQualifier || LATEST;
-  const record = await deps.cache.get(name);
-  if (!record) throw new StratusError('FunctionNotFound', `function '${name}' does not exist: deploy it first (stratus deploy ${name} <folder>) or check the name with stratus ls`);
-  if (qualifier !== LATEST) throw new StratusError('FunctionNotFound', `function '${name}' has no version or alias '${qualifier}': invoke $LATEST or publish a version`);
-  return record;
-}
-
-/**
- * Accepts one async event once JetStream has stored it, or throws why not (unknown function,
- * oversize event, malformed request id, NATS trouble).
- */
-async function acceptAsync(deps: InvokeServiceDeps, req: InvokeAsyncRequest): Promise<InvokeAsyncResponse> {
-  const name = validateFunctionName(req.functionName);
-  if (req.payload.length > LIMITS.maxAsyncPayloadBytes) {
-    throw new StratusError('PayloadTooLarge', `the event is ${req.payload.length} bytes, over the ${LIMITS.maxAsyncPayloadBytes}-byte limit for asynchronous invocations: send a reference to the data instead`);
-  }
-  if (req.requestId && !REQUEST_ID_PATTERN.test(req.requestId)) {
-    throw new StratusError('InvalidRequest', `request id '${req.requestId}': use 1-128 letters, digits, '-', '_', '.' or ':'`);
-  }
-  await resolveTarget(deps, name, req.qualifier);
-  const requestId = req.requestId || randomUUID();
-  const { duplicate } = await deps.queue.enqueue({
-    functionName: name,
-    qualifier: req.qualifier,
-    payload: req.payload,
-    requestId,
-    enqueuedAtMs: Date.now(),
-    attempt: 0,
-  });
-  deps.metrics.count(name, duplicate ? 'duplicates' : 'accepted');
-  deps.watchAsync(name);
-  return { requestId, duplicate };
-}
-
-/** InvokeService: synchronous invocation through placement, and asynchronous acceptance. */
+/** InvokeService: synchronous invocation through placement; the asynchronous calls come from `deps.asyncIntake`. */
 export function createInvokeService(ctx: HandlerContext, deps: InvokeServiceDeps): InvokeServiceServer {
   return {
     invoke: (call: ServerUnaryCall<InvokeRequest, InvokeResponse>, callback: sendUnaryData<InvokeResponse>) => {
@@ -93,7 +46,7 @@ export function createInvokeService(ctx: HandlerContext, deps: InvokeServiceDeps
         if (req.payload.length > LIMITS.maxSyncPayloadBytes) {
           throw new StratusError('PayloadTooLarge', `the payload is ${req.payload.length} bytes, over the ${LIMITS.maxSyncPayloadBytes}-byte limit for synchronous invocations: send a reference to the data instead`);
         }
-        const record = await resolveTarget(deps, name, req.qualifier);
+        const record = await resolveInvokeTarget(deps.cache, name, req.qualifier);
         if (record.config.reservedConcurrency === 0) {
           throw new StratusError('TooManyRequests', `function '${name}' is stopped: its reserved concurrency is 0; raise it to invoke the function`, { retryable: false });
         }
@@ -132,32 +85,6 @@ export function createInvokeService(ctx: HandlerContext, deps: InvokeServiceDeps
         };
       })(call, answer);
     },
-    invokeAsync: unary<InvokeAsyncRequest, InvokeAsyncResponse>(ctx, 'stratus.InvokeService/InvokeAsync', async (req, span) => {
-      span.setAttribute('faas.invoked_name', req.functionName);
-      const accepted = await acceptAsync(deps, req);
-      span.setAttribute('faas.invocation_id', accepted.requestId);
-      return accepted;
-    }),
-    invokeAsyncBatch: unary<InvokeAsyncBatchRequest, InvokeAsyncBatchResponse>(ctx, 'stratus.InvokeService/InvokeAsyncBatch', async (req, span) => {
-      if (req.entries.length > LIMITS.maxAsyncBatchEntries) {
-        throw new StratusError('InvalidRequest', `the batch has ${req.entries.length} events, over the limit of ${LIMITS.maxAsyncBatchEntries}: split it into smaller batches`);
-      }
-      span.setAttribute('stratus.batch.size', req.entries.length);
-      // Every entry on its own: the publishes are pipelined, and one refused entry refuses nothing else.
-      const results = await Promise.all(
-        req.entries.map((entry) =>
-          acceptAsync(deps, entry).then(
-            (accepted): InvokeAsyncBatchResult => ({ result: { $case: 'accepted', value: accepted } }),
-            (err: unknown): InvokeAsyncBatchResult => {
-              const e = toStratusError(err);
-              return { result: { $case: 'error', value: { code: e.code, message: e.message } } };
-            },
-          ),
-        ),
-      );
-      const failedCount = results.filter((r) => r.result?.$case === 'error').length;
-      span.setAttribute('stratus.batch.failed', failedCount);
-      return { results, failedCount };
-    }),
+    ...deps.asyncIntake,
   };
 }

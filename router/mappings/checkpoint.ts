@@ -1,5 +1,6 @@
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type ConsumerConfig, type JetStreamManager } from '@nats-io/jetstream';
-import { StratusError, natsFailure } from '../../sdk/core/errors';
+import { StratusError } from '../../sdk/core/errors';
+import { natsFailure } from '../../sdk/platform/nats-errors';
 import type { StartingPosition } from '../../sdk/core/mapping-config';
 import { mappingConsumerName } from '../../sdk/platform/nats-layout';
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { toStratusError, viaNats } from '../../sdk/core/errors';
+import { toStratusError } from '../../sdk/core/errors';
+import { viaNats } from '../../sdk/platform/nats-errors';
 import type { Destination } from '../../sdk/core/function-config';
 import type { Logger } from '../../sdk/platform/logger';
 import type { AsyncQueue } from '../async/async-queue';

@@ -1,6 +1,6 @@
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import { natsFailure, viaNats } from '../../sdk/core/errors';
+import { natsFailure, viaNats } from '../../sdk/platform/nats-errors';
 import { leaseValidUntil } from './lease-policy';
 
 /** What a lease says: who holds it and what its poller last reported. */

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
-import { StratusError, natsFailure } from '../../sdk/core/errors';
+import { StratusError } from '../../sdk/core/errors';
+import { natsFailure } from '../../sdk/platform/nats-errors';
 import { functionArn } from '../../sdk/core/function-config';
 import { eventSourceArn, resolveCreateMapping, resolveMappingSettings, sourceStream, type CreateMappingInput, type MappingRecord, type MappingSettingsPatch, type MappingSource } from '../../sdk/core/mapping-config';
 import type { MappingInfo } from '../../sdk/core/wire/mapping-codec';

@@ -1,6 +1,7 @@
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV, KvEntry } from '@nats-io/kv';
-import { StratusError, natsFailure, viaNats } from '../../sdk/core/errors';
+import { StratusError } from '../../sdk/core/errors';
+import { natsFailure, viaNats } from '../../sdk/platform/nats-errors';
 import type { Logger } from '../../sdk/platform/logger';
 import type { MappingRecord } from '../../sdk/core/mapping-config';
 import { KvMirror } from '../../sdk/platform/kv-mirror';

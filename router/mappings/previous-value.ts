@@ -1,5 +1,5 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { viaNats } from '../../sdk/core/errors';
+import { viaNats } from '../../sdk/platform/nats-errors';
 import { kvOperation, type KvRevision } from './change-records';
 
 function headersOf(h: { keys(): string[]; get(k: string): string } | undefined): Record<string, string> {

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV, KvEntry } from '@nats-io/kv';
-import { natsFailure, StratusError, viaNats } from '../../sdk/core/errors';
+import { StratusError } from '../../sdk/core/errors';
+import { natsFailure, viaNats } from '../../sdk/platform/nats-errors';
 import type { Logger } from '../../sdk/platform/logger';
 import { KvMirror } from '../../sdk/platform/kv-mirror';
 import type { MissedTicksPolicy } from '../../sdk/core/schedule-config';

@@ -1,7 +1,8 @@
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Objm, type ObjectInfo, type ObjectStore } from '@nats-io/obj';
-import { StratusError, natsFailure, viaNats } from '../../sdk/core/errors';
+import { StratusError } from '../../sdk/core/errors';
+import { natsFailure, viaNats } from '../../sdk/platform/nats-errors';
 import { LIMITS } from '../../sdk/core/limits';
 import { validateStoreName } from '../../sdk/core/mapping-config';
 import type { SourceUsers } from './table-store';

@@ -1,7 +1,8 @@
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { StratusError, natsFailure, viaNats } from '../../sdk/core/errors';
+import { StratusError } from '../../sdk/core/errors';
+import { natsFailure, viaNats } from '../../sdk/platform/nats-errors';
 import { validateItemKey, validateStoreName } from '../../sdk/core/mapping-config';
 
 /** A table as the API shows it. */

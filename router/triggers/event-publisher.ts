@@ -1,7 +1,8 @@
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { context, propagation } from '@opentelemetry/api';
-import { StratusError, viaNats } from '../../sdk/core/errors';
+import { StratusError } from '../../sdk/core/errors';
+import { viaNats } from '../../sdk/platform/nats-errors';
 import { LIMITS } from '../../sdk/core/limits';
 import { STREAMS } from '../../sdk/platform/nats-layout';
 import { isLiteralSubject, subjectMatches, validateTriggerPattern } from './subject-patterns';

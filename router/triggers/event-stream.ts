@@ -7,7 +7,8 @@ import {
   StorageType,
   type JetStreamManager,
 } from '@nats-io/jetstream';
-import { StratusError, viaNats } from '../../sdk/core/errors';
+import { StratusError } from '../../sdk/core/errors';
+import { viaNats } from '../../sdk/platform/nats-errors';
 import { EVENTS_IDLE_SUBJECT, STREAMS, triggerConsumerName } from '../../sdk/platform/nats-layout';
 import { streamSubjects, subjectsOverlap } from './subject-patterns';
 import type { TriggerRecord } from './trigger-registry';

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { KV, KvEntry } from '@nats-io/kv';
-import { StratusError, viaNats } from '../../sdk/core/errors';
+import { StratusError } from '../../sdk/core/errors';
+import { viaNats } from '../../sdk/platform/nats-errors';
 import type { Logger } from '../../sdk/platform/logger';
 import { KvMirror } from '../../sdk/platform/kv-mirror';
 import type { EventFilter } from './event-filter';

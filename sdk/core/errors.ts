@@ -78,20 +78,3 @@ export function toStratusError(value: unknown, fallback: ErrorCode = 'Internal')
   const err = ensureError(value);
   return new StratusError(fallback, err.message, { cause: err });
 }
-
-/** A NATS failure (timeout, no responders, lost connection) as ServiceUnavailable naming what could not be done. */
-export function natsFailure(what: string, err: unknown): StratusError {
-  if (err instanceof StratusError) return err;
-  return new StratusError('ServiceUnavailable', `${what} failed: NATS did not answer (${ensureError(err).message}); check that nats-server is running and reachable, then retry`, {
-    cause: err,
-  });
-}
-
-/** Runs a NATS operation, translating its failures with {@link natsFailure}. */
-export async function viaNats<T>(what: string, op: () => Promise<T>): Promise<T> {
-  try {
-    return await op();
-  } catch (err) {
-    throw natsFailure(what, err);
-  }
-}

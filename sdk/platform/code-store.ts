@@ -3,7 +3,8 @@ import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ObjectStore } from '@nats-io/obj';
-import { StratusError, viaNats } from '../core/errors';
+import { StratusError } from '../core/errors';
+import { viaNats } from './nats-errors';
 import type { CodeRef } from '../core/function-config';
 
 /**

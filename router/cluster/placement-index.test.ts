@@ -1,5 +1,5 @@
 import type { AgentHeartbeat, WarmCount } from '../../sdk/platform/heartbeat';
-import { ClusterView } from '../cluster/cluster-view';
+import { ClusterView } from './cluster-view';
 import { place, warmKey, type AgentView, type PlacementRequest } from './placement';
 import { seededRandom } from '../../test/helpers/seeded-random';
 
