@@ -10,7 +10,15 @@ async function main(url: string): Promise<void> {
   nc.subscribe('bench.echo', { callback: (err, msg) => void (err ? undefined : msg.respond(msg.data)) });
   await nc.flush();
   process.stdout.write('ready\n');
-  process.on('SIGTERM', () => void nc.close().then(() => process.exit(0)));
+  process.on('SIGTERM', () => {
+    nc.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`nats echo server did not close cleanly: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  });
 }
 
 main(process.argv[2] ?? '').catch((err: unknown) => {

@@ -34,16 +34,21 @@ async function run<Res>(ctx: HandlerContext, name: string, metadata: Metadata, c
   );
 }
 
+/** `run` catches the handler's errors; this is for the rest (the answer itself failing), which nobody else would see. */
+function answerFailed(ctx: HandlerContext, name: string, err: unknown): void {
+  ctx.logger.error(`${name}: the answer could not be sent`, { err: toStratusError(err) });
+}
+
 /** Wraps a unary handler: authenticates, traces as a server span, and maps errors to gRPC statuses. */
 export function unary<Req, Res>(ctx: HandlerContext, name: string, handler: (req: Req, span: Span) => Promise<Res>) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
-    void run(ctx, name, call.metadata, callback, (span) => handler(call.request, span));
+    run(ctx, name, call.metadata, callback, (span) => handler(call.request, span)).catch((err: unknown) => answerFailed(ctx, name, err));
   };
 }
 
 /** Like {@link unary}, for client-streaming calls. Authentication happens before the stream is read. */
 export function clientStream<Req, Res>(ctx: HandlerContext, name: string, handler: (stream: AsyncIterable<Req>, span: Span) => Promise<Res>) {
   return (call: ServerReadableStream<Req, Res>, callback: sendUnaryData<Res>): void => {
-    void run(ctx, name, call.metadata, callback, (span) => handler(call as AsyncIterable<Req>, span));
+    run(ctx, name, call.metadata, callback, (span) => handler(call as AsyncIterable<Req>, span)).catch((err: unknown) => answerFailed(ctx, name, err));
   };
 }

@@ -230,13 +230,14 @@ describe('ClusterView', () => {
     const { view } = viewAt();
     view.applyHeartbeat(heartbeat({ seq: 2 }));
     let resolved = false;
-    void view.waitForChange(50).then(() => {
+    const waiting = view.waitForChange(50).then(() => {
       resolved = true;
     });
     view.applyHeartbeat(heartbeat({ seq: 1 }));
     await Promise.resolve();
     await Promise.resolve();
     expect(resolved).toBe(false);
+    await waiting;
   });
 
   test('waitForChange resolves after the given time when nothing changes', async () => {

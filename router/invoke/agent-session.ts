@@ -66,19 +66,17 @@ export class AgentSession {
    */
   waitOpen(untilMs: number): Promise<AgentCallFailure | undefined> {
     if (this.state === 'open') return Promise.resolve(undefined);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<AgentCallFailure>((resolve) => {
+      timer = setTimeout(() => {
         // An agent that took the connection but never said ready (stuck, or a half-open socket) would
         // otherwise hold this session in 'opening' and make every later call wait out the timeout.
         if (this.state === 'opening') this.close();
         resolve({ kind: 'unreachable', error: new Error(`cannot connect to agent at ${this.label}: no session within the connect timeout`) });
       }, Math.max(0, untilMs - Date.now()));
       timer.unref();
-      void this.opened.then((failure) => {
-        clearTimeout(timer);
-        resolve(failure);
-      });
     });
+    return Promise.race([this.opened, timedOut]).finally(() => clearTimeout(timer));
   }
 
   /**

@@ -158,7 +158,7 @@ export class MappingSupervisor {
       const m = mappings.get(id) ?? (await this.deps.readMapping(id));
       if (!m || !m.record.settings.enabled) {
         logger.info('mapping no longer runs here', { mapping: id, reason: m ? 'disabled' : 'deleted' });
-        void this.drop(id, this.options.stopGraceMs, !m);
+        this.drop(id, this.options.stopGraceMs, !m).catch((err: unknown) => logger.warn('mapping poller did not stop cleanly; its lease expires by itself', { mapping: id, err: toStratusError(err) }));
       } else if (m.revision !== h.revision) {
         logger.info('mapping changed; restarting its poller', { mapping: id });
         this.restart(id, h, m);
@@ -190,7 +190,7 @@ export class MappingSupervisor {
       if (give) {
         this.lastRebalanceMs = now;
         logger.info('mapping handed to its preferred router', { mapping: give, to: preferredRouter(give, live) });
-        void this.drop(give, this.options.stopGraceMs);
+        this.drop(give, this.options.stopGraceMs).catch((err: unknown) => logger.warn('mapping poller did not stop cleanly; its lease expires by itself', { mapping: give, err: toStratusError(err) }));
       }
     }
   }

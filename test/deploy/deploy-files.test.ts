@@ -307,9 +307,9 @@ async function connectAs(urls: string[], user: 'router' | 'agent' | 'client' | '
   const key = `NATS_${user.toUpperCase()}_PASSWORD` as keyof typeof PASSWORDS;
   const nc = await connect({ servers: urls, user: `stratus-${user}`, pass: PASSWORDS[key], timeout: 5000 });
   const errors: string[] = [];
-  void (async () => {
+  (async () => {
     for await (const s of nc.status()) if (s.type === 'error') errors.push(s.error.message);
-  })();
+  })().catch((err: unknown) => errors.push(`status stream failed: ${String(err)}`));
   return { nc, errors };
 }
 
