@@ -22,7 +22,7 @@ export async function uploadCode(t: RouterTransport, file: string, onProgress?: 
   // 'read': the upload is content-addressed, so sending it again stores nothing twice.
   const res = await t.call<UploadCodeResponse>('read', 'UploadCode', deadline, undefined, (s, md, opts, cb) => {
     const call = s.functions.uploadCode(md, opts, cb);
-    // A failed read of the file ends the call with that error, which then reaches cb.
+    // Streams the file alongside the call; a failed read destroys the call, so the upload fails rather than hangs.
     (async () => {
       call.write({ part: { $case: 'header', value: { size, sha256 } } });
       let sent = 0;

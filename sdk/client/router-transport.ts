@@ -84,35 +84,36 @@ export class RouterTransport {
     return waitForChannelReady(s.channel, Math.min(deadline, Date.now() + this.options.connectTimeoutMs));
   }
 
-  /** The first router that connects, trying each once from the current one; undefined when none does. */
-  private async reach(deadline: number): Promise<{ stubs?: Stubs; unreachable?: StratusError }> {
-    let unreachable: StratusError | undefined;
+  /** The first router that connects, trying each once from the current one. */
+  private async reach(deadline: number): Promise<{ kind: 'reached'; stubs: Stubs } | { kind: 'unreachable'; error: StratusError }> {
+    let error = new StratusError('ServiceUnavailable', 'no router endpoint to try');
     for (let i = 0; i < this.ring.size; i += 1) {
       const endpoint = this.ring.current();
       const s = this.stubsFor(endpoint);
-      if (await this.connect(s, deadline)) return { stubs: s, unreachable };
-      unreachable = new StratusError('ServiceUnavailable', `cannot reach a Stratus router at ${endpoint}: start the cluster (npm run dev) or point STRATUS_ENDPOINT at a running router`);
+      if (await this.connect(s, deadline)) return { kind: 'reached', stubs: s };
+      error = new StratusError('ServiceUnavailable', `cannot reach a Stratus router at ${endpoint}: start the cluster (npm run dev) or point STRATUS_ENDPOINT at a running router`);
       this.ring.skip();
     }
-    return { unreachable };
+    return { kind: 'unreachable', error };
   }
 
   private async attempt<T>(cls: RetryClass, deadline: number, signal: AbortSignal | undefined, send: Send<T>): Promise<T> {
     const { maxAttempts, backoffBaseMs, backoffCapMs } = this.options;
     let lastError: StratusError | undefined;
     for (let attempt = 0; attempt < maxAttempts; attempt += 1) {
-      const { stubs, unreachable } = await this.reach(deadline);
-      lastError = unreachable ?? lastError;
-      if (stubs) {
+      const target = await this.reach(deadline);
+      if (target.kind === 'reached') {
         try {
-          return await this.once(stubs, deadline, signal, send);
+          return await this.once(target.stubs, deadline, signal, send);
         } catch (err) {
           lastError = err as StratusError;
           if (!retryableFor(cls, lastError)) throw lastError;
         }
+      } else {
+        // Retried whatever the class: a router that could not be reached never saw the request.
+        lastError = target.error;
       }
-      // An unreachable cluster is retried whatever the class: nothing was sent.
-      const next = nextRetry({ attempt, maxAttempts, retryAfterMs: lastError?.retryAfterMs, deadline, now: Date.now(), backoffBaseMs, backoffCapMs });
+      const next = nextRetry({ attempt, maxAttempts, retryAfterMs: lastError.retryAfterMs, deadline, now: Date.now(), backoffBaseMs, backoffCapMs });
       if (next.kind === 'stop') break;
       await sleep(next.delayMs, signal);
     }
