@@ -80,7 +80,8 @@ export class AsyncBatcher {
     this.groups.delete(ctx);
     const { waiting } = group;
     const deadlineMs = Math.min(...waiting.map((w) => w.event.deadlineMs));
-    void context
+    // Both outcomes are handled here: each waiting caller gets its answer or the batch's error.
+    context
       .with(ctx, () => this.send(waiting.map((w) => w.event.request), deadlineMs))
       .then(
         (res) => settleEach(waiting, res),

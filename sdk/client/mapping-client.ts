@@ -1,7 +1,7 @@
 import type { MappingServiceClient, ListMappingsResponse, Mapping as MappingPb } from '../../proto/gen/stratus/v1/mappings';
 import { resolveCreateMapping, type MappingSettingsPatch, type MappingSource, type StartingPosition } from '../core/mapping-config';
 import { mappingFromPb, mappingSettingsToPb, mappingSourceToPb, startingPositionToPb, type MappingInfo } from '../core/wire/mapping-codec';
-import type { UnaryCaller } from './unary-caller';
+import type { UnaryCaller } from './router-transport';
 
 /** The mapping types SDK users see, re-exported from the shared core. */
 export type { MappingInfo } from '../core/wire/mapping-codec';

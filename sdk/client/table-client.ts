@@ -1,6 +1,6 @@
 import type { BucketServiceClient, Bucket as BucketPb, GetObjectResponse, ListBucketsResponse, ListObjectsResponse, StoredObject as StoredObjectPb } from '../../proto/gen/stratus/v1/buckets';
 import type { Item as ItemPb, ListTablesResponse, PutItemResponse, Table as TablePb, TableServiceClient } from '../../proto/gen/stratus/v1/tables';
-import type { UnaryCaller } from './unary-caller';
+import type { UnaryCaller } from './router-transport';
 
 /** A table: a JetStream KV bucket whose changes can trigger functions. */
 export interface TableInfo {

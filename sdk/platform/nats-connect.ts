@@ -54,7 +54,7 @@ export async function connectNats(options: NatsOptions, logger: Logger): Promise
     }
     throw new StratusError('ServiceUnavailable', `cannot reach NATS at ${servers.join(', ')}: start nats-server with JetStream (-js) or fix STRATUS_NATS_URL`, { cause });
   }
-  void (async () => {
+  (async () => {
     let serverErrors = 0;
     for await (const s of nc.status()) {
       if (s.type === 'disconnect' || s.type === 'reconnect') logger.warn(`nats ${s.type}`, { server: 'server' in s ? s.server : undefined });
@@ -62,7 +62,10 @@ export async function connectNats(options: NatsOptions, logger: Logger): Promise
       // say which subject the NATS user lacks (logged once per hundred, so it cannot flood the log).
       if (s.type === 'error' && serverErrors++ % 100 === 0) logger.error('nats server error (a permissions violation names the subject this NATS user lacks: see deploy/nats)', { err: s.error, errors: serverErrors });
     }
-  })().catch(() => undefined);
+  })().catch((err: unknown) => {
+    // The status stream ends with the connection; failing early only loses these log lines, so say so.
+    logger.warn('nats status watch stopped: disconnects and server errors are no longer logged', { err });
+  });
   return nc;
 }
 
