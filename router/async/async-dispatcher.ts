@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { MsgHdrs } from '@nats-io/nats-core';
 import { JetStreamApiCodes, JetStreamApiError, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import { context, propagation, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import { extractFromNatsHeaders } from '../../sdk/platform/nats-trace-context';
 import { backoffMs, sleep } from '../../sdk/core/deadline';
 import { StratusError, toStratusError } from '../../sdk/core/errors';
 import { functionArn, type Destination, type FunctionRecord } from '../../sdk/core/function-config';
@@ -41,11 +41,6 @@ export interface AsyncDispatcherOptions {
   region: string;
   accountId: string;
 }
-
-const headerGetter = {
-  keys: (h: MsgHdrs | undefined) => (h ? h.keys() : []),
-  get: (h: MsgHdrs | undefined, key: string) => h?.get(key) || undefined,
-};
 
 /** Dependencies of the dispatcher; main.ts wires them. */
 export interface AsyncDispatcherDeps {
@@ -194,7 +189,7 @@ export class AsyncDispatcher {
       msg.nak(h.notBeforeMs - now);
       return;
     }
-    const parent = propagation.extract(context.active(), msg.headers, headerGetter);
+    const parent = extractFromNatsHeaders(msg.headers);
     await context.with(parent, () =>
       this.deps.tracer.startActiveSpan('stratus.async.dispatch', { kind: SpanKind.CONSUMER }, async (span) => {
         span.setAttribute('faas.invocation_id', h.requestId);

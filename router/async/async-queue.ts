@@ -1,6 +1,6 @@
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { context, propagation } from '@opentelemetry/api';
+import { injectIntoNatsHeaders } from '../../sdk/platform/nats-trace-context';
 import { viaNats } from '../../sdk/platform/nats-errors';
 import { asyncConsumerName, asyncSubject, deadLetterSubject, HEADERS, STREAMS } from '../../sdk/platform/nats-layout';
 
@@ -38,7 +38,6 @@ export interface AsyncEventHeaders {
   notBeforeMs: number;
 }
 
-const textMapSetter = { set: (carrier: MsgHdrs, key: string, value: string) => carrier.set(key, value) };
 
 /** Reads an async event's headers; missing values get safe defaults (a plain NATS publisher may omit them). */
 export function readEventHeaders(h: MsgHdrs | undefined, fallbackRequestId: string, nowMs: number): AsyncEventHeaders {
@@ -125,7 +124,7 @@ export class AsyncQueue {
     h.set(HEADERS.attempt, String(event.attempt));
     if (event.notBeforeMs) h.set(HEADERS.notBefore, String(event.notBeforeMs));
     if (event.redrivenFrom !== undefined) h.set(HEADERS.redrivenFrom, String(event.redrivenFrom));
-    propagation.inject(context.active(), h, textMapSetter);
+    injectIntoNatsHeaders(h);
     const ack = await viaNats(`enqueueing an event for '${event.functionName}'`, () =>
       this.js.publish(asyncSubject(event.functionName), event.payload, { headers: h, msgID: `${event.functionName}:${event.requestId}#${event.attempt}` }),
     );

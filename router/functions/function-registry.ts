@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV, KvEntry } from '@nats-io/kv';
 import { StratusError } from '../../sdk/core/errors';
-import { natsFailure, viaNats } from '../../sdk/platform/nats-errors';
+import { viaNats } from '../../sdk/platform/nats-errors';
+import { casWrite, decodeRecord, isRevisionConflict, listKeys } from '../../sdk/platform/kv-records';
 import { LATEST, type CodeRef, type FunctionConfig, type FunctionRecord, type ResolvedLayer } from '../../sdk/core/function-config';
 import { functionKey, functionNameFromKey } from '../../sdk/platform/nats-layout';
 import type { RuntimeName } from '../../sdk/core/runtimes';
@@ -17,13 +17,7 @@ export interface RegistryChange {
 }
 
 function decode(entry: KvEntry | null): FunctionRecord | undefined {
-  if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
-  return entry.json<FunctionRecord>();
-}
-
-/** True when a compare-and-set write lost to another writer (the entry's revision moved on). */
-function lostRace(err: unknown): boolean {
-  return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence;
+  return decodeRecord<FunctionRecord>(entry);
 }
 
 function notFound(name: string): StratusError {
@@ -55,7 +49,7 @@ export class FunctionRegistry {
     try {
       await viaNats(`storing function '${config.name}'`, () => this.kv.create(functionKey(config.name), JSON.stringify(record)));
     } catch (cause) {
-      if (!lostRace(cause instanceof StratusError ? cause.cause : cause)) throw cause;
+      if (!isRevisionConflict(cause instanceof StratusError ? cause.cause : cause)) throw cause;
       throw new StratusError('FunctionAlreadyExists', `function '${config.name}' already exists: update it (stratus deploy updates code and configuration) or pick another name`, { cause });
     }
     return record;
@@ -75,13 +69,9 @@ export class FunctionRegistry {
         throw new StratusError('RevisionConflict', `function '${name}' changed since revision ${expectedRevisionId}: read it again and retry`);
       }
       const next: FunctionRecord = { ...(await change(current)), version: LATEST, revisionId: randomUUID(), lastModifiedMs: Date.now() };
-      try {
-        await this.kv.update(functionKey(name), JSON.stringify(next), entry.revision);
-        return next;
-      } catch (err) {
-        // Another router wrote in between: read again. Anything else is NATS failing.
-        if (!lostRace(err)) throw natsFailure(`storing function '${name}'`, err);
-      }
+      // Another router wrote in between (undefined): read again. Anything else is NATS failing.
+      const revision = await casWrite(`storing function '${name}'`, () => this.kv.update(functionKey(name), JSON.stringify(next), entry.revision));
+      if (revision !== undefined) return next;
     }
     throw new StratusError('RevisionConflict', `function '${name}' is being changed concurrently: retry`);
   }
@@ -95,13 +85,8 @@ export class FunctionRegistry {
 
   /** Every function's $LATEST record, sorted by name, a page at a time. */
   async list(marker: string, maxItems: number): Promise<{ records: FunctionRecord[]; nextMarker: string }> {
-    const names: string[] = [];
-    await viaNats('listing functions', async () => {
-      for await (const key of await this.kv.keys('fn.*.latest')) {
-        const name = functionNameFromKey(key);
-        if (name && name > marker) names.push(name);
-      }
-    });
+    const keys = await viaNats('listing functions', () => listKeys(this.kv, 'fn.*.latest'));
+    const names = keys.map(functionNameFromKey).filter((name): name is string => !!name && name > marker);
     names.sort();
     const page = names.slice(0, maxItems);
     const records = (await Promise.all(page.map((n) => this.get(n)))).filter((r): r is FunctionRecord => r !== undefined);

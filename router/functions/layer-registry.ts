@@ -1,7 +1,7 @@
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { StratusError } from '../../sdk/core/errors';
 import { viaNats } from '../../sdk/platform/nats-errors';
+import { decodeRecord, isLive, isRevisionConflict, listKeys, listRecords } from '../../sdk/platform/kv-records';
 import { LIMITS } from '../../sdk/core/limits';
 import { parseLayerRef, type CodeRef, type FunctionConfig, type ResolvedLayer } from '../../sdk/core/function-config';
 import type { RuntimeName } from '../../sdk/core/runtimes';
@@ -43,7 +43,7 @@ export class LayerRegistry {
         return record;
       } catch (err) {
         // Another router published the same number first: take the next.
-        if (!(err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence)) throw err;
+        if (!isRevisionConflict(err)) throw err;
       }
     }
     throw new StratusError('RevisionConflict', `layer '${name}' is being published concurrently: retry`);
@@ -52,22 +52,14 @@ export class LayerRegistry {
   /** Every version of a layer, oldest first. */
   async versions(name: string): Promise<LayerVersionRecord[]> {
     validateLayerName(name);
-    const out: LayerVersionRecord[] = [];
-    await viaNats('listing layer versions', async () => {
-      for await (const k of await this.kv.keys(`layer.${name}.*`)) {
-        const entry = await this.kv.get(k);
-        if (entry && entry.operation === 'PUT' && entry.length > 0) out.push(entry.json<LayerVersionRecord>());
-      }
-    });
+    const out = await viaNats('listing layer versions', () => listRecords(this.kv, `layer.${name}.*`, (e) => decodeRecord<LayerVersionRecord>(e)));
     return out.sort((a, b) => a.version - b.version);
   }
 
   /** The latest version of every layer. */
   async latestOfEach(): Promise<LayerVersionRecord[]> {
-    const names = new Set<string>();
-    await viaNats('listing layers', async () => {
-      for await (const k of await this.kv.keys('layer.>')) names.add(k.split('.')[1] ?? '');
-    });
+    const keys = await viaNats('listing layers', () => listKeys(this.kv, 'layer.>'));
+    const names = new Set(keys.map((k) => k.split('.')[1] ?? ''));
     const out: LayerVersionRecord[] = [];
     for (const name of [...names].filter(Boolean).sort()) {
       const last = (await this.versions(name)).at(-1);
@@ -80,7 +72,7 @@ export class LayerRegistry {
   async get(name: string, version: number): Promise<LayerVersionRecord> {
     validateLayerName(name);
     const entry = await viaNats('reading a layer version', () => this.kv.get(key(name, version)));
-    if (!entry || entry.operation !== 'PUT' || entry.length === 0) {
+    if (!isLive(entry)) {
       throw new StratusError('InvalidRequest', `layer ${name}:${version} does not exist: publish it with stratus layers publish ${name} <folder>, or list versions with stratus layers get ${name}`);
     }
     return entry.json<LayerVersionRecord>();

@@ -1,7 +1,7 @@
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV, KvEntry } from '@nats-io/kv';
 import { StratusError } from '../../sdk/core/errors';
 import { natsFailure, viaNats } from '../../sdk/platform/nats-errors';
+import { isLive, isRevisionConflict, writeIfUnchanged } from '../../sdk/platform/kv-records';
 import type { FunctionUrlRecord, RouteAuth, RouteRecord } from '../../sdk/core/http-route';
 
 /** A change to the routes bucket, seen through the watch or made by this router. */
@@ -20,13 +20,9 @@ function urlKey(functionName: string): string {
   return `${URL_PREFIX}${functionName}`;
 }
 
-function live(entry: KvEntry | null): entry is KvEntry {
-  return entry !== null && entry.operation === 'PUT' && entry.length > 0;
-}
-
 /** Turns a stored entry into a change; undefined for keys this version does not know. */
 export function changeOf(entry: KvEntry): RouteChange | undefined {
-  const present = live(entry);
+  const present = isLive(entry);
   if (entry.key.startsWith(ROUTE_PREFIX)) {
     return { kind: 'route', id: entry.key.slice(ROUTE_PREFIX.length), record: present ? entry.json<RouteRecord>() : undefined, revision: entry.revision };
   }
@@ -34,10 +30,6 @@ export function changeOf(entry: KvEntry): RouteChange | undefined {
     return { kind: 'url', functionName: entry.key.slice(URL_PREFIX.length), record: present ? entry.json<FunctionUrlRecord>() : undefined, revision: entry.revision };
   }
   return undefined;
-}
-
-function lostRace(err: unknown): boolean {
-  return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence;
 }
 
 function sameTarget(a: Pick<RouteRecord, 'functionName' | 'auth'>, b: Pick<RouteRecord, 'functionName' | 'auth'>): boolean {
@@ -62,7 +54,7 @@ export class RouteRegistry {
         const revision = await this.kv.create(routeKey(route.id), JSON.stringify(route));
         return { record: route, change: { kind: 'route', id: route.id, record: route, revision } };
       } catch (err) {
-        if (!lostRace(err)) throw natsFailure(`storing route ${route.routeKey}`, err);
+        if (!isRevisionConflict(err)) throw natsFailure(`storing route ${route.routeKey}`, err);
       }
       const existing = await this.getRoute(route.id);
       // Deleted in between: try the create again.
@@ -79,7 +71,7 @@ export class RouteRegistry {
   /** One route, or undefined. */
   async getRoute(id: string): Promise<RouteRecord | undefined> {
     const entry = await viaNats(`reading route ${id}`, () => this.kv.get(routeKey(id)));
-    return live(entry) ? entry.json<RouteRecord>() : undefined;
+    return isLive(entry) ? entry.json<RouteRecord>() : undefined;
   }
 
   /** Deletes a route; ResourceNotFound when absent. */
@@ -94,16 +86,12 @@ export class RouteRegistry {
   async putFunctionUrl(functionName: string, auth: RouteAuth | undefined, defaultAuth: RouteAuth): Promise<{ record: FunctionUrlRecord; change?: RouteChange }> {
     for (let attempt = 0; attempt < 5; attempt += 1) {
       const entry = await viaNats(`reading the URL of '${functionName}'`, () => this.kv.get(urlKey(functionName)));
-      const current = live(entry) ? entry.json<FunctionUrlRecord>() : undefined;
+      const current = isLive(entry) ? entry.json<FunctionUrlRecord>() : undefined;
       if (current && (auth === undefined || auth === current.auth)) return { record: current };
       const record: FunctionUrlRecord = { functionName, auth: auth ?? defaultAuth, createdMs: current?.createdMs ?? Date.now() };
-      try {
-        // Compare-and-set on what was read, so two routers changing one URL never lose a write.
-        const revision = current && entry ? await this.kv.update(urlKey(functionName), JSON.stringify(record), entry.revision) : await this.kv.create(urlKey(functionName), JSON.stringify(record));
-        return { record, change: { kind: 'url', functionName, record, revision } };
-      } catch (err) {
-        if (!lostRace(err)) throw natsFailure(`storing the URL of '${functionName}'`, err);
-      }
+      // Compare-and-set on what was read, so two routers changing one URL never lose a write.
+      const revision = await writeIfUnchanged(this.kv, urlKey(functionName), JSON.stringify(record), entry, `storing the URL of '${functionName}'`);
+      if (revision !== undefined) return { record, change: { kind: 'url', functionName, record, revision } };
     }
     throw new StratusError('ResourceConflict', `the URL of '${functionName}' is being changed concurrently: retry`);
   }
@@ -111,7 +99,7 @@ export class RouteRegistry {
   /** A function's URL, or undefined. */
   async getFunctionUrl(functionName: string): Promise<FunctionUrlRecord | undefined> {
     const entry = await viaNats(`reading the URL of '${functionName}'`, () => this.kv.get(urlKey(functionName)));
-    return live(entry) ? entry.json<FunctionUrlRecord>() : undefined;
+    return isLive(entry) ? entry.json<FunctionUrlRecord>() : undefined;
   }
 
   /** Removes a function's URL; ResourceNotFound when it has none. */

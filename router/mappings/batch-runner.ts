@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { JsMsg } from '@nats-io/jetstream';
-import type { MsgHdrs } from '@nats-io/nats-core';
-import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link, type Tracer } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link, type Tracer } from '@opentelemetry/api';
+import { extractFromNatsHeaders } from '../../sdk/platform/nats-trace-context';
 import { toStratusError } from '../../sdk/core/errors';
 import type { Logger } from '../../sdk/platform/logger';
 import type { MappingRecord } from '../../sdk/core/mapping-config';
@@ -57,11 +57,6 @@ export interface BatchRunnerOptions {
   maxFailureRecordBytes: number;
   backoff: BackoffSettings;
 }
-
-const headerGetter = {
-  keys: (h: MsgHdrs | undefined) => (h ? h.keys() : []),
-  get: (h: MsgHdrs | undefined, key: string) => h?.get(key) || undefined,
-};
 
 /**
  * Runs one batch of a mapping once: gives up on records past their maximum age, invokes the
@@ -120,7 +115,7 @@ export class BatchRunner {
     const m = this.mapping;
     const links: Link[] = [];
     for (const r of records.slice(0, 128)) {
-      const sc = trace.getSpanContext(propagation.extract(ROOT_CONTEXT, r.msg.headers, headerGetter));
+      const sc = trace.getSpanContext(extractFromNatsHeaders(r.msg.headers, ROOT_CONTEXT));
       if (sc) links.push({ context: sc });
     }
     const newest = records.reduce((t, r) => Math.max(t, r.timestampMs), 0);

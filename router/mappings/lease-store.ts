@@ -1,6 +1,6 @@
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
-import { natsFailure, viaNats } from '../../sdk/platform/nats-errors';
+import { viaNats } from '../../sdk/platform/nats-errors';
+import { casWrite, isLive, listKeys } from '../../sdk/platform/kv-records';
 import { leaseValidUntil } from './lease-policy';
 
 /** What a lease says: who holds it and what its poller last reported. */
@@ -35,10 +35,6 @@ export function routerKey(routerId: string): string {
   return routerId.replace(/[^-_=a-zA-Z0-9]/g, '_') || '_';
 }
 
-function lostRace(err: unknown): boolean {
-  return err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
-}
-
 /**
  * Mapping leases in a JetStream KV bucket whose entries expire `ttlMs` after their last write
  * (the bucket's max age, kept by the server, so routers' clocks need not agree). A lease is
@@ -56,40 +52,29 @@ export class LeaseStore {
   /** Takes a free lease; undefined when another router holds it. */
   async acquire(mappingId: string, value: LeaseValue): Promise<Lease | undefined> {
     const sentAt = Date.now();
-    try {
-      const revision = await this.kv.create(leaseKey(mappingId), JSON.stringify(value));
-      return { mappingId, revision, validUntilMs: leaseValidUntil(sentAt, this.ttlMs), acquiredAtMs: value.acquiredAtMs };
-    } catch (err) {
-      if (lostRace(err)) return undefined;
-      throw natsFailure(`taking the lease of mapping ${mappingId}`, err);
-    }
+    const revision = await casWrite(`taking the lease of mapping ${mappingId}`, () => this.kv.create(leaseKey(mappingId), JSON.stringify(value)));
+    if (revision === undefined) return undefined;
+    return { mappingId, revision, validUntilMs: leaseValidUntil(sentAt, this.ttlMs), acquiredAtMs: value.acquiredAtMs };
   }
 
   /** Extends a held lease; `lost` when it expired or another router took it since. */
   async renew(lease: Lease, value: LeaseValue): Promise<RenewResult> {
     const sentAt = Date.now();
-    try {
-      const revision = await this.kv.update(leaseKey(lease.mappingId), JSON.stringify(value), lease.revision);
-      return { kind: 'renewed', lease: { ...lease, revision, validUntilMs: leaseValidUntil(sentAt, this.ttlMs) } };
-    } catch (err) {
-      if (lostRace(err)) return { kind: 'lost' };
-      throw natsFailure(`renewing the lease of mapping ${lease.mappingId}`, err);
-    }
+    const revision = await casWrite(`renewing the lease of mapping ${lease.mappingId}`, () => this.kv.update(leaseKey(lease.mappingId), JSON.stringify(value), lease.revision));
+    if (revision === undefined) return { kind: 'lost' };
+    return { kind: 'renewed', lease: { ...lease, revision, validUntilMs: leaseValidUntil(sentAt, this.ttlMs) } };
   }
 
   /** Gives a lease up so another router can take it at once; a lease already lost is left alone. */
   async release(lease: Lease): Promise<void> {
-    try {
-      await this.kv.delete(leaseKey(lease.mappingId), { previousSeq: lease.revision });
-    } catch (err) {
-      if (!lostRace(err)) throw natsFailure(`releasing the lease of mapping ${lease.mappingId}`, err);
-    }
+    // Lost already (undefined): nothing to give up.
+    await casWrite(`releasing the lease of mapping ${lease.mappingId}`, () => this.kv.delete(leaseKey(lease.mappingId), { previousSeq: lease.revision }));
   }
 
   /** Who holds a mapping's lease now, or undefined. */
   async read(mappingId: string): Promise<LeaseValue | undefined> {
     const entry = await viaNats('reading a mapping lease', () => this.kv.get(leaseKey(mappingId)));
-    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+    if (!isLive(entry)) return undefined;
     try {
       return entry.json<LeaseValue>();
     } catch {
@@ -109,10 +94,7 @@ export class LeaseStore {
 
   /** Routers (as routerKey() names them) that announced themselves within the TTL, sorted. */
   async liveRouters(): Promise<string[]> {
-    const out: string[] = [];
-    await viaNats('listing live routers', async () => {
-      for await (const k of await this.kv.keys(`${ROUTER_PREFIX}>`)) out.push(k.slice(ROUTER_PREFIX.length));
-    });
-    return out.sort();
+    const keys = await viaNats('listing live routers', () => listKeys(this.kv, `${ROUTER_PREFIX}>`));
+    return keys.map((k) => k.slice(ROUTER_PREFIX.length)).sort();
   }
 }

@@ -1,7 +1,7 @@
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV, KvEntry } from '@nats-io/kv';
 import { StratusError } from '../../sdk/core/errors';
-import { natsFailure, viaNats } from '../../sdk/platform/nats-errors';
+import { viaNats } from '../../sdk/platform/nats-errors';
+import { casWrite, isLive, listRecords } from '../../sdk/platform/kv-records';
 import type { Logger } from '../../sdk/platform/logger';
 import type { MappingRecord } from '../../sdk/core/mapping-config';
 import { KvMirror } from '../../sdk/platform/kv-mirror';
@@ -18,7 +18,7 @@ function key(id: string): string {
 }
 
 function decode(entry: KvEntry | null): StoredMapping | undefined {
-  if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+  if (!isLive(entry)) return undefined;
   try {
     return { record: entry.json<MappingRecord>(), revision: entry.revision };
   } catch {
@@ -29,10 +29,6 @@ function decode(entry: KvEntry | null): StoredMapping | undefined {
 /** Says the mapping does not exist and how to find the right id. */
 export function mappingNotFound(id: string): StratusError {
   return new StratusError('ResourceNotFound', `mapping '${id}' does not exist: list mappings with stratus mappings ls`);
-}
-
-function lostRace(err: unknown): boolean {
-  return err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 }
 
 /** Event source mappings in a JetStream KV bucket, keyed mapping.<id>. */
@@ -62,12 +58,8 @@ export class MappingRegistry {
     for (let attempt = 0; attempt < 5; attempt += 1) {
       const current = await this.require(id);
       const next = { ...change(current.record), lastModifiedMs: Date.now() };
-      try {
-        const revision = await this.kv.update(key(id), JSON.stringify(next), current.revision);
-        return { record: next, revision };
-      } catch (err) {
-        if (!lostRace(err)) throw natsFailure(`storing mapping ${id}`, err);
-      }
+      const revision = await casWrite(`storing mapping ${id}`, () => this.kv.update(key(id), JSON.stringify(next), current.revision));
+      if (revision !== undefined) return { record: next, revision };
     }
     throw new StratusError('RevisionConflict', `mapping '${id}' is being changed concurrently: retry`);
   }
@@ -80,7 +72,7 @@ export class MappingRegistry {
   /** The last progress hint a poller of the mapping wrote (progress-hint.ts), or undefined. */
   async readProgress(id: string): Promise<ProgressHint | undefined> {
     const entry = await viaNats(`reading the progress of mapping ${id}`, () => this.kv.get(`progress.${id}`));
-    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
+    if (!isLive(entry)) return undefined;
     try {
       return parseProgressHint(entry.json());
     } catch {
@@ -111,11 +103,7 @@ export class MappingRegistry {
 
   /** Every mapping, by creation time. */
   async list(): Promise<StoredMapping[]> {
-    const keys: string[] = [];
-    await viaNats('listing mappings', async () => {
-      for await (const k of await this.kv.keys('mapping.*')) keys.push(k);
-    });
-    const found = await Promise.all(keys.map(async (k) => decode(await viaNats('reading a mapping', () => this.kv.get(k)))));
-    return found.filter((m): m is StoredMapping => m !== undefined).sort((a, b) => a.record.createdMs - b.record.createdMs || a.record.id.localeCompare(b.record.id));
+    const found = await viaNats('listing mappings', () => listRecords(this.kv, 'mapping.*', decode));
+    return found.sort((a, b) => a.record.createdMs - b.record.createdMs || a.record.id.localeCompare(b.record.id));
   }
 }

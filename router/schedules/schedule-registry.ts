@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV, KvEntry } from '@nats-io/kv';
 import { StratusError } from '../../sdk/core/errors';
-import { natsFailure, viaNats } from '../../sdk/platform/nats-errors';
+import { viaNats } from '../../sdk/platform/nats-errors';
+import { casWrite, decodeRecord, listRecords } from '../../sdk/platform/kv-records';
 import type { Logger } from '../../sdk/platform/logger';
 import { KvMirror } from '../../sdk/platform/kv-mirror';
 import type { MissedTicksPolicy } from '../../sdk/core/schedule-config';
@@ -31,12 +31,7 @@ function key(id: string): string {
 }
 
 function decode(entry: KvEntry | null): ScheduleRecord | undefined {
-  if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
-  return entry.json<ScheduleRecord>();
-}
-
-function lostRace(err: unknown): boolean {
-  return err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
+  return decodeRecord<ScheduleRecord>(entry);
 }
 
 /** A fresh schedule id. */
@@ -71,26 +66,14 @@ export class ScheduleRegistry {
    * first (or it was deleted), so the caller reads again.
    */
   async update(record: ScheduleRecord, revision: number): Promise<boolean> {
-    try {
-      await this.kv.update(key(record.id), JSON.stringify(record), revision);
-      return true;
-    } catch (err) {
-      if (lostRace(err)) return false;
-      throw natsFailure(`storing schedule ${record.id}`, err);
-    }
+    const stored = await casWrite(`storing schedule ${record.id}`, () => this.kv.update(key(record.id), JSON.stringify(record), revision));
+    return stored !== undefined;
   }
 
   /** Every schedule (of one function when given), oldest first. */
   async list(functionName?: string): Promise<ScheduleRecord[]> {
-    const out: ScheduleRecord[] = [];
-    await viaNats('listing schedules', async () => {
-      const keys: string[] = [];
-      for await (const k of await this.kv.keys('sched.*')) keys.push(k);
-      for (const k of keys) {
-        const record = decode(await this.kv.get(k));
-        if (record && (!functionName || record.functionName === functionName)) out.push(record);
-      }
-    });
+    const all = await viaNats('listing schedules', () => listRecords(this.kv, 'sched.*', decode));
+    const out = all.filter((record) => !functionName || record.functionName === functionName);
     return out.sort((a, b) => a.createdMs - b.createdMs || a.id.localeCompare(b.id));
   }
 

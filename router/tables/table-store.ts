@@ -3,6 +3,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { StratusError } from '../../sdk/core/errors';
 import { natsFailure, viaNats } from '../../sdk/platform/nats-errors';
+import { isRevisionConflict } from '../../sdk/platform/kv-records';
 import { validateItemKey, validateStoreName } from '../../sdk/core/mapping-config';
 
 /** A table as the API shows it. */
@@ -30,10 +31,6 @@ export type SourceUsers = (kind: 'table' | 'bucket', name: string) => Promise<st
 /** KV buckets Stratus created carry this description prefix; others are left alone. */
 const MARKER = 'Stratus table';
 const DEFAULT_HISTORY = 5;
-
-function lostRace(err: unknown): boolean {
-  return err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
-}
 
 /** Says the table does not exist and what to do. */
 function tableNotFound(name: string): StratusError {
@@ -115,7 +112,7 @@ export class TableStore {
       if (expectedRevision === 0) return await kv.create(key, value);
       return await kv.update(key, value, expectedRevision);
     } catch (err) {
-      if (lostRace(err)) throw new StratusError('RevisionConflict', `item '${key}' of table '${table}' is not at revision ${expectedRevision}: read it again and retry`, { cause: err });
+      if (isRevisionConflict(err)) throw new StratusError('RevisionConflict', `item '${key}' of table '${table}' is not at revision ${expectedRevision}: read it again and retry`, { cause: err });
       throw natsFailure(`writing item '${key}' of table '${table}'`, err);
     }
   }

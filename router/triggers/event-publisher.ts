@@ -1,6 +1,6 @@
-import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { context, propagation } from '@opentelemetry/api';
+import { injectIntoNatsHeaders } from '../../sdk/platform/nats-trace-context';
 import { StratusError } from '../../sdk/core/errors';
 import { viaNats } from '../../sdk/platform/nats-errors';
 import { LIMITS } from '../../sdk/core/limits';
@@ -26,7 +26,6 @@ export interface PublishOutcome {
 const MSG_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
 const HEADER_NAME = /^[!-9;-~]{1,128}$/;
 const MAX_HEADERS = 32;
-const textMapSetter = { set: (carrier: MsgHdrs, key: string, value: string) => carrier.set(key, value) };
 
 /** Validates a publish request; the subject rules are the trigger pattern rules, without wildcards. */
 export function validatePublish(input: PublishInput): void {
@@ -65,7 +64,7 @@ export class EventPublisher {
     validatePublish(input);
     const h = natsHeaders();
     for (const [k, v] of Object.entries(input.headers)) h.set(k, v);
-    propagation.inject(context.active(), h, textMapSetter);
+    injectIntoNatsHeaders(h);
     if (this.triggerPatterns().some((p) => subjectMatches(p, input.subject))) {
       const ack = await viaNats(`publishing to ${input.subject}`, () => this.js.publish(input.subject, input.payload, { headers: h, msgID: input.msgId || undefined }));
       const captured = ack.stream === STREAMS.events;

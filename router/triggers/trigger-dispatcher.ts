@@ -1,6 +1,7 @@
 import type { MsgHdrs } from '@nats-io/nats-core';
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
-import { context, propagation, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import { extractFromNatsHeaders } from '../../sdk/platform/nats-trace-context';
 import { backoffMs } from '../../sdk/core/deadline';
 import { toStratusError } from '../../sdk/core/errors';
 import { functionArn } from '../../sdk/core/function-config';
@@ -61,11 +62,6 @@ export interface TriggerCounters {
   /** Enqueue failures; the event is redelivered later. */
   failed: number;
 }
-
-const headerGetter = {
-  keys: (h: MsgHdrs | undefined) => (h ? h.keys() : []),
-  get: (h: MsgHdrs | undefined, key: string) => h?.get(key) || undefined,
-};
 
 function headerRecord(h: MsgHdrs | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -182,7 +178,7 @@ export class TriggerDispatcher {
   private async handle(id: string, msg: JsMsg): Promise<void> {
     const trigger = this.deps.triggers.get(id);
     if (!trigger) return; // deleted meanwhile: its consumer goes with it
-    const parent = propagation.extract(context.active(), msg.headers, headerGetter);
+    const parent = extractFromNatsHeaders(msg.headers);
     await context.with(parent, () =>
       this.deps.tracer.startActiveSpan('stratus.trigger.dispatch', { kind: SpanKind.CONSUMER }, async (span) => {
         span.setAttribute('messaging.destination.name', msg.subject);

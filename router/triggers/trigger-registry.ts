@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { KV, KvEntry } from '@nats-io/kv';
 import { StratusError } from '../../sdk/core/errors';
 import { viaNats } from '../../sdk/platform/nats-errors';
+import { decodeRecord, listRecords } from '../../sdk/platform/kv-records';
 import type { Logger } from '../../sdk/platform/logger';
 import { KvMirror } from '../../sdk/platform/kv-mirror';
 import type { EventFilter } from './event-filter';
@@ -26,8 +27,7 @@ function key(id: string): string {
 }
 
 function decode(entry: KvEntry | null): TriggerRecord | undefined {
-  if (!entry || entry.operation !== 'PUT' || entry.length === 0) return undefined;
-  return entry.json<TriggerRecord>();
+  return decodeRecord<TriggerRecord>(entry);
 }
 
 /** A fresh trigger id: 12 hex digits, short enough for consumer names and request ids. */
@@ -57,15 +57,8 @@ export class TriggerRegistry {
 
   /** Every trigger (of one function when `functionName` is given), oldest first. */
   async list(functionName?: string): Promise<TriggerRecord[]> {
-    const out: TriggerRecord[] = [];
-    await viaNats('listing triggers', async () => {
-      const keys: string[] = [];
-      for await (const k of await this.kv.keys('trg.*')) keys.push(k);
-      for (const k of keys) {
-        const record = decode(await this.kv.get(k));
-        if (record && (!functionName || record.functionName === functionName)) out.push(record);
-      }
-    });
+    const all = await viaNats('listing triggers', () => listRecords(this.kv, 'trg.*', decode));
+    const out = all.filter((record) => !functionName || record.functionName === functionName);
     return out.sort((a, b) => a.createdMs - b.createdMs || a.id.localeCompare(b.id));
   }
 

@@ -1,5 +1,6 @@
 import type { KV, KvEntry } from '@nats-io/kv';
 import { toStratusError } from '../core/errors';
+import { isLive } from './kv-records';
 import type { Logger } from './logger';
 
 /** Options for {@link KvMirror}. */
@@ -83,7 +84,7 @@ export class KvMirror<T> {
         this.watching = true;
         try {
           for await (const entry of iter) {
-            const value = entry.operation === 'PUT' && entry.length > 0 ? this.decodeSafely(entry) : undefined;
+            const value = isLive(entry) ? this.decodeSafely(entry) : undefined;
             this.set(this.options.idOf?.(entry.key) ?? entry.key, value);
           }
         } finally {
