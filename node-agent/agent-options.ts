@@ -2,14 +2,19 @@ import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { StratusError } from '../sdk/core/errors';
-import type { LogLevel } from '../sdk/platform/logger';
+import { envBool, envList, envNumber, envString } from '../sdk/platform/env';
+import { parseLogLevel, type LogLevel } from '../sdk/platform/logger';
 
-/** Everything a node agent is configured with. main.ts builds it from the environment. */
+/** Everything a node agent is configured with. main.ts builds it from the environment with {@link agentOptionsFromEnv}. */
 export interface AgentOptions {
   /** Unique id of this agent in the cluster. Default: hostname plus a random suffix. */
   agentId: string;
   /** NATS servers. Default nats://127.0.0.1:4222. */
   natsServers: string;
+  /** NATS credentials: a token, or a user and password (STRATUS_NATS_TOKEN, STRATUS_NATS_USER, STRATUS_NATS_PASSWORD). Default none. */
+  natsToken: string | undefined;
+  natsUser: string | undefined;
+  natsPassword: string | undefined;
   /** Interface the gRPC endpoint binds. Default 0.0.0.0. */
   grpcHost: string;
   /** gRPC port; 0 picks a free one. Default 0. */
@@ -66,6 +71,44 @@ export interface AgentOptions {
   logLevel: LogLevel;
 }
 
+/**
+ * Reads every STRATUS_* variable the agent knows (the README lists them) and resolves the
+ * options; a malformed number fails start-up, naming the variable. The agent's only reader of
+ * its environment besides telemetry's OTEL_* variables.
+ */
+export function agentOptionsFromEnv(env: NodeJS.ProcessEnv): AgentOptions {
+  return resolveAgentOptions({
+    agentId: envString(env, 'STRATUS_AGENT_ID'),
+    natsServers: envString(env, 'STRATUS_NATS_URL'),
+    natsToken: envString(env, 'STRATUS_NATS_TOKEN'),
+    natsUser: envString(env, 'STRATUS_NATS_USER'),
+    natsPassword: envString(env, 'STRATUS_NATS_PASSWORD'),
+    grpcHost: envString(env, 'STRATUS_GRPC_HOST'),
+    grpcPort: envNumber(env, 'STRATUS_GRPC_PORT'),
+    advertiseAddress: envString(env, 'STRATUS_ADVERTISE_ADDRESS'),
+    httpPort: envNumber(env, 'STRATUS_HTTP_PORT'),
+    dataDir: envString(env, 'STRATUS_DATA_DIR'),
+    clusterTokens: envList(env, 'STRATUS_CLUSTER_TOKEN'),
+    memoryMb: envNumber(env, 'STRATUS_AGENT_MEMORY_MB'),
+    maxInstances: envNumber(env, 'STRATUS_AGENT_MAX_INSTANCES'),
+    idleTimeoutMs: envNumber(env, 'STRATUS_IDLE_TIMEOUT_MS'),
+    heartbeatMs: envNumber(env, 'STRATUS_HEARTBEAT_MS'),
+    initTimeoutMs: envNumber(env, 'STRATUS_INIT_TIMEOUT_MS'),
+    billingGranularityMs: envNumber(env, 'STRATUS_BILLING_GRANULARITY_MS'),
+    replicas: envNumber(env, 'STRATUS_REPLICAS'),
+    region: envString(env, 'STRATUS_REGION'),
+    echoFunctionLogs: envBool(env, 'STRATUS_ECHO_FUNCTION_LOGS'),
+    // resolveAgentOptions refuses anything but the two names.
+    sandbox: envString(env, 'STRATUS_SANDBOX') as AgentOptions['sandbox'] | undefined,
+    bwrapPath: envString(env, 'STRATUS_BWRAP'),
+    sandboxHostUid: envNumber(env, 'STRATUS_SANDBOX_UID'),
+    sandboxHostGid: envNumber(env, 'STRATUS_SANDBOX_GID'),
+    pythonBinary: envString(env, 'STRATUS_PYTHON'),
+    prestart: { nodejs: envNumber(env, 'STRATUS_PRESTART_NODEJS'), python: envNumber(env, 'STRATUS_PRESTART_PYTHON') },
+    logLevel: parseLogLevel(envString(env, 'STRATUS_LOG_LEVEL')),
+  });
+}
+
 /** Applies defaults and validates; the one place agent options are resolved. */
 export function resolveAgentOptions(input: Partial<Omit<AgentOptions, 'prestart'>> & { prestart?: Partial<AgentOptions['prestart']> }): AgentOptions {
   const agentId = input.agentId || `${os.hostname()}-${Math.random().toString(36).slice(2, 8)}`;
@@ -91,6 +134,9 @@ export function resolveAgentOptions(input: Partial<Omit<AgentOptions, 'prestart'
   return {
     agentId,
     natsServers: input.natsServers || 'nats://127.0.0.1:4222',
+    natsToken: input.natsToken || undefined,
+    natsUser: input.natsUser || undefined,
+    natsPassword: input.natsPassword || undefined,
     grpcHost: input.grpcHost || '0.0.0.0',
     grpcPort: input.grpcPort ?? 0,
     advertiseAddress: input.advertiseAddress || undefined,

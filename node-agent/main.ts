@@ -5,15 +5,14 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { trace } from '@opentelemetry/api';
 import { AgentServiceService } from '../proto/gen/stratus/v1/agent';
-import { envBool, envList, envNumber, envString } from '../sdk/platform/env';
 import { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from '../sdk/platform/grpc-server';
 import { HealthServer } from '../sdk/platform/health-server';
-import { createLogger, parseLogLevel, type Logger } from '../sdk/platform/logger';
+import { createLogger, type Logger } from '../sdk/platform/logger';
 import { connectNats, openCodeStore } from '../sdk/platform/nats-connect';
 import { chooseReplicas, describeReplicaChoice } from '../sdk/platform/replicas';
 import { installTelemetry } from '../sdk/platform/telemetry';
 import { Agent } from './agent';
-import { resolveAgentOptions, type AgentOptions } from './agent-options';
+import { agentOptionsFromEnv, type AgentOptions } from './agent-options';
 import { detectCgroups } from './sandbox/cgroups';
 import { assertTraversable, stageRuntimes } from './sandbox/host-paths';
 import { BwrapSandboxProvider, ProcessSandboxProvider, type SandboxProvider } from './sandbox/instance-sandbox';
@@ -55,32 +54,7 @@ async function createSandboxProvider(options: AgentOptions, logger: Logger): Pro
 }
 
 async function main(env: NodeJS.ProcessEnv): Promise<void> {
-  const options = resolveAgentOptions({
-    agentId: envString(env, 'STRATUS_AGENT_ID'),
-    natsServers: envString(env, 'STRATUS_NATS_URL'),
-    grpcHost: envString(env, 'STRATUS_GRPC_HOST'),
-    grpcPort: envNumber(env, 'STRATUS_GRPC_PORT'),
-    advertiseAddress: envString(env, 'STRATUS_ADVERTISE_ADDRESS'),
-    httpPort: envNumber(env, 'STRATUS_HTTP_PORT'),
-    dataDir: envString(env, 'STRATUS_DATA_DIR'),
-    clusterTokens: envList(env, 'STRATUS_CLUSTER_TOKEN'),
-    memoryMb: envNumber(env, 'STRATUS_AGENT_MEMORY_MB'),
-    maxInstances: envNumber(env, 'STRATUS_AGENT_MAX_INSTANCES'),
-    idleTimeoutMs: envNumber(env, 'STRATUS_IDLE_TIMEOUT_MS'),
-    heartbeatMs: envNumber(env, 'STRATUS_HEARTBEAT_MS'),
-    initTimeoutMs: envNumber(env, 'STRATUS_INIT_TIMEOUT_MS'),
-    billingGranularityMs: envNumber(env, 'STRATUS_BILLING_GRANULARITY_MS'),
-    replicas: envNumber(env, 'STRATUS_REPLICAS'),
-    region: envString(env, 'STRATUS_REGION'),
-    echoFunctionLogs: envBool(env, 'STRATUS_ECHO_FUNCTION_LOGS'),
-    sandbox: envString(env, 'STRATUS_SANDBOX') as 'bwrap' | 'process' | undefined,
-    bwrapPath: envString(env, 'STRATUS_BWRAP'),
-    sandboxHostUid: envNumber(env, 'STRATUS_SANDBOX_UID'),
-    sandboxHostGid: envNumber(env, 'STRATUS_SANDBOX_GID'),
-    pythonBinary: envString(env, 'STRATUS_PYTHON'),
-    prestart: { nodejs: envNumber(env, 'STRATUS_PRESTART_NODEJS'), python: envNumber(env, 'STRATUS_PRESTART_PYTHON') },
-    logLevel: parseLogLevel(envString(env, 'STRATUS_LOG_LEVEL')),
-  });
+  const options = agentOptionsFromEnv(env);
   const logger = createLogger({ component: 'agent', agentId: options.agentId }, { level: options.logLevel });
   const telemetry = installTelemetry('stratus-agent', env);
   const tracer = trace.getTracer('stratus-agent');
@@ -89,9 +63,9 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     {
       servers: options.natsServers,
       name: `stratus-agent-${options.agentId}`,
-      token: envString(env, 'STRATUS_NATS_TOKEN'),
-      user: envString(env, 'STRATUS_NATS_USER'),
-      pass: envString(env, 'STRATUS_NATS_PASSWORD'),
+      token: options.natsToken,
+      user: options.natsUser,
+      pass: options.natsPassword,
       connectTimeoutMs: 5000,
     },
     logger,

@@ -15,10 +15,9 @@ import { TableServiceService } from '../proto/gen/stratus/v1/tables';
 import { RouteServiceService } from '../proto/gen/stratus/v1/routes';
 import { ScheduleServiceService } from '../proto/gen/stratus/v1/schedules';
 import { EventServiceService, TriggerServiceService } from '../proto/gen/stratus/v1/triggers';
-import { envList, envNumber, envString } from '../sdk/platform/env';
 import { bindGrpcServer, createGrpcServer, shutdownGrpcServer } from '../sdk/platform/grpc-server';
 import { HealthServer } from '../sdk/platform/health-server';
-import { createLogger, parseLogLevel } from '../sdk/platform/logger';
+import { createLogger } from '../sdk/platform/logger';
 import { LIMITS } from '../sdk/core/limits';
 import { connectNats, openCodeStore, requireMaxPayload } from '../sdk/platform/nats-connect';
 import { BUCKETS } from '../sdk/platform/nats-layout';
@@ -36,6 +35,7 @@ import { subscribeCluster } from './cluster/cluster-subscriber';
 import { ClusterView } from './cluster/cluster-view';
 import { FunctionCache } from './functions/function-cache';
 import { FunctionRegistry } from './functions/function-registry';
+import { RegistryWatch } from './functions/registry-watch';
 import { createFunctionService } from './functions/function-service';
 import { createInvokeService } from './invoke/invoke-service';
 import { Invoker } from './invoke/invoker';
@@ -45,7 +45,7 @@ import { HttpGateway } from './http/http-gateway';
 import { LiveRoutes } from './http/live-routes';
 import { RouteRegistry } from './http/route-registry';
 import { createRouteService, httpBaseUrl } from './http/route-service';
-import { advertisedAddress, resolveRouterOptions } from './router-options';
+import { advertisedAddress, routerOptionsFromEnv } from './router-options';
 import { RouterHeartbeats } from './cluster/router-heartbeats';
 import { RouterView } from './cluster/router-view';
 import { resolveMappingOptions } from './mappings/mapping-options';
@@ -55,29 +55,7 @@ import { createTables } from './tables/tables-module';
 import { createTriggers } from './triggers/triggers-module';
 
 async function main(env: NodeJS.ProcessEnv): Promise<void> {
-  const options = resolveRouterOptions({
-    routerId: envString(env, 'STRATUS_ROUTER_ID'),
-    natsServers: envString(env, 'STRATUS_NATS_URL'),
-    host: envString(env, 'STRATUS_HOST'),
-    advertiseAddress: envString(env, 'STRATUS_ADVERTISE_ADDRESS'),
-    heartbeatMs: envNumber(env, 'STRATUS_HEARTBEAT_MS'),
-    grpcPort: envNumber(env, 'STRATUS_GRPC_PORT'),
-    httpPort: envNumber(env, 'STRATUS_HTTP_PORT'),
-    apiTokens: envList(env, 'STRATUS_API_TOKENS'),
-    clusterToken: envString(env, 'STRATUS_CLUSTER_TOKEN'),
-    placementWaitMs: envNumber(env, 'STRATUS_PLACEMENT_WAIT_MS'),
-    clusterConcurrencyLimit: envNumber(env, 'STRATUS_CLUSTER_CONCURRENCY'),
-    replicas: envNumber(env, 'STRATUS_REPLICAS'),
-    asyncRetryBaseMs: envNumber(env, 'STRATUS_ASYNC_RETRY_BASE_MS'),
-    asyncThrottleBaseMs: envNumber(env, 'STRATUS_ASYNC_THROTTLE_BASE_MS'),
-    asyncAckWaitMs: envNumber(env, 'STRATUS_ASYNC_ACK_WAIT_MS'),
-    asyncMaxConcurrency: envNumber(env, 'STRATUS_ASYNC_MAX_CONCURRENCY'),
-    asyncMaxConcurrencyPerFunction: envNumber(env, 'STRATUS_ASYNC_MAX_CONCURRENCY_PER_FUNCTION'),
-    scheduleMinPeriodMs: envNumber(env, 'STRATUS_SCHEDULE_MIN_PERIOD_MS'),
-    scheduleTakeoverMs: envNumber(env, 'STRATUS_SCHEDULE_TAKEOVER_MS'),
-    region: envString(env, 'STRATUS_REGION'),
-    logLevel: parseLogLevel(envString(env, 'STRATUS_LOG_LEVEL')),
-  });
+  const options = routerOptionsFromEnv(env);
   const logger = createLogger({ component: 'router', routerId: options.routerId }, { level: options.logLevel });
   const telemetry = installTelemetry('stratus-router', env);
   const tracer = trace.getTracer('stratus-router');
@@ -86,10 +64,10 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     {
       servers: options.natsServers,
       name: `stratus-router-${options.routerId}`,
-      token: envString(env, 'STRATUS_NATS_TOKEN'),
-      user: envString(env, 'STRATUS_NATS_USER'),
-      pass: envString(env, 'STRATUS_NATS_PASSWORD'),
-      connectTimeoutMs: 5000,
+      token: options.natsToken,
+      user: options.natsUser,
+      pass: options.natsPassword,
+      connectTimeoutMs: options.natsConnectTimeoutMs,
     },
     logger,
   );
@@ -102,28 +80,12 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const registry = new FunctionRegistry(kv);
   const layers = new LayerRegistry(await new Kvm(nc).create(BUCKETS.layers, { history: 1, replicas, description: 'Stratus layer versions' }));
   const cache = new FunctionCache(registry, options.functionCacheEntries);
-  const watchAbort = new AbortController();
-  let watching = false;
-  void (async () => {
-    // The watch restarts after a failure; until it runs again, the cache may be briefly stale.
-    while (!watchAbort.signal.aborted) {
-      try {
-        watching = true;
-        // Whatever changed while no watch ran is unknown: start from the store again.
-        cache.clear();
-        await registry.watch((change) => cache.apply(change), watchAbort.signal);
-      } catch (err) {
-        logger.warn('registry watch failed; restarting', { err });
-      } finally {
-        watching = false;
-      }
-      if (!watchAbort.signal.aborted) await new Promise((r) => setTimeout(r, 500).unref());
-    }
-  })();
+  const registryWatch = new RegistryWatch({ registry, cache, logger }, { retryDelayMs: options.registryWatchRetryMs });
+  registryWatch.start();
 
   const view = new ClusterView({ missedHeartbeats: options.missedHeartbeats });
   const stopCluster = subscribeCluster(nc, view, logger);
-  const clients = new AgentClients(options.clusterToken, 1024);
+  const clients = new AgentClients(options.clusterToken, options.agentClientEntries);
   const invoker = new Invoker(view, clients, tracer, {
     placementWaitMs: options.placementWaitMs,
     agentConnectTimeoutMs: options.agentConnectTimeoutMs,
@@ -143,19 +105,21 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     deadLetterMaxAgeMs: options.deadLetterMaxAgeMs,
   });
   await queue.ensureStreams();
-  const metrics = new AsyncMetrics(10_000);
+  const metrics = new AsyncMetrics(options.asyncMetricsFunctions);
   const dispatcher = new AsyncDispatcher(
     { js, jsm, queue, cache, invoker, metrics, tracer, logger },
     {
-      discoverIntervalMs: 1000,
-      fetchExpiresMs: 5000,
+      discoverIntervalMs: options.asyncDiscoverIntervalMs,
+      fetchExpiresMs: options.asyncFetchExpiresMs,
+      workerIdleMs: options.asyncWorkerIdleMs,
+      maxWorkers: options.asyncMaxWorkers,
       maxConcurrencyPerFunction: options.asyncMaxConcurrencyPerFunction,
       maxConcurrency: options.asyncMaxConcurrency,
       ackWaitMs: options.asyncAckWaitMs,
       retryBaseMs: options.asyncRetryBaseMs,
       throttleBaseMs: options.asyncThrottleBaseMs,
-      throttleCapMs: 300_000,
-      invokeSlackMs: 15_000,
+      throttleCapMs: options.asyncThrottleCapMs,
+      invokeSlackMs: options.invokeSlackMs,
       region: options.region,
       accountId: options.accountId,
     },
@@ -169,14 +133,12 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const mappings = await createMappings(
     { nc, js, jsm, queue, cache, invoker, watchAsync, requireTable: (name) => tables.requireTable(name), requireBucket: (name) => tables.requireBucket(name), tracer, logger },
     resolveMappingOptions({
+      ...options.mappings,
       routerId: options.routerId,
       region: options.region,
       accountId: options.accountId,
       replicas,
-      leaseTtlMs: envNumber(env, 'STRATUS_MAPPING_LEASE_TTL_MS'),
-      retryBaseMs: envNumber(env, 'STRATUS_MAPPING_RETRY_BASE_MS'),
-      throttleBaseMs: envNumber(env, 'STRATUS_MAPPING_THROTTLE_BASE_MS'),
-      maxBufferedRecords: envNumber(env, 'STRATUS_MAPPING_MAX_BUFFERED_RECORDS'),
+      invokeSlackMs: options.invokeSlackMs,
     }),
   );
 
@@ -188,12 +150,12 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     invoker,
     region: options.region,
     accountId: options.accountId,
-    defaultDeadlineSlackMs: 15_000,
+    defaultDeadlineSlackMs: options.invokeSlackMs,
     asyncIntake: createAsyncIntake(ctx, { cache, queue, watchAsync, metrics }),
   }));
   server.addService(DeadLetterServiceService, createDeadLetterService(ctx, new DeadLetters(jsm, queue), watchAsync));
   server.addService(LayerServiceService, createLayerService(ctx, layers, codeStore));
-  const routerView = new RouterView({ missedHeartbeats: options.missedHeartbeats, maxRouters: 256 });
+  const routerView = new RouterView({ missedHeartbeats: options.missedHeartbeats, maxRouters: options.maxRouters });
   server.addService(ClusterServiceService, createClusterService(ctx, { view, routers: routerView, routerId: options.routerId, replicas }));
   server.addService(TriggerServiceService, triggers.triggerService(ctx));
   server.addService(EventServiceService, triggers.eventService(ctx));
@@ -214,7 +176,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   // Readiness fails as soon as the router starts stopping, so load balancers take it out first.
   let stopRequested = false;
   const health = new HealthServer(
-    () => (stopRequested ? 'stopping' : nc.isClosed() ? 'NATS connection closed' : !watching ? 'registry watch not running' : (triggers.problem() ?? schedules.problem() ?? mappings.problem())),
+    () => (stopRequested ? 'stopping' : nc.isClosed() ? 'NATS connection closed' : (registryWatch.problem() ?? triggers.problem() ?? schedules.problem() ?? mappings.problem())),
     () => ({ routerId: options.routerId, grpcPort, agents: view.agents().length }),
     () => metrics.prometheus() + mappings.prometheus(),
   );
@@ -222,7 +184,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     tokens: options.apiTokens,
     region: options.region,
     accountId: options.accountId,
-    deadlineSlackMs: 15_000,
+    deadlineSlackMs: options.invokeSlackMs,
     maxPayloadBytes: LIMITS.maxSyncPayloadBytes,
   });
   health.serveOtherPaths(gateway.handle);
@@ -242,13 +204,13 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
       logger.info('router stopping', { signal });
       stopRequested = true;
       announcer.stop();
-      await shutdownGrpcServer(server, 10_000);
+      await shutdownGrpcServer(server, options.shutdownGraceMs);
       // Running async events finish (or are redelivered to another router after the ack wait).
-      await dispatcher.stop(10_000);
-      await Promise.all([triggers.stop(5000), schedules.stop(5000)]);
+      await dispatcher.stop(options.shutdownGraceMs);
+      await Promise.all([triggers.stop(options.eventSourceStopGraceMs), schedules.stop(options.eventSourceStopGraceMs)]);
       // Mapping batches finish (or run again on the router that takes the lease over).
-      await mappings.stop(10_000);
-      watchAbort.abort();
+      await mappings.stop(options.shutdownGraceMs);
+      await registryWatch.stop();
       await liveRoutes.stop();
       stopCluster();
       clients.close();
@@ -258,7 +220,15 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
       logger.info('router stopped');
     })());
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => void stop(signal).then(() => process.exit(0)));
+    process.once(signal, () => {
+      stop(signal).then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error('router did not stop cleanly', { signal, err });
+          process.exit(1);
+        },
+      );
+    });
   }
 }
 

@@ -1,13 +1,20 @@
 import * as os from 'node:os';
 import { StratusError } from '../sdk/core/errors';
-import type { LogLevel } from '../sdk/platform/logger';
+import { envList, envNumber, envString } from '../sdk/platform/env';
+import { parseLogLevel, type LogLevel } from '../sdk/platform/logger';
 
-/** Everything a router is configured with. main.ts builds it from the environment. */
+/** Everything a router is configured with. main.ts builds it from the environment with {@link routerOptionsFromEnv}. */
 export interface RouterOptions {
   /** Unique id of this router. Default: hostname plus a random suffix. */
   routerId: string;
   /** NATS servers. Default nats://127.0.0.1:4222. */
   natsServers: string;
+  /** NATS credentials: a token, or a user and password (STRATUS_NATS_TOKEN, STRATUS_NATS_USER, STRATUS_NATS_PASSWORD). Default none. */
+  natsToken: string | undefined;
+  natsUser: string | undefined;
+  natsPassword: string | undefined;
+  /** Longest the first NATS connection may take. Default 5000. */
+  natsConnectTimeoutMs: number;
   /** Interface the gRPC API and HTTP endpoints bind. Default 0.0.0.0. */
   host: string;
   /** host:port clients dial for this router's gRPC API, as `stratus cluster` lists it. Default: the bound host (the hostname when that is a wildcard) and gRPC port. */
@@ -34,6 +41,17 @@ export interface RouterOptions {
   clusterConcurrencyLimit: number;
   /** Function records cached for the invoke path. Default 10000. */
   functionCacheEntries: number;
+  /** Pause before a failed registry watch is opened again (the function cache is cleared and refilled then). Default 500. */
+  registryWatchRetryMs: number;
+  /** Agents this router keeps a gRPC connection to (least recently used ones are closed). Default 1024. */
+  agentClientEntries: number;
+  /** Other routers this router keeps track of for `stratus cluster`. Default 256. */
+  maxRouters: number;
+  /**
+   * Time allowed beyond a function's timeout for placement and cold start, for synchronous calls
+   * (gRPC and HTTP), async events and mapping batches alike (STRATUS_INVOKE_SLACK_MS). Default 15000.
+   */
+  invokeSlackMs: number;
   /** Replicas for streams and buckets the router creates. Default: detected at start from the NATS cluster (3 from three servers up, else 1). */
   replicas: number | undefined;
   /** Delay before the first retry of a failed async event; doubles after. Default 60000 (Lambda: ~1 min, then ~2 min). */
@@ -46,6 +64,18 @@ export interface RouterOptions {
   asyncMaxConcurrency: number;
   /** Async events of one function one router runs at once. Default 64. */
   asyncMaxConcurrencyPerFunction: number;
+  /** Longest delay after repeated throttles or platform errors of an async event. Default 300000 (Lambda's 5 min). */
+  asyncThrottleCapMs: number;
+  /** How often the router lists async consumers to find functions with events waiting. Default 1000. */
+  asyncDiscoverIntervalMs: number;
+  /** Long-poll length of one async fetch. Default 5000. */
+  asyncFetchExpiresMs: number;
+  /** A function's async worker stops after its consumer yielded nothing for this long; enqueueing or discovery starts it again. Default 300000 (5 min). */
+  asyncWorkerIdleMs: number;
+  /** Most functions with an async worker on this router at once; more are refused (and counted) until some go idle. Default 10000. */
+  asyncMaxWorkers: number;
+  /** Functions whose async counters are kept for /metrics (least recently active ones are dropped). Default 10000. */
+  asyncMetricsFunctions: number;
   /** Window in which a caller-given request id makes enqueueing idempotent. Default 600000 (10 min). */
   asyncDuplicateWindowMs: number;
   /** How long dead letters are kept. Default 14 days. */
@@ -56,9 +86,72 @@ export interface RouterOptions {
   scheduleMinPeriodMs: number;
   /** A schedule tick claimed by a router that did not finish it is taken over after this long. Default 5000. */
   scheduleTakeoverMs: number;
+  /** On shutdown: how long running gRPC calls, async events and mapping batches each get to finish. Default 10000. */
+  shutdownGraceMs: number;
+  /** On shutdown: how long subject triggers and schedules each get to finish what they run. Default 5000. */
+  eventSourceStopGraceMs: number;
+  /**
+   * Event source mapping settings from STRATUS_MAPPING_*; unset ones take MappingOptions' defaults
+   * when main.ts resolves the mapping options (with the detected replicas and {@link invokeSlackMs}).
+   * Kept as plain values here so this file, which the event source folders read, imports none of them.
+   */
+  mappings: MappingTunables;
   region: string;
   accountId: string;
   logLevel: LogLevel;
+}
+
+/** The mapping settings a router's environment may give; see MappingOptions for what each does and its default. */
+export interface MappingTunables {
+  /** STRATUS_MAPPING_LEASE_TTL_MS. */
+  leaseTtlMs?: number;
+  /** STRATUS_MAPPING_RETRY_BASE_MS. */
+  retryBaseMs?: number;
+  /** STRATUS_MAPPING_THROTTLE_BASE_MS. */
+  throttleBaseMs?: number;
+  /** STRATUS_MAPPING_MAX_BUFFERED_RECORDS. */
+  maxBufferedRecords?: number;
+}
+
+/**
+ * Reads every STRATUS_* variable the router knows (the README lists them) and resolves the
+ * options; a malformed number fails start-up, naming the variable. The router's only reader of
+ * its environment besides telemetry's OTEL_* variables.
+ */
+export function routerOptionsFromEnv(env: NodeJS.ProcessEnv): RouterOptions {
+  return resolveRouterOptions({
+    routerId: envString(env, 'STRATUS_ROUTER_ID'),
+    natsServers: envString(env, 'STRATUS_NATS_URL'),
+    natsToken: envString(env, 'STRATUS_NATS_TOKEN'),
+    natsUser: envString(env, 'STRATUS_NATS_USER'),
+    natsPassword: envString(env, 'STRATUS_NATS_PASSWORD'),
+    host: envString(env, 'STRATUS_HOST'),
+    advertiseAddress: envString(env, 'STRATUS_ADVERTISE_ADDRESS'),
+    heartbeatMs: envNumber(env, 'STRATUS_HEARTBEAT_MS'),
+    grpcPort: envNumber(env, 'STRATUS_GRPC_PORT'),
+    httpPort: envNumber(env, 'STRATUS_HTTP_PORT'),
+    apiTokens: envList(env, 'STRATUS_API_TOKENS'),
+    clusterToken: envString(env, 'STRATUS_CLUSTER_TOKEN'),
+    placementWaitMs: envNumber(env, 'STRATUS_PLACEMENT_WAIT_MS'),
+    clusterConcurrencyLimit: envNumber(env, 'STRATUS_CLUSTER_CONCURRENCY'),
+    replicas: envNumber(env, 'STRATUS_REPLICAS'),
+    invokeSlackMs: envNumber(env, 'STRATUS_INVOKE_SLACK_MS'),
+    asyncRetryBaseMs: envNumber(env, 'STRATUS_ASYNC_RETRY_BASE_MS'),
+    asyncThrottleBaseMs: envNumber(env, 'STRATUS_ASYNC_THROTTLE_BASE_MS'),
+    asyncAckWaitMs: envNumber(env, 'STRATUS_ASYNC_ACK_WAIT_MS'),
+    asyncMaxConcurrency: envNumber(env, 'STRATUS_ASYNC_MAX_CONCURRENCY'),
+    asyncMaxConcurrencyPerFunction: envNumber(env, 'STRATUS_ASYNC_MAX_CONCURRENCY_PER_FUNCTION'),
+    scheduleMinPeriodMs: envNumber(env, 'STRATUS_SCHEDULE_MIN_PERIOD_MS'),
+    scheduleTakeoverMs: envNumber(env, 'STRATUS_SCHEDULE_TAKEOVER_MS'),
+    region: envString(env, 'STRATUS_REGION'),
+    logLevel: parseLogLevel(envString(env, 'STRATUS_LOG_LEVEL')),
+    mappings: {
+      leaseTtlMs: envNumber(env, 'STRATUS_MAPPING_LEASE_TTL_MS'),
+      retryBaseMs: envNumber(env, 'STRATUS_MAPPING_RETRY_BASE_MS'),
+      throttleBaseMs: envNumber(env, 'STRATUS_MAPPING_THROTTLE_BASE_MS'),
+      maxBufferedRecords: envNumber(env, 'STRATUS_MAPPING_MAX_BUFFERED_RECORDS'),
+    },
+  });
 }
 
 /** Applies defaults and validates; the one place router options are resolved. */
@@ -69,6 +162,10 @@ export function resolveRouterOptions(input: Partial<RouterOptions>): RouterOptio
   return {
     routerId: input.routerId || `${os.hostname()}-${Math.random().toString(36).slice(2, 8)}`,
     natsServers: input.natsServers || 'nats://127.0.0.1:4222',
+    natsToken: input.natsToken || undefined,
+    natsUser: input.natsUser || undefined,
+    natsPassword: input.natsPassword || undefined,
+    natsConnectTimeoutMs: input.natsConnectTimeoutMs ?? 5000,
     host: input.host || '0.0.0.0',
     advertiseAddress: input.advertiseAddress || undefined,
     heartbeatMs: input.heartbeatMs ?? 2000,
@@ -82,21 +179,39 @@ export function resolveRouterOptions(input: Partial<RouterOptions>): RouterOptio
     throttleRetryAfterMs: input.throttleRetryAfterMs ?? 500,
     clusterConcurrencyLimit: input.clusterConcurrencyLimit ?? 1000,
     functionCacheEntries: input.functionCacheEntries ?? 10_000,
+    registryWatchRetryMs: input.registryWatchRetryMs ?? 500,
+    agentClientEntries: input.agentClientEntries ?? 1024,
+    maxRouters: input.maxRouters ?? 256,
+    invokeSlackMs: nonNegative('STRATUS_INVOKE_SLACK_MS', input.invokeSlackMs ?? 15_000),
     replicas: input.replicas,
     asyncRetryBaseMs: input.asyncRetryBaseMs ?? 60_000,
     asyncThrottleBaseMs: input.asyncThrottleBaseMs ?? 1000,
     asyncAckWaitMs: input.asyncAckWaitMs ?? 30_000,
     asyncMaxConcurrency: input.asyncMaxConcurrency ?? 256,
     asyncMaxConcurrencyPerFunction: input.asyncMaxConcurrencyPerFunction ?? 64,
+    asyncThrottleCapMs: input.asyncThrottleCapMs ?? 300_000,
+    asyncDiscoverIntervalMs: input.asyncDiscoverIntervalMs ?? 1000,
+    asyncFetchExpiresMs: input.asyncFetchExpiresMs ?? 5000,
+    asyncWorkerIdleMs: input.asyncWorkerIdleMs ?? 300_000,
+    asyncMaxWorkers: input.asyncMaxWorkers ?? 10_000,
+    asyncMetricsFunctions: input.asyncMetricsFunctions ?? 10_000,
     asyncDuplicateWindowMs: input.asyncDuplicateWindowMs ?? 600_000,
     deadLetterMaxAgeMs: input.deadLetterMaxAgeMs ?? 14 * 24 * 3600 * 1000,
     eventMaxAgeMs: input.eventMaxAgeMs ?? 24 * 3600 * 1000,
     scheduleMinPeriodMs: Math.max(1000, input.scheduleMinPeriodMs ?? 60_000),
     scheduleTakeoverMs: input.scheduleTakeoverMs ?? 5000,
+    shutdownGraceMs: input.shutdownGraceMs ?? 10_000,
+    eventSourceStopGraceMs: input.eventSourceStopGraceMs ?? 5000,
+    mappings: { ...input.mappings },
     region: input.region || 'local',
     accountId: input.accountId || '000000000000',
     logLevel: input.logLevel ?? 'info',
   };
+}
+
+function nonNegative(name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) throw new StratusError('InvalidRequest', `${name}=${value}: use a number of milliseconds, 0 or more`);
+  return value;
 }
 
 /** The gRPC address this router announces: STRATUS_ADVERTISE_ADDRESS, else the bound host (the hostname for a wildcard) and port. */

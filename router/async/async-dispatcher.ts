@@ -25,6 +25,13 @@ export interface AsyncDispatcherOptions {
   discoverIntervalMs: number;
   /** Long-poll length of one fetch. */
   fetchExpiresMs: number;
+  /**
+   * A function's worker stops after its consumer yielded nothing (and none of its events ran) for
+   * this long; {@link AsyncDispatcher.watch} or discovery starts it again.
+   */
+  workerIdleMs: number;
+  /** Most functions with a worker at once; watches past it are refused, counted and logged until some go idle. */
+  maxWorkers: number;
   /** Most events of one function this router runs at once (reserved concurrency lowers it); the adaptive window moves below it. */
   maxConcurrencyPerFunction: number;
   /** Most async events this router runs at once. */
@@ -35,11 +42,46 @@ export interface AsyncDispatcherOptions {
   retryBaseMs: number;
   /** First delay after a throttle or platform error; doubles up to throttleCapMs (Lambda: 1 s to 5 min). */
   throttleBaseMs: number;
+  /** Longest delay after repeated throttles or platform errors. */
   throttleCapMs: number;
   /** Time allowed beyond the function timeout for placement and cold start. */
   invokeSlackMs: number;
   region: string;
   accountId: string;
+}
+
+/** What discovery needs to know of a consumer: its name and whether it holds events. */
+export interface ConsumerSummary {
+  name: string;
+  /** Events not yet delivered. */
+  pending: number;
+  /** Events delivered and not acknowledged: running somewhere, put back with a delay, or held by a router that died. */
+  ackPending: number;
+}
+
+/**
+ * The function whose worker discovery should start for a consumer, or undefined. Only consumers
+ * holding events count: an idle function's worker has stopped on purpose, and a function with
+ * events waiting — including ones put back with a delay or left by a router that died — needs a
+ * worker somewhere, so every router starts one for it (that is the no-loss guarantee for events
+ * enqueued while no worker ran).
+ */
+export function discoveredFunction(consumer: ConsumerSummary): string | undefined {
+  if (!consumer.name.startsWith('async-')) return undefined;
+  if (consumer.pending <= 0 && consumer.ackPending <= 0) return undefined;
+  return consumer.name.slice('async-'.length);
+}
+
+/** Whether a worker has been idle long enough to stop: nothing of it running and nothing yielded or watched for `idleMs`. */
+export function workerExpired(worker: { running: number; lastActiveMs: number }, nowMs: number, idleMs: number): boolean {
+  return worker.running === 0 && nowMs - worker.lastActiveMs >= idleMs;
+}
+
+/** One function's pull loop: its promise, and when it last had something to do. */
+interface Worker {
+  done: Promise<void>;
+  lastActiveMs: number;
+  running: number;
 }
 
 /** Dependencies of the dispatcher; main.ts wires them. */
@@ -71,64 +113,103 @@ export interface AsyncDispatcherDeps {
  * connection is drained on shutdown, so acks of finished events are flushed before it closes.
  */
 export class AsyncDispatcher {
-  private readonly workers = new Map<string, Promise<void>>();
+  private readonly workers = new Map<string, Worker>();
   private readonly fetches = new Set<{ stop(): void }>();
   private readonly slotWaiters = new Set<() => void>();
   private inflight = 0;
   private running = false;
   private discoverTimer: NodeJS.Timeout | undefined;
+  /** The discovery pass in flight: one at a time, and stop waits for it. */
+  private discovering: Promise<void> | undefined;
   private idle: (() => void) | undefined;
+  private stopping: Promise<void> | undefined;
+  /** Watches refused because `maxWorkers` functions had a worker already. */
+  droppedWatches = 0;
 
   constructor(
     private readonly deps: AsyncDispatcherDeps,
     private readonly options: AsyncDispatcherOptions,
   ) {}
 
+  /** Functions with a worker now. */
+  get workerCount(): number {
+    return this.workers.size;
+  }
+
   /** Starts discovering function consumers and pulling their events. */
   start(): void {
+    if (this.running || this.stopping) return;
     this.running = true;
-    const discover = (): void => void this.discover().catch((err: unknown) => this.deps.logger.warn('async consumer discovery failed', { err: toStratusError(err) }));
-    discover();
-    this.discoverTimer = setInterval(discover, this.options.discoverIntervalMs);
+    this.discoverSoon();
+    this.discoverTimer = setInterval(() => this.discoverSoon(), this.options.discoverIntervalMs);
     this.discoverTimer.unref();
   }
 
-  /** Starts pulling a function's events now (called when this router enqueues for it). */
+  /** Starts pulling a function's events now (called when this router enqueues for it), or keeps its worker from going idle. */
   watch(functionName: string): void {
-    if (!this.running || this.workers.has(functionName)) return;
-    const worker = this.work(functionName).catch((err: unknown) => this.deps.logger.error('async worker stopped', { fn: functionName, err: toStratusError(err) }));
-    this.workers.set(
-      functionName,
-      worker.finally(() => this.workers.delete(functionName)),
-    );
+    if (!this.running) return;
+    const held = this.workers.get(functionName);
+    if (held) {
+      held.lastActiveMs = Date.now();
+      return;
+    }
+    if (this.workers.size >= this.options.maxWorkers) {
+      // Discovery tries again each interval while the function has events, so nothing is lost; it waits.
+      this.droppedWatches += 1;
+      if (this.droppedWatches === 1 || this.droppedWatches % 1000 === 0) {
+        this.deps.logger.warn('async workers at their limit; function waits until another goes idle', { fn: functionName, maxWorkers: this.options.maxWorkers, dropped: this.droppedWatches });
+      }
+      return;
+    }
+    const worker: Worker = { done: Promise.resolve(), lastActiveMs: Date.now(), running: 0 };
+    worker.done = this.work(functionName, worker)
+      .catch((err: unknown) => this.deps.logger.error('async worker stopped', { fn: functionName, err: toStratusError(err) }))
+      .finally(() => {
+        // An idle worker removed itself already, and a new one may hold the name by now.
+        if (this.workers.get(functionName) === worker) this.workers.delete(functionName);
+      });
+    this.workers.set(functionName, worker);
   }
 
-  /** Stops pulling and waits (up to `graceMs`) for running events; unfinished ones are redelivered later. */
-  async stop(graceMs: number): Promise<void> {
+  /**
+   * Stops pulling and waits (up to `graceMs`) for running events and the workers' loops;
+   * unfinished events are redelivered later. Every call returns the same promise.
+   */
+  stop(graceMs: number): Promise<void> {
+    this.stopping ??= this.shutdown(graceMs);
+    return this.stopping;
+  }
+
+  private async shutdown(graceMs: number): Promise<void> {
     this.running = false;
     clearInterval(this.discoverTimer);
     for (const f of this.fetches) f.stop();
     for (const w of this.slotWaiters) w();
-    if (this.inflight > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, graceMs);
-        this.idle = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    const eventsDone = this.inflight > 0 ? new Promise<void>((resolve) => (this.idle = resolve)) : Promise.resolve();
+    const loopsDone = Promise.all([...this.workers.values()].map((w) => w.done));
+    await Promise.race([graceOver, Promise.all([eventsDone, loopsDone, this.discovering])]);
+    clearTimeout(timer);
+  }
+
+  /** Runs a discovery pass unless one is still running (a slow listing must not pile up passes). */
+  private discoverSoon(): void {
+    if (!this.running || this.discovering) return;
+    this.discovering = this.discover()
+      .catch((err: unknown) => this.deps.logger.warn('async consumer discovery failed', { err: toStratusError(err) }))
+      .finally(() => (this.discovering = undefined));
   }
 
   private async discover(): Promise<void> {
     const lister = this.deps.jsm.consumers.list(STREAMS.async);
     for await (const info of lister) {
-      const name = info.config.durable_name ?? info.name;
-      if (name.startsWith('async-')) this.watch(name.slice('async-'.length));
+      const fn = discoveredFunction({ name: info.config.durable_name ?? info.name, pending: info.num_pending, ackPending: info.num_ack_pending });
+      if (fn !== undefined) this.watch(fn);
     }
   }
 
-  private async work(fn: string): Promise<void> {
+  private async work(fn: string, worker: Worker): Promise<void> {
     const consumer: Consumer = await this.deps.js.consumers.get(STREAMS.async, asyncConsumerName(fn));
     const limiter = new AdaptiveLimit({ initial: INITIAL_WINDOW, max: this.options.maxConcurrencyPerFunction });
     let local = 0;
@@ -136,6 +217,13 @@ export class AsyncDispatcher {
     // Called when an event's invocation returned (throttled and deferred events are not work done).
     const ran = (): void => limiter.record(performance.now(), local, this.refillAt(limiter.limit, local));
     while (this.running) {
+      worker.running = local;
+      if (workerExpired(worker, Date.now(), this.options.workerIdleMs)) {
+        // Leave the map in the same turn as the decision: a watch from now on starts a new worker.
+        this.workers.delete(fn);
+        this.deps.logger.debug('async worker idle; stopped', { fn, idleMs: this.options.workerIdleMs });
+        return;
+      }
       const record = await this.deps.cache.get(fn).catch(() => undefined);
       const reserved = record?.config.reservedConcurrency;
       limiter.setMax(reserved === undefined || reserved === 0 ? this.options.maxConcurrencyPerFunction : Math.min(reserved, this.options.maxConcurrencyPerFunction));
@@ -152,19 +240,27 @@ export class AsyncDispatcher {
       }
       const batch = await consumer.fetch({ max_messages: room, expires: this.options.fetchExpiresMs });
       this.fetches.add(batch);
+      // Stopped while the pull was being set up: end it now instead of after its long poll.
+      if (!this.running) batch.stop();
       try {
         for await (const msg of batch) {
           local += 1;
           this.inflight += 1;
-          void this.handle(fn, msg, ran).finally(() => {
-            local -= 1;
-            this.inflight -= 1;
-            for (const w of [...this.slotWaiters]) {
-              this.slotWaiters.delete(w);
-              w();
-            }
-            if (this.inflight === 0) this.idle?.();
-          });
+          worker.lastActiveMs = Date.now();
+          this.handle(fn, msg, ran)
+            .finally(() => {
+              local -= 1;
+              this.inflight -= 1;
+              worker.running = local;
+              worker.lastActiveMs = Date.now();
+              for (const w of [...this.slotWaiters]) {
+                this.slotWaiters.delete(w);
+                w();
+              }
+              if (this.inflight === 0) this.idle?.();
+            })
+            // handle stores every outcome itself; what reaches here is a bug, and the event is redelivered after the ack wait.
+            .catch((err: unknown) => this.deps.logger.error('async event handling failed; it will be redelivered', { fn, seq: msg.seq, err: toStratusError(err) }));
         }
       } finally {
         this.fetches.delete(batch);
