@@ -1,19 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { JetStreamManager, StoredMsg } from '@nats-io/jetstream';
 import { StratusError } from '../../sdk/core/errors';
+import type { DeadLetterFields } from '../../sdk/core/dead-letter';
 import { viaNats } from '../../sdk/platform/nats-errors';
 import { deadLetterSubject, HEADERS, STREAMS } from '../../sdk/platform/nats-layout';
 import type { AsyncQueue } from './async-queue';
 
 /** One dead letter, decoded. */
-export interface DeadLetterEntry {
-  sequence: number;
-  functionName: string;
-  requestId: string;
-  condition: string;
-  approximateInvokeCount: number;
-  errorType: string;
-  errorMessage: string;
+export interface DeadLetterEntry extends DeadLetterFields {
   timeMs: number;
   record: Buffer;
   /** The original event, as the record carries it. */

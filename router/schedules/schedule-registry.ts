@@ -5,20 +5,11 @@ import { viaNats } from '../../sdk/platform/nats-errors';
 import { casWrite, decodeRecord, listRecords } from '../../sdk/platform/kv-records';
 import type { Logger } from '../../sdk/platform/logger';
 import { KvMirror } from '../../sdk/platform/kv-mirror';
-import type { MissedTicksPolicy } from '../../sdk/core/schedule-config';
+import type { ScheduleDefinition } from '../../sdk/core/schedule-config';
 import type { ScheduleState } from './tick-plan';
 
 /** A schedule and its firing state. Only the state changes after creation. */
-export interface ScheduleRecord {
-  id: string;
-  functionName: string;
-  /** As the user wrote it: rate(...), cron(...) or five cron fields. */
-  expression: string;
-  /** IANA time zone for cron forms; empty: UTC. */
-  timezone: string;
-  /** Payload template; empty: EventBridge's Scheduled Event. */
-  payload: string;
-  missedTicks: MissedTicksPolicy;
+export interface ScheduleRecord extends ScheduleDefinition {
   /** Also the anchor of rate ticks. */
   createdMs: number;
   state: ScheduleState;

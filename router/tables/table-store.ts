@@ -5,16 +5,9 @@ import { StratusError } from '../../sdk/core/errors';
 import { natsFailure, viaNats } from '../../sdk/platform/nats-errors';
 import { isRevisionConflict } from '../../sdk/platform/kv-records';
 import { validateItemKey, validateStoreName } from '../../sdk/core/mapping-config';
+import type { TableInfo } from '../../sdk/core/table-config';
 
-/** A table as the API shows it. */
-export interface TableInfo {
-  name: string;
-  history: number;
-  stream: string;
-  items: number;
-  bytes: number;
-  description: string;
-}
+export type { TableInfo };
 
 /** One item read from a table. */
 export interface TableItem {

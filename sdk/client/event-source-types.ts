@@ -1,5 +1,5 @@
 /** Event source types the SDK returns and takes: subject triggers, published events, schedules. */
-import type { MissedTicksPolicy } from '../core/schedule-config';
+import type { MissedTicksPolicy, ScheduleDefinition } from '../core/schedule-config';
 
 export type { MissedTicksPolicy } from '../core/schedule-config';
 
@@ -47,16 +47,7 @@ export interface PublishResult {
 }
 
 /** A schedule. */
-export interface ScheduleInfo {
-  id: string;
-  functionName: string;
-  /** `rate(5 minutes)`, `cron(0 12 * * ? *)` or five cron fields. */
-  expression: string;
-  /** IANA time zone of cron expressions; empty means UTC. */
-  timezone: string;
-  /** Payload template; empty: EventBridge's Scheduled Event. */
-  payload: string;
-  missedTicks: MissedTicksPolicy;
+export interface ScheduleInfo extends ScheduleDefinition {
   created: Date;
   /** The last tick fired or skipped. */
   lastTick?: Date;

@@ -1,18 +1,9 @@
 import type { BucketServiceClient, Bucket as BucketPb, GetObjectResponse, ListBucketsResponse, ListObjectsResponse, StoredObject as StoredObjectPb } from '../../proto/gen/stratus/v1/buckets';
 import type { Item as ItemPb, ListTablesResponse, PutItemResponse, Table as TablePb, TableServiceClient } from '../../proto/gen/stratus/v1/tables';
+import type { TableInfo } from '../core/table-config';
 import type { UnaryCaller } from './router-transport';
 
-/** A table: a JetStream KV bucket whose changes can trigger functions. */
-export interface TableInfo {
-  name: string;
-  /** Revisions kept per key (the previous value of a change comes from them). */
-  history: number;
-  /** The stream underneath (KV_<name>): any NATS client can use the bucket directly. */
-  stream: string;
-  items: number;
-  bytes: number;
-  description: string;
-}
+export type { TableInfo };
 
 /** An item read from a table. */
 export interface TableItem {

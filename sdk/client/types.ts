@@ -1,4 +1,5 @@
 import type { CodeRef, FunctionConfigPatch, FunctionRecord } from '../core/function-config';
+import type { DeadLetterFields } from '../core/dead-letter';
 
 /** A function as the API returns it. */
 export type FunctionInfo = FunctionRecord;
@@ -108,16 +109,7 @@ export interface ClusterInfo {
 }
 
 /** An async event that failed for good, with Lambda's invocation record. */
-export interface DeadLetterInfo {
-  /** Its id in the dead-letter stream. */
-  sequence: number;
-  functionName: string;
-  requestId: string;
-  /** "RetriesExhausted", "EventAgeExceeded", "FunctionNotFound", "ConcurrencyZero". */
-  condition: string;
-  approximateInvokeCount: number;
-  errorType: string;
-  errorMessage: string;
+export interface DeadLetterInfo extends DeadLetterFields {
   time: Date;
   /** The invocation record: requestContext, requestPayload, responseContext, responsePayload. */
   record: unknown;

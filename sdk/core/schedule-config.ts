@@ -13,3 +13,16 @@ export function parseMissedTicks(value: string | undefined): MissedTicksPolicy {
   if (!found) throw new StratusError('InvalidRequest', `missed-ticks policy '${value}': use ${MISSED_TICKS_POLICIES.join(' or ')}`);
   return found;
 }
+
+/** What a schedule is, as its creator defined it: the same on server and client, which each add their time and state fields. */
+export interface ScheduleDefinition {
+  id: string;
+  functionName: string;
+  /** As the user wrote it: `rate(5 minutes)`, `cron(0 12 * * ? *)` or five cron fields. */
+  expression: string;
+  /** IANA time zone of cron expressions; empty means UTC. */
+  timezone: string;
+  /** Payload template; empty: EventBridge's Scheduled Event. */
+  payload: string;
+  missedTicks: MissedTicksPolicy;
+}
