@@ -4,9 +4,7 @@ import type { Tracer } from '@opentelemetry/api';
 import type { ScheduleServiceServer } from '../../proto/gen/stratus/v1/schedules';
 import type { Logger } from '../../sdk/platform/logger';
 import { BUCKETS } from '../../sdk/platform/nats-layout';
-import type { AsyncMetrics } from '../async/async-metrics';
-import type { AsyncQueue } from '../async/async-queue';
-import type { FunctionCache } from '../functions/function-cache';
+import type { AsyncIntakeDeps } from '../async/async-intake';
 import type { HandlerContext } from '../grpc-handler';
 import type { RouterOptions } from '../router-options';
 import { ScheduleManager } from './schedule-manager';
@@ -14,13 +12,9 @@ import { ScheduleRegistry } from './schedule-registry';
 import { createScheduleService } from './schedule-service';
 import { Scheduler } from './scheduler';
 
-/** What schedules need from the router. */
-export interface SchedulesDeps {
+/** What schedules need from the router: what accepting async events needs, plus these. */
+export interface SchedulesDeps extends AsyncIntakeDeps {
   nc: NatsConnection;
-  queue: AsyncQueue;
-  cache: FunctionCache;
-  watchAsync: (functionName: string) => void;
-  metrics: AsyncMetrics;
   tracer: Tracer;
   logger: Logger;
 }

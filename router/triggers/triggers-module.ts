@@ -5,9 +5,7 @@ import type { Tracer } from '@opentelemetry/api';
 import type { EventServiceServer, TriggerServiceServer } from '../../proto/gen/stratus/v1/triggers';
 import type { Logger } from '../../sdk/platform/logger';
 import { BUCKETS } from '../../sdk/platform/nats-layout';
-import type { AsyncMetrics } from '../async/async-metrics';
-import type { AsyncQueue } from '../async/async-queue';
-import type { FunctionCache } from '../functions/function-cache';
+import type { AsyncIntakeDeps } from '../async/async-intake';
 import type { HandlerContext } from '../grpc-handler';
 import type { RouterOptions } from '../router-options';
 import { EventPublisher } from './event-publisher';
@@ -17,15 +15,11 @@ import { TriggerManager } from './trigger-manager';
 import { TriggerRegistry } from './trigger-registry';
 import { createEventService, createTriggerService } from './trigger-service';
 
-/** What subject triggers need from the router. */
-export interface TriggersDeps {
+/** What subject triggers need from the router: what accepting async events needs, plus these. */
+export interface TriggersDeps extends AsyncIntakeDeps {
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
-  queue: AsyncQueue;
-  cache: FunctionCache;
-  watchAsync: (functionName: string) => void;
-  metrics: AsyncMetrics;
   tracer: Tracer;
   logger: Logger;
 }
