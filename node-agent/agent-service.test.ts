@@ -117,6 +117,30 @@ test('agent service drops the answer of an invocation the router cancelled', asy
   stream.end();
 });
 
+test('agent service aborts the signal of an invocation the router cancelled, and only that one', async () => {
+  const fn = record('fn', 'rev-1');
+  const { stream } = open();
+  stream.write({ callId: 1, frame: { $case: 'invoke', value: request('a', fn) } });
+  stream.write({ callId: 2, frame: { $case: 'invoke', value: request('b', fn) } });
+  await until(() => held.length === 2);
+  expect(held.map((h) => h.inv.signal?.aborted)).toEqual([false, false]);
+  stream.write({ callId: 1, frame: { $case: 'cancel', value: {} } });
+  await until(() => held[0]!.inv.signal?.aborted === true);
+  expect(held[1]!.inv.signal?.aborted).toBe(false);
+  for (const h of held) h.release(completed(Buffer.alloc(0)));
+  stream.end();
+});
+
+test('agent service passes the router\'s deadline to the agent unchanged', async () => {
+  const { stream } = open();
+  const req = request('a', record('fn', 'rev-1'));
+  stream.write({ callId: 1, frame: { $case: 'invoke', value: req } });
+  await until(() => held.length === 1);
+  expect(held[0]!.inv.deadlineMs).toBe(req.deadlineMs);
+  held[0]!.release(completed(Buffer.alloc(0)));
+  stream.end();
+});
+
 test('agent service decodes each distinct function spec once and tells revisions apart', async () => {
   const { stream } = open();
   stream.write({ callId: 1, frame: { $case: 'invoke', value: request('a', record('fn', 'rev-1')) } });

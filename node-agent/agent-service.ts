@@ -59,8 +59,10 @@ function toResponse(outcome: AgentOutcome, tailLogs: boolean): AgentInvokeRespon
 /**
  * The agent's gRPC face for routers. Each router keeps one session (a bidirectional stream)
  * open, authenticated once with the cluster token, and multiplexes invocations on it; answers go
- * back tagged with the router's call id. A cancel frame means no answer is wanted: the
- * invocation itself runs on and ends as it would have (the instance's own timeout still applies).
+ * back tagged with the router's call id. A cancel frame (the caller went away, or its deadline
+ * passed) cancels the invocation: no answer is sent, an invocation still waiting for its instance
+ * is not run, and a running one has its instance killed as on a timeout — code that has started
+ * cannot be un-run, only stopped. A session that ends cancels nothing; its answers are dropped.
  */
 export class AgentService {
   private readonly sessions = new Set<Session>();
@@ -96,21 +98,27 @@ export class AgentService {
       return;
     }
     this.sessions.add(call);
-    /** Invocations running for this session, by call id; a cancelled one is removed. */
-    const live = new Set<number>();
+    /** Invocations running for this session, by call id, with the way to cancel each; a cancelled one is removed. */
+    const live = new Map<number, AbortController>();
     const closeSession = (): void => {
       this.sessions.delete(call);
+      // A lost session is not a cancel: what runs finishes as before (an async retry may depend on it).
       live.clear();
     };
     call.on('data', (frame: AgentSessionRequest) => {
       const f = frame.frame;
       if (f?.$case === 'invoke') {
-        live.add(frame.callId);
-        void this.run(f.value).then((response) => {
-          if (!live.delete(frame.callId) || !this.sessions.has(call)) return;
-          call.write({ callId: frame.callId, frame: { $case: 'response', value: response } });
-        });
+        const controller = new AbortController();
+        live.set(frame.callId, controller);
+        this.run(f.value, controller.signal)
+          .then((response) => {
+            if (!live.delete(frame.callId) || !this.sessions.has(call)) return;
+            call.write({ callId: frame.callId, frame: { $case: 'response', value: response } });
+          })
+          // run() never rejects; this is a write onto a stream that broke meanwhile. The router sees the session fail.
+          .catch((err: unknown) => this.options.logger.warn('could not send an invocation\'s answer', { callId: frame.callId, error: (err as Error).message }));
       } else if (f?.$case === 'cancel') {
+        live.get(frame.callId)?.abort();
         live.delete(frame.callId);
       }
     });
@@ -125,7 +133,7 @@ export class AgentService {
   }
 
   /** Runs one invocation under a server span that continues the router's trace; never throws. */
-  private run(req: AgentInvokeRequest): Promise<AgentInvokeResponse> {
+  private run(req: AgentInvokeRequest, signal: AbortSignal): Promise<AgentInvokeResponse> {
     const { tracer, agent, logger } = this.options;
     const parent = propagation.extract(context.active(), { traceparent: req.traceparent || undefined, tracestate: req.tracestate || undefined });
     return context.with(parent, () =>
@@ -141,6 +149,7 @@ export class AgentService {
             deadlineMs: req.deadlineMs,
             invokedFunctionArn: req.invokedFunctionArn,
             clientContext: req.clientContext || undefined,
+            signal,
           });
           span.setAttribute('stratus.outcome', outcome.kind);
           return toResponse(outcome, req.tailLogs);

@@ -1,16 +1,15 @@
-import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Tracer } from '@opentelemetry/api';
-import { SpanStatusCode } from '@opentelemetry/api';
+import { StratusError } from '../sdk/core/errors';
 import { functionArn, type FunctionRecord } from '../sdk/core/function-config';
 import type { Logger } from '../sdk/platform/logger';
 import { toTraceparent, toXrayTraceHeader } from '../sdk/core/trace-context';
 import type { CodeCache } from './instances/code-cache';
-import type { Instance, StartOutcome } from './instances/instance';
+import type { Instance } from './instances/instance';
 import type { InstancePool } from './instances/instance-pool';
 import { billedDuration, endLine, LogTail, reportLine, startLine } from './runtime-api/log-tail';
 import type { LayerStack } from './instances/layer-stack';
-import { planLaunch } from './instances/runtime-launch';
+import { InstanceStarter } from './instances/instance-starter';
 import type { SandboxProvider } from './sandbox/instance-sandbox';
 
 /** One invocation as the router hands it to an agent. */
@@ -18,8 +17,13 @@ export interface AgentInvocation {
   requestId: string;
   record: FunctionRecord;
   payload: Buffer;
-  /** Absolute deadline of the caller, epoch ms; the function's own timeout still applies. */
+  /**
+   * Absolute deadline of the caller, epoch ms; 0 when there is none. The function runs until the
+   * earlier of this and its own timeout (counted from when its event is handed over).
+   */
   deadlineMs: number;
+  /** Aborts when the caller went away: a waiting invocation is not run, a running one's instance is killed. */
+  signal?: AbortSignal;
   invokedFunctionArn?: string;
   clientContext?: string;
 }
@@ -68,11 +72,20 @@ export class Agent {
   private inflight = 0;
   private idleWaiters: Array<() => void> = [];
 
-  constructor(private readonly deps: AgentDeps) {}
+  private readonly starter: InstanceStarter;
 
-  /** Runs one invocation, or refuses it before anything started. */
+  constructor(private readonly deps: AgentDeps) {
+    this.starter = new InstanceStarter(deps);
+  }
+
+  /**
+   * Runs one invocation, or refuses it before anything started. Rejects with Timeout when the
+   * caller's deadline passed before its event could be handed over, and with Cancelled when the
+   * caller aborted first; nothing ran then.
+   */
   async invoke(inv: AgentInvocation): Promise<AgentOutcome> {
     if (this.lifecycle !== 'running') return { kind: 'refused', reason: 'Draining', message: 'agent is draining' };
+    checkCaller(inv, 'an instance was chosen');
     const { pool } = this.deps;
     const warm = pool.takeIdle(inv.record);
     const instance = warm ?? pool.admit(inv.record);
@@ -101,10 +114,17 @@ export class Agent {
     let initDurationMs: number | undefined;
     if (cold) {
       // Failing to fetch code or plan the launch is the platform's error, not the function's.
-      const started = await this.startInstance(instance, record).catch((err: unknown) => {
+      // A cancel during the start stops the half-started instance; its start then resolves failed or rejects.
+      const onAbort = (): void => this.deps.pool.remove(instance);
+      inv.signal?.addEventListener('abort', onAbort, { once: true });
+      const started = await this.starter.start(instance, record, inv.signal).catch((err: unknown) => {
         this.deps.pool.remove(instance);
         throw err;
-      });
+      }).finally(() => inv.signal?.removeEventListener('abort', onAbort));
+      if (inv.signal?.aborted) {
+        this.deps.pool.remove(instance);
+        throw new StratusError('Cancelled', 'the caller cancelled the invocation while its instance was starting');
+      }
       if (started.kind === 'failed') {
         this.deps.pool.remove(instance);
         // Lambda hands an init failure to the invocation that triggered it, as a function error.
@@ -124,7 +144,12 @@ export class Agent {
       }
       initDurationMs = started.initDurationMs;
     }
+    // A cold start takes time of its own; the instance it left is ready and stays in the pool.
+    if (cold) checkCaller(inv, 'the instance had started');
     const timeoutMs = record.config.timeoutSeconds * 1000;
+    const now = Date.now();
+    // Lambda's own deadline, cut short by the caller's: past it the caller is gone, so the instance is killed as on a timeout.
+    const deadlineMs = inv.deadlineMs > 0 ? Math.min(inv.deadlineMs, now + timeoutMs) : now + timeoutMs;
     const begin = performance.now();
     tail.push(startLine(inv.requestId, record.version));
     const outcome = await this.deps.tracer.startActiveSpan('stratus.function.invoke', async (span) => {
@@ -135,14 +160,14 @@ export class Agent {
           {
             requestId: inv.requestId,
             payload: inv.payload,
-            deadlineMs: Date.now() + timeoutMs,
+            deadlineMs,
             invokedFunctionArn: inv.invokedFunctionArn || functionArn(this.deps.region, this.deps.accountId, record.config.name),
             clientContext: inv.clientContext,
             // The function's own spans become children of this invocation span.
             traceparent: toTraceparent(span.spanContext()),
             xrayTraceId: toXrayTraceHeader(span.spanContext()),
           },
-          timeoutMs,
+          { timeoutMs, killAfterMs: deadlineMs - now, signal: inv.signal },
           tail,
         );
       } finally {
@@ -164,94 +189,12 @@ export class Agent {
     const r = outcome.report;
     return { ...base, payload: r.body, functionError: { errorType: r.errorType, errorMessage: r.errorMessage, stackTrace: r.stackTrace } };
   }
+}
 
-  private async startInstance(
-    instance: Instance,
-    record: FunctionRecord,
-  ): Promise<StartOutcome> {
-    return this.deps.tracer.startActiveSpan('stratus.instance.start', async (span) => {
-      span.setAttribute('faas.name', record.config.name);
-      span.setAttribute('stratus.runtime', record.runtime);
-      try {
-        const codeDir = await this.deps.codeCache.ensure(record.code);
-        const layersDir = await this.deps.layerStack.ensure(record.layers);
-        const standby = this.deps.pool.claimStandby(instance);
-        // A pre-started runtime: its sandbox takes this function's code, layers and limits (while the Runtime API starts listening), then its environment.
-        const assigning = standby?.sandbox?.assign(record, codeDir, layersDir).then(
-          () => true,
-          (err: unknown) => {
-            this.deps.logger.warn('could not hand a pre-started runtime its function; starting a new one', { function: record.config.name, error: (err as Error).message });
-            void standby.discard();
-            return false;
-          },
-        );
-        const runtimeApi = await instance.listen().catch(async (err: unknown) => {
-          if (standby && (await assigning)) void standby.discard();
-          throw err;
-        });
-        if (standby?.sandbox && assigning) {
-          // One that died waiting (after it was taken) is the platform's loss, not this function's init error.
-          if ((await assigning) && standby.alive()) {
-            span.setAttribute('stratus.prestarted', true);
-            const { env } = planLaunch({ record, instanceId: instance.id, paths: standby.sandbox.paths, hostCodeDir: codeDir, hostLayersDir: layersDir, runtimeApi, region: this.deps.region, nodeBinary: this.deps.nodeBinary, pythonBinary: this.deps.pythonBinary });
-            const started = await instance.adopt(standby, env, this.deps.initTimeoutMs);
-            if (started.kind === 'failed') span.setStatus({ code: SpanStatusCode.ERROR, message: started.report.errorType });
-            return started;
-          }
-          void standby.discard();
-        } else if (standby) {
-          void standby.discard();
-        }
-        const runtimeChannel = await this.listenChannel(instance, record);
-        const sandbox = await this.deps.sandboxes.create({ instanceId: instance.id, record, codeDir, layersDir, runtimesDir: this.deps.runtimesDir });
-        if (sandbox.runtimeApiSocket) await instance.listenUnix(sandbox.runtimeApiSocket);
-        let plan;
-        try {
-          plan = planLaunch({
-            record,
-            instanceId: instance.id,
-            paths: sandbox.paths,
-            hostCodeDir: codeDir,
-            hostLayersDir: layersDir,
-            runtimeApi,
-            runtimeChannel,
-            region: this.deps.region,
-            nodeBinary: this.deps.nodeBinary,
-            pythonBinary: this.deps.pythonBinary,
-          });
-        } catch (err) {
-          await sandbox.release();
-          throw err;
-        }
-        const started = await instance.start(plan, sandbox, this.deps.initTimeoutMs);
-        if (started.kind === 'failed') span.setStatus({ code: SpanStatusCode.ERROR, message: started.report.errorType });
-        return started;
-      } catch (err) {
-        span.recordException(err as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR });
-        throw err;
-      } finally {
-        span.end();
-      }
-    });
-  }
-
-  /**
-   * Serves a Node.js instance's Runtime API on an abstract Unix socket as well: the built-in
-   * runtime opens its frame channel there, which costs less per frame than loopback TCP. Abstract
-   * names belong to the network namespace, so an instance without network keeps to TCP through its
-   * relay; the name is random, so only the instance it is handed to can find it. Undefined when the
-   * socket cannot be made (the runtime then uses TCP).
-   */
-  private async listenChannel(instance: Instance, record: FunctionRecord): Promise<string | undefined> {
-    if (record.runtime !== 'nodejs' || record.config.networkDisabled || process.platform !== 'linux') return undefined;
-    const name = `stratus-rt-${randomBytes(12).toString('hex')}`;
-    try {
-      await instance.listenUnix(`\0${name}`);
-      return `@${name}`;
-    } catch (err) {
-      this.deps.logger.warn('could not open the abstract Runtime API socket; the instance uses loopback TCP', { error: (err as Error).message });
-      return undefined;
-    }
+/** Throws when nothing should be started for `inv` any more: the caller aborted, or its deadline passed. */
+function checkCaller(inv: AgentInvocation, before: string): void {
+  if (inv.signal?.aborted) throw new StratusError('Cancelled', `the caller cancelled the invocation before ${before}`);
+  if (inv.deadlineMs > 0 && inv.deadlineMs <= Date.now()) {
+    throw new StratusError('Timeout', `the caller's deadline passed before ${before}: nothing ran; give the call a longer timeout`);
   }
 }

@@ -112,12 +112,13 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     maxInstances: options.maxInstances,
     idleTimeoutMs: options.idleTimeoutMs,
     memoryCheckMs: options.memoryCheckMs,
+    logger,
     onChange: () => heartbeat?.poke(),
     logSink: options.echoFunctionLogs
       ? (line, requestId) => process.stdout.write(`${JSON.stringify({ requestId, line })}\n`)
       : () => undefined,
   });
-  const codeCache = new CodeCache(codeStore, { dir: codeDir, maxBytes: options.codeCacheBytes, inUse: (sha) => pool.usesCode(sha) });
+  const codeCache = new CodeCache(codeStore, { dir: codeDir, maxBytes: options.codeCacheBytes, inUse: (sha) => pool.usesCode(sha), logger });
   const agent = new Agent({
     pool,
     codeCache,
@@ -188,7 +189,16 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
       logger.info('agent stopped');
     })());
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => void stop(signal).then(() => process.exit(0)));
+    process.once(signal, () => {
+      stop(signal).then(
+        () => process.exit(0),
+        (err: unknown) => {
+          // A shutdown step failed: say which, and still exit (non-zero, so supervisors notice).
+          logger.error('agent stop failed', { signal, error: (err as Error).message });
+          process.exit(1);
+        },
+      );
+    });
   }
 }
 

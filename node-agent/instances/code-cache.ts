@@ -6,6 +6,7 @@ import { extractBundle } from '../../sdk/platform/bundle';
 import type { CodeStore } from '../../sdk/platform/code-store';
 import type { CodeRef } from '../../sdk/core/function-config';
 import { LIMITS } from '../../sdk/core/limits';
+import type { Logger } from '../../sdk/platform/logger';
 
 /** Options for {@link CodeCache}. */
 export interface CodeCacheOptions {
@@ -15,6 +16,8 @@ export interface CodeCacheOptions {
   maxBytes: number;
   /** Whether a bundle is in use by a live instance; such a bundle is never removed. */
   inUse: (sha256: string) => boolean;
+  /** Where failures to remove an evicted bundle are reported (the folder is then left behind). */
+  logger: Logger;
 }
 
 /**
@@ -34,7 +37,11 @@ export class CodeCache {
       sizeCalculation: (_dir, sha) => Math.max(1, this.sizes.get(sha) ?? 1),
       dispose: (dir, sha) => {
         this.sizes.delete(sha);
-        if (!this.options.inUse(sha)) void fs.rm(dir, { recursive: true, force: true });
+        if (!this.options.inUse(sha)) {
+          fs.rm(dir, { recursive: true, force: true }).catch((err: unknown) =>
+            this.options.logger.warn('could not remove an evicted code bundle', { dir, error: (err as Error).message }),
+          );
+        }
       },
     });
   }

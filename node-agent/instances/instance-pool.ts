@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FunctionRecord } from '../../sdk/core/function-config';
 import type { WarmCount } from '../../sdk/platform/heartbeat';
+import type { Logger } from '../../sdk/platform/logger';
 import { Instance, type LogSink } from './instance';
 import type { PrestartPool, Standby } from './prestart-pool';
 
@@ -14,6 +15,8 @@ export interface InstancePoolOptions {
   idleTimeoutMs: number;
   memoryCheckMs: number;
   logSink: LogSink;
+  /** The agent's logger; instances and discarded pre-started runtimes report failures to stop here. */
+  logger: Logger;
   /** Called whenever instance counts change, so the agent can advertise at once. */
   onChange: () => void;
   /**
@@ -81,6 +84,7 @@ export class InstancePool {
       record,
       logSink: this.options.logSink,
       memoryCheckMs: this.options.memoryCheckMs,
+      logger: this.options.logger,
       onExit: (i) => this.remove(i),
       // Placement only learns an instance went idle from a heartbeat; without this it waits a full interval.
       onStateChange: () => this.options.onChange(),
@@ -120,8 +124,10 @@ export class InstancePool {
     if (set?.size === 0) this.byKey.delete(key);
     const standby = this.standbyOf.get(instance.id);
     this.standbyOf.delete(instance.id);
-    if (standby) void standby.discard();
-    void instance.stop();
+    if (standby) {
+      standby.discard().catch((err: unknown) => this.options.logger.warn('could not stop a pre-started runtime', { runtime: standby.runtime, error: (err as Error).message }));
+    }
+    instance.terminate();
     this.options.onChange();
   }
 

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { FunctionRecord } from '../../sdk/core/function-config';
+import type { Logger } from '../../sdk/platform/logger';
 import { LineSplitter, LogTail } from '../runtime-api/log-tail';
 import { OutputCounter } from '../runtime-api/output-counter';
 import type { InstanceSandbox, LaunchPlan } from '../sandbox/instance-sandbox';
@@ -25,6 +26,16 @@ export type InvocationOutcome =
 /** Result of starting an instance: ready, or the init error to hand to the first invocation. */
 export type StartOutcome = { kind: 'ready'; initDurationMs: number } | { kind: 'failed'; report: RuntimeErrorReport };
 
+/** How long an invocation may run, and what stops it early. */
+export interface InvokeLimits {
+  /** The function's timeout, for the Sandbox.Timedout message. */
+  timeoutMs: number;
+  /** When the instance is killed, from the hand-over: the timeout, or less when the caller's deadline comes first. */
+  killAfterMs: number;
+  /** The caller went away: the instance is killed (code that runs cannot be un-run). */
+  signal?: AbortSignal;
+}
+
 /** Where an instance's output lines go besides the invocation's tail. */
 export type LogSink = (line: string, requestId: string | undefined) => void;
 
@@ -39,6 +50,8 @@ export interface InstanceOptions {
   onStateChange?: (instance: Instance) => void;
   /** How often a busy instance's memory is checked against its limit. */
   memoryCheckMs: number;
+  /** Where the instance reports its own failures (killing or releasing its sandbox). */
+  logger: Logger;
 }
 
 function errorReport(errorType: string, errorMessage: string): RuntimeErrorReport {
@@ -155,21 +168,22 @@ export class Instance {
       );
       const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
         this.onProcessExit(code, signal);
-        void this.oomAtExit.then((oom) =>
+        // oomAtExit never rejects (onProcessExit maps a failed read to false).
+        this.oomAtExit.then((oom) =>
           finish({
             kind: 'failed',
             report: oom
               ? errorReport('Runtime.OutOfMemory', `Runtime exited during init: the function used more than its ${this.record.config.memoryMb} MB of memory: raise --memory or use less`)
               : errorReport('Runtime.ExitError', `Runtime exited during init with error: ${this.exitText()}`),
           }),
-        );
+        ).catch(() => undefined);
       };
       // A pre-started process may have died before it was adopted: its exit event is past.
       if (this.child.exitCode !== null || this.child.signalCode !== null) onExit(this.child.exitCode, this.child.signalCode);
       else this.child.once('exit', onExit);
     });
     if (outcome.kind === 'failed') {
-      this.stop();
+      this.terminate();
       return outcome;
     }
     this.setState('idle');
@@ -177,27 +191,32 @@ export class Instance {
   }
 
   /**
-   * Runs one invocation. Resolves with the runtime's response or error; a timeout, crash or
-   * memory overrun kills the whole process group and resolves as a fatal error.
+   * Runs one invocation. Resolves with the runtime's response or error; a timeout (or the caller's
+   * deadline, reported the same way), a cancel, a crash or a memory overrun kills the whole process
+   * group and resolves as a fatal error.
    */
-  async invoke(event: RuntimeEvent, timeoutMs: number, tail: LogTail): Promise<InvocationOutcome> {
+  async invoke(event: RuntimeEvent, limits: InvokeLimits, tail: LogTail): Promise<InvocationOutcome> {
+    const { killAfterMs, signal } = limits;
     this.setState('busy');
     this.invocations += 1;
     this.currentTail = tail;
     this.currentRequestId = event.requestId;
     // Where the kernel enforces the limit (cgroups) there is nothing to watch.
-    const watch = this.sandbox?.enforcesMemory ? undefined : setInterval(() => void this.checkMemory(), this.options.memoryCheckMs);
+    const watch = this.sandbox?.enforcesMemory ? undefined : setInterval(() => this.checkMemory().catch((err: unknown) => this.warn('could not check the instance\'s memory', err)), this.options.memoryCheckMs);
     watch?.unref();
     let timer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => this.fail(errorReport('Sandbox.Cancelled', `${new Date().toISOString()} ${event.requestId} The caller cancelled the invocation; the instance was stopped`));
     try {
       const outcome = await new Promise<InvocationOutcome>((resolve) => {
         this.pending = { requestId: event.requestId, settle: resolve };
         timer = setTimeout(() => {
-          const seconds = (timeoutMs / 1000).toFixed(2);
+          const seconds = (killAfterMs / 1000).toFixed(2);
           this.fail(errorReport('Sandbox.Timedout', `${new Date().toISOString()} ${event.requestId} Task timed out after ${seconds} seconds`));
-        }, timeoutMs);
+        }, Math.max(0, killAfterMs));
         timer.unref();
+        signal?.addEventListener('abort', onAbort, { once: true });
         if (this.exitInfo) this.fail(this.exitReport(), true);
+        else if (signal?.aborted) onAbort();
         else this.api.deliver(event);
       });
       // The watch samples, so memory taken at init or in a burst between samples would escape it;
@@ -211,6 +230,7 @@ export class Instance {
       return outcome;
     } finally {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       clearInterval(watch);
       this.currentTail = undefined;
       this.currentRequestId = undefined;
@@ -231,12 +251,16 @@ export class Instance {
 
   /** Kills the process group and closes the Runtime API; resolves when the process is gone. */
   stop(): Promise<void> {
-    if (this.state !== 'stopped') {
-      this.setState('stopped');
-      this.killTree();
-      this.api.close();
-    }
+    this.terminate();
     return this.child?.pid && !this.exitInfo ? this.exited : Promise.resolve();
+  }
+
+  /** Starts stopping the instance, for callers that need not wait for the process to be gone. Once-only. */
+  terminate(): void {
+    if (this.state === 'stopped') return;
+    this.setState('stopped');
+    this.killTree();
+    this.api.close();
   }
 
   private setState(next: InstanceState): void {
@@ -252,14 +276,15 @@ export class Instance {
     // Lines the runtime logged before its result may still be in the pipes: read up to its mark
     // first. A runtime on HTTP gives no mark; one more loop turn lets lines that arrived with the
     // result reach the tail, which closes when the invocation settles.
-    if (mark) void this.output.reached(mark).then(() => pending.settle(outcome));
+    // reached() only resolves: it waits for byte counts, it cannot fail.
+    if (mark) this.output.reached(mark).then(() => pending.settle(outcome), () => pending.settle(outcome));
     else setImmediate(() => pending.settle(outcome));
   }
 
   /** Ends the current invocation with a fatal error and kills the instance. */
   private fail(report: RuntimeErrorReport, notStarted = false): void {
     const pending = this.pending;
-    void this.stop();
+    this.terminate();
     if (!pending) return;
     this.pending = undefined;
     pending.settle({ kind: 'error', report, fatal: true, notStarted });
@@ -269,7 +294,11 @@ export class Instance {
     const pid = this.child?.pid;
     if (!pid || !this.sandbox) return;
     // Even after the launched process exited, processes it forked may live on in the sandbox.
-    void this.sandbox.killAll(pid);
+    this.sandbox.killAll(pid).catch((err: unknown) => this.warn('could not kill the instance\'s processes', err));
+  }
+
+  private warn(msg: string, err: unknown): void {
+    this.options.logger.warn(msg, { instance: this.id, function: this.record.config.name, error: err instanceof Error ? err.message : String(err) });
   }
 
   /** Whether the runtime's peak resident memory since it started passed the function's memory size. */
@@ -325,7 +354,13 @@ export class Instance {
 
   private onProcessExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.exitInfo = { code, signal };
-    const oom = this.sandbox ? this.sandbox.oomKilled() : Promise.resolve(false);
+    // A counter that cannot be read counts as no OOM kill: the exit is then reported as it looks.
+    const oom = this.sandbox
+      ? this.sandbox.oomKilled().catch((err: unknown) => {
+          this.warn('could not read the sandbox\'s OOM counter', err);
+          return false;
+        })
+      : Promise.resolve(false);
     this.oomAtExit = oom;
     const pending = this.pending;
     if (pending) {
@@ -333,14 +368,20 @@ export class Instance {
       // an event handed over in between was never taken, and is not this invocation's failure.
       const notStarted = this.api.holdsUntakenEvent;
       // Reading the OOM counter also lets the last output lines arrive before the log is sealed.
-      void oom.then((killed) => this.fail(this.exitReport(pending.requestId, killed), notStarted));
+      // oom never rejects (above); fail() settles the waiting invocation.
+      oom.then((killed) => this.fail(this.exitReport(pending.requestId, killed), notStarted)).catch((err: unknown) => this.warn('could not settle the invocation of an exited instance', err));
     } else {
-      void this.stop();
+      this.terminate();
     }
     // The cgroup is read (above) before it is removed; processes the runtime forked go with it.
     const pid = this.child?.pid;
     const sandbox = this.sandbox;
-    if (pid && sandbox) void oom.then(() => sandbox.killAll(pid)).then(() => sandbox.release());
+    if (pid && sandbox) {
+      oom
+        .then(() => sandbox.killAll(pid))
+        .then(() => sandbox.release())
+        .catch((err: unknown) => this.warn('could not release the sandbox of an exited instance', err));
+    }
     this.markExited();
     this.options.onExit(this);
   }

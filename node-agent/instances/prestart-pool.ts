@@ -137,17 +137,20 @@ export class PrestartPool {
   private readonly pausedAtMs: Record<StandbyRuntime, number> = { nodejs: 0, python: 0 };
   private nodeMemoryMb: number;
   private closed = false;
-  private readonly timer: NodeJS.Timeout;
+  /** The periodic refill check; made by start(), so nothing is spawned before the old folders are cleared. */
+  private timer: NodeJS.Timeout | undefined;
   private refillQueued = false;
+  private closing: Promise<void> | undefined;
 
   constructor(private readonly options: PrestartPoolOptions) {
     this.nodeMemoryMb = options.memoryMb;
-    this.timer = setInterval(() => this.refill(), REFILL_CHECK_MS);
-    this.timer.unref();
   }
 
-  /** Starts filling the pool, after removing folders a previous agent on this data directory left behind. */
+  /** Starts filling the pool, after removing folders a previous agent on this data directory left behind. Once-only. */
   start(): void {
+    if (this.timer || this.closed) return;
+    this.timer = setInterval(() => this.refill(), REFILL_CHECK_MS);
+    this.timer.unref();
     fs.rm(this.options.slotRoot, { recursive: true, force: true }).then(
       () => this.refill(),
       (err: unknown) => {
@@ -182,7 +185,7 @@ export class PrestartPool {
   giveBack(standby: Standby): void {
     if (standby.state !== 'taken') return;
     if (this.closed) {
-      void standby.discard();
+      this.discard(standby);
       return;
     }
     standby.state = 'ready';
@@ -211,13 +214,25 @@ export class PrestartPool {
     return true;
   }
 
-  /** Stops every waiting runtime and stops refilling; resolves when they are gone. */
-  async close(): Promise<void> {
+  /** Stops every waiting runtime and stops refilling; resolves when they are gone. Runs once: later calls get the same promise. */
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
     const all = [...this.standbys];
     this.standbys.clear();
     await Promise.all(all.map((s) => s.discard()));
+  }
+
+  /** Stops a runtime without waiting for it; a failure to kill or release it is logged, nothing more can be done. */
+  private discard(standby: Standby): void {
+    standby.discard().catch((err: unknown) =>
+      this.options.logger.warn('could not stop a pre-started runtime', { runtime: standby.runtime, error: (err as Error).message }),
+    );
   }
 
   private queueRefill(delayMs = 0): void {
@@ -298,7 +313,7 @@ export class PrestartPool {
   private drop(standby: Standby, failedStart: boolean): void {
     if (standby.state === 'taken' || standby.state === 'gone') return;
     this.standbys.delete(standby);
-    void standby.discard();
+    this.discard(standby);
     if (failedStart) {
       this.failures[standby.runtime] += 1;
       if (this.failures[standby.runtime] === MAX_FAILED_STARTS) {

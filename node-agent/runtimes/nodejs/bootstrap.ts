@@ -107,7 +107,7 @@ export class NodeRuntime {
   async init(): Promise<UserHandler> {
     const { hook } = this.deps;
     hook.set(() => {
-      void this.failInit(
+      this.failInitFromCallback(
         new RuntimeError('Runtime.NodeJsExit', 'The event loop emptied while the handler module was still loading (a top-level await that never settles?)'),
       );
     });
@@ -166,7 +166,7 @@ export class NodeRuntime {
     const exitCode = kind === 'unhandledRejection' ? EXIT_UNHANDLED_REJECTION : EXIT_UNCAUGHT_EXCEPTION;
     switch (this.phase.name) {
       case 'init':
-        void this.failInit(error, { alreadyLogged: true });
+        this.failInitFromCallback(error, { alreadyLogged: true });
         return;
       case 'invoking':
         if (this.phase.invocation.settle({ kind: 'error', error, exitCode, alreadyLogged: true })) return;
@@ -238,6 +238,17 @@ export class NodeRuntime {
 
   // Posts once even if both the loader and a crash handler report, then exits. Logged under the RIC's
   // "Uncaught Exception" label, which is what AWS users search their logs for after a failed init.
+  /**
+   * failInit for callers that cannot await (process hooks). failInit only rejects if formatting or
+   * logging the error threw; the runtime must still end its init then, so it says so and exits.
+   */
+  private failInitFromCallback(error: unknown, opts: { alreadyLogged?: boolean } = {}): void {
+    this.failInit(error, opts).catch((err: unknown) => {
+      process.stderr.write(`stratus bootstrap: could not report the init error: ${ensureError(err).message}\n`);
+      process.exit(EXIT_FAILURE);
+    });
+  }
+
   private async failInit(error: unknown, opts: { alreadyLogged?: boolean } = {}): Promise<never> {
     if (!this.initFailed) {
       this.initFailed = true;
