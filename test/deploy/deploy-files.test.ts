@@ -42,13 +42,13 @@ function yamlDocs(file: string): unknown[] {
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** The STRATUS_* variables a program's main.ts reads through the env helpers: its whole configuration surface. */
+/** The STRATUS_* variables a program reads through the env helpers (in its one `...OptionsFromEnv`): its whole configuration surface. */
 function variablesRead(main: string): Set<string> {
   const text = readFileSync(path.join(ROOT, main), 'utf8');
   return new Set([...text.matchAll(/env(?:String|Number|List|Bool)\(env, '(STRATUS_[A-Z0-9_]+)'\)/g)].map((m) => m[1] as string));
 }
-const ROUTER_VARS = variablesRead('router/main.ts');
-const AGENT_VARS = variablesRead('node-agent/main.ts');
+const ROUTER_VARS = variablesRead('router/router-options.ts');
+const AGENT_VARS = variablesRead('node-agent/agent-options.ts');
 
 /** STRATUS_* names in a text, leaving out Stratus' stream names (STRATUS_ASYNC, STRATUS_DLQ, STRATUS_EVENTS). */
 function variablesIn(text: string): string[] {
