@@ -117,10 +117,15 @@ export class Agent {
       // A cancel during the start stops the half-started instance; its start then resolves failed or rejects.
       const onAbort = (): void => this.deps.pool.remove(instance);
       inv.signal?.addEventListener('abort', onAbort, { once: true });
-      const started = await this.starter.start(instance, record, inv.signal).catch((err: unknown) => {
+      let started;
+      try {
+        started = await this.starter.start(instance, record, inv.signal);
+      } catch (err) {
         this.deps.pool.remove(instance);
         throw err;
-      }).finally(() => inv.signal?.removeEventListener('abort', onAbort));
+      } finally {
+        inv.signal?.removeEventListener('abort', onAbort);
+      }
       if (inv.signal?.aborted) {
         this.deps.pool.remove(instance);
         throw new StratusError('Cancelled', 'the caller cancelled the invocation while its instance was starting');
