@@ -116,7 +116,7 @@ export class AgentService {
             call.write({ callId: frame.callId, frame: { $case: 'response', value: response } });
           })
           // run() never rejects; this is a write onto a stream that broke meanwhile. The router sees the session fail.
-          .catch((err: unknown) => this.options.logger.warn('could not send an invocation\'s answer', { callId: frame.callId, error: (err as Error).message }));
+          .catch((err: unknown) => this.options.logger.warn('could not send an invocation\'s answer', { callId: frame.callId, err: toStratusError(err) }));
       } else if (f?.$case === 'cancel') {
         live.get(frame.callId)?.abort();
         live.delete(frame.callId);
