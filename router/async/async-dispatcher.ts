@@ -77,7 +77,7 @@ export function workerExpired(worker: { running: number; lastActiveMs: number },
   return worker.running === 0 && nowMs - worker.lastActiveMs >= idleMs;
 }
 
-/** One function's pull loop: its promise, and when it last had something to do. */
+/** One function's pull loop: its promise, its events running now, and when it last had something to do. */
 interface Worker {
   done: Promise<void>;
   lastActiveMs: number;
@@ -212,12 +212,10 @@ export class AsyncDispatcher {
   private async work(fn: string, worker: Worker): Promise<void> {
     const consumer: Consumer = await this.deps.js.consumers.get(STREAMS.async, asyncConsumerName(fn));
     const limiter = new AdaptiveLimit({ initial: INITIAL_WINDOW, max: this.options.maxConcurrencyPerFunction });
-    let local = 0;
     let lastLimit = limiter.limit;
     // Called when an event's invocation returned (throttled and deferred events are not work done).
-    const ran = (): void => limiter.record(performance.now(), local, this.refillAt(limiter.limit, local));
+    const ran = (): void => limiter.record(performance.now(), worker.running, this.refillAt(limiter.limit, worker.running));
     while (this.running) {
-      worker.running = local;
       if (workerExpired(worker, Date.now(), this.options.workerIdleMs)) {
         // Leave the map in the same turn as the decision: a watch from now on starts a new worker.
         this.workers.delete(fn);
@@ -233,8 +231,8 @@ export class AsyncDispatcher {
         this.deps.logger.debug('async window changed', { fn, from: lastLimit, to: fnLimit });
         lastLimit = fnLimit;
       }
-      const room = Math.min(fnLimit - local, this.options.maxConcurrency - this.inflight);
-      if (room < this.refillAt(fnLimit, local)) {
+      const room = Math.min(fnLimit - worker.running, this.options.maxConcurrency - this.inflight);
+      if (room < this.refillAt(fnLimit, worker.running)) {
         await new Promise<void>((resolve) => this.slotWaiters.add(resolve));
         continue;
       }
@@ -244,14 +242,13 @@ export class AsyncDispatcher {
       if (!this.running) batch.stop();
       try {
         for await (const msg of batch) {
-          local += 1;
+          worker.running += 1;
           this.inflight += 1;
           worker.lastActiveMs = Date.now();
           this.handle(fn, msg, ran)
             .finally(() => {
-              local -= 1;
+              worker.running -= 1;
               this.inflight -= 1;
-              worker.running = local;
               worker.lastActiveMs = Date.now();
               for (const w of [...this.slotWaiters]) {
                 this.slotWaiters.delete(w);
