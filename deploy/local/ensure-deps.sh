@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what Stratus needs on a Debian/Ubuntu machine: nats-server and bubblewrap (the agent's
-# sandbox) from Debian's packages (protoc too with STRATUS_DEV_TOOLS=1), npm packages, and a build.
+# Installs what Stratus needs on a Debian/Ubuntu machine: nats-server, bubblewrap and passt (the agent's
+# sandbox and its network) from Debian's packages (protoc too with STRATUS_DEV_TOOLS=1), npm packages, and a build.
 # Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -8,6 +8,8 @@ cd "$(dirname "$0")/../.."
 need=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
+# pasta gives each sandbox its own network, cut off from the host (node-agent/sandbox/sandbox-network.ts).
+command -v pasta >/dev/null 2>&1 || need+=(passt)
 if [ "${STRATUS_DEV_TOOLS:-0}" = 1 ]; then
   command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 fi
@@ -21,6 +23,16 @@ if [ ${#need[@]} -gt 0 ]; then
   else
     echo "missing: ${need[*]}. Install with: sudo apt-get install ${need[*]}" >&2
     exit 1
+  fi
+fi
+
+# pasta opens /dev/net/tun as the sandbox's unprivileged user; udev makes it 0666, hosts without udev leave it 0600.
+if [ -c /dev/net/tun ] && [ "$(stat -c %a /dev/net/tun)" != 666 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "making /dev/net/tun usable by sandboxes (chmod 0666, udev's default)" >&2
+    chmod 0666 /dev/net/tun
+  else
+    echo "note: /dev/net/tun is not 0666; sandboxes with network need: sudo chmod 0666 /dev/net/tun" >&2
   fi
 fi
 
