@@ -56,6 +56,18 @@ export interface AgentOptions {
   /** Host uid/gid sandboxes run as when the agent is root. Default 65534 (nobody). */
   sandboxHostUid: number;
   sandboxHostGid: number;
+  /**
+   * How a sandbox's network is isolated (STRATUS_SANDBOX_NETWORK): "isolated" (the default: its own
+   * network namespace connected to the outside by pasta, the host unreachable) or "host" (shares
+   * the host's network: functions can reach every port of this host; opt-in).
+   */
+  sandboxNetwork: 'isolated' | 'host';
+  /** Host loopback ports functions may reach at 127.0.0.1:<port> (STRATUS_SANDBOX_ALLOW_HOST_PORTS, comma-separated). */
+  sandboxAllowedHostPorts: number[];
+  /** Ranges functions may not reach besides the host's own addresses (STRATUS_SANDBOX_DENY_CIDRS, comma-separated). */
+  sandboxDeniedCidrs: string[];
+  /** pasta binary (Debian's passt). Default /usr/bin/pasta. */
+  pastaPath: string;
   /** Most processes and threads per instance. Default 1024 (Lambda's). */
   maxProcessesPerInstance: number;
   /** Python 3 for python functions. Default /usr/bin/python3 when present, else python3 on PATH. */
@@ -103,6 +115,10 @@ export function agentOptionsFromEnv(env: NodeJS.ProcessEnv): AgentOptions {
     bwrapPath: envString(env, 'STRATUS_BWRAP'),
     sandboxHostUid: envNumber(env, 'STRATUS_SANDBOX_UID'),
     sandboxHostGid: envNumber(env, 'STRATUS_SANDBOX_GID'),
+    sandboxNetwork: envString(env, 'STRATUS_SANDBOX_NETWORK') as AgentOptions['sandboxNetwork'] | undefined,
+    sandboxAllowedHostPorts: envList(env, 'STRATUS_SANDBOX_ALLOW_HOST_PORTS')?.map(Number),
+    sandboxDeniedCidrs: envList(env, 'STRATUS_SANDBOX_DENY_CIDRS'),
+    pastaPath: envString(env, 'STRATUS_PASTA'),
     pythonBinary: envString(env, 'STRATUS_PYTHON'),
     prestart: { nodejs: envNumber(env, 'STRATUS_PRESTART_NODEJS'), python: envNumber(env, 'STRATUS_PRESTART_PYTHON') },
     logLevel: parseLogLevel(envString(env, 'STRATUS_LOG_LEVEL')),
@@ -116,6 +132,12 @@ export function resolveAgentOptions(input: Partial<Omit<AgentOptions, 'prestart'
   if (input.sandbox !== undefined && input.sandbox !== 'bwrap' && input.sandbox !== 'process') {
     throw new StratusError('InvalidRequest', `STRATUS_SANDBOX=${String(input.sandbox)}: use bwrap (isolated, the default) or process (no isolation)`);
   }
+  if (input.sandboxNetwork !== undefined && input.sandboxNetwork !== 'isolated' && input.sandboxNetwork !== 'host') {
+    throw new StratusError('InvalidRequest', `STRATUS_SANDBOX_NETWORK=${String(input.sandboxNetwork)}: use isolated (the default) or host (functions can reach this host)`);
+  }
+  const allowedPorts = input.sandboxAllowedHostPorts ?? [];
+  const badPort = allowedPorts.find((p) => !Number.isInteger(p) || p < 1 || p > 65535 || p === 9001);
+  if (badPort !== undefined) throw new StratusError('InvalidRequest', `STRATUS_SANDBOX_ALLOW_HOST_PORTS: ${badPort} is not a port a sandbox may be given (1-65535, not 9001, the Runtime API's)`);
   if (clusterTokens.length === 0) {
     throw new StratusError('InvalidRequest', 'no cluster token: set STRATUS_CLUSTER_TOKEN to the secret routers use to reach agents');
   }
@@ -159,6 +181,10 @@ export function resolveAgentOptions(input: Partial<Omit<AgentOptions, 'prestart'
     bwrapPath: input.bwrapPath || 'bwrap',
     sandboxHostUid: input.sandboxHostUid ?? 65534,
     sandboxHostGid: input.sandboxHostGid ?? 65534,
+    sandboxNetwork: input.sandboxNetwork ?? 'isolated',
+    sandboxAllowedHostPorts: allowedPorts,
+    sandboxDeniedCidrs: input.sandboxDeniedCidrs ?? [],
+    pastaPath: input.pastaPath || '/usr/bin/pasta',
     maxProcessesPerInstance: positive('max processes per instance', input.maxProcessesPerInstance, 1024),
     pythonBinary: input.pythonBinary || (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3'),
     prestart: { nodejs: prestartCount('STRATUS_PRESTART_NODEJS', input.prestart?.nodejs), python: prestartCount('STRATUS_PRESTART_PYTHON', input.prestart?.python) },

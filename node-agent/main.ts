@@ -15,6 +15,7 @@ import { Agent } from './agent';
 import { agentOptionsFromEnv, type AgentOptions } from './agent-options';
 import { detectCgroups } from './sandbox/cgroups';
 import { assertTraversable, stageRuntimes } from './sandbox/host-paths';
+import { networkUnavailable, type SandboxNetworkOptions } from './sandbox/sandbox-network';
 import { BwrapSandboxProvider, ProcessSandboxProvider, type SandboxProvider } from './sandbox/instance-sandbox';
 import { AgentService } from './agent-service';
 import { CodeCache } from './instances/code-cache';
@@ -38,7 +39,26 @@ async function createSandboxProvider(options: AgentOptions, logger: Logger): Pro
   if (!cgroups) {
     throw new Error('no writable cgroup hierarchy (v2 with memory and pids, or v1 memory, pids and cpu) under /sys/fs/cgroup: run the agent as root or with a delegated cgroup');
   }
-  logger.info('sandbox ready', { bwrap: found.stdout.trim(), cgroups: cgroups.version });
+  let network: SandboxNetworkOptions | undefined;
+  if (options.sandboxNetwork === 'isolated') {
+    network = {
+      pastaPath: options.pastaPath,
+      uid: options.sandboxHostUid,
+      gid: options.sandboxHostGid,
+      allowedHostPorts: options.sandboxAllowedHostPorts,
+      deniedCidrs: options.sandboxDeniedCidrs,
+      readyTimeoutMs: 5000,
+      nsenterPath: 'nsenter',
+      ipPath: 'ip',
+    };
+    // Sandboxes run as the agent's own user when it is not root.
+    if (process.getuid?.() !== 0) network = { ...network, uid: process.getuid?.() ?? network.uid, gid: process.getgid?.() ?? network.gid };
+    const why = await networkUnavailable(network);
+    if (why) throw new Error(`sandboxes cannot get their own network: ${why}; or set STRATUS_SANDBOX_NETWORK=host to let functions share this host's network (they can then reach its ports)`);
+  } else {
+    logger.warn('STRATUS_SANDBOX_NETWORK=host: functions share this host\'s network and can reach every port on it, other instances\' Runtime APIs included');
+  }
+  logger.info('sandbox ready', { bwrap: found.stdout.trim(), cgroups: cgroups.version, network: options.sandboxNetwork });
   return new BwrapSandboxProvider({
     bwrapPath: options.bwrapPath,
     hostUid: options.sandboxHostUid,
@@ -50,6 +70,7 @@ async function createSandboxProvider(options: AgentOptions, logger: Logger): Pro
     binaries: [options.nodeBinary, options.pythonBinary],
     nodeBinary: options.nodeBinary,
     socketDir: path.join(options.dataDir, 'sockets'),
+    network,
   });
 }
 

@@ -58,11 +58,17 @@ export class InstanceStarter {
             return false;
           },
         );
-        const runtimeApi = await instance.listen().catch(async (err: unknown) => {
-          if (standby && (await assigning)) this.discard(standby);
-          throw err;
-        });
-        if (standby?.sandbox && assigning) {
+        // A sandbox with its own network serves the Runtime API at its own address; else the instance listens on the agent's loopback.
+        let listening: string | undefined;
+        const loopback = async (): Promise<string> => (listening ??= await instance.listen());
+        const runtimeApi = standby?.sandbox
+          ? (standby.sandbox.runtimeApiAddress ??
+            (await loopback().catch(async (err: unknown) => {
+              if (await assigning) this.discard(standby);
+              throw err;
+            })))
+          : undefined;
+        if (standby?.sandbox && assigning && runtimeApi !== undefined) {
           // One that died waiting (after it was taken) is the platform's loss, not this function's init error.
           if ((await assigning) && standby.alive() && !signal?.aborted) {
             span.setAttribute('stratus.prestarted', true);
@@ -74,13 +80,15 @@ export class InstanceStarter {
           this.discard(standby);
         }
         if (signal?.aborted) throw cancelled();
-        const runtimeChannel = await this.listenChannel(instance, record);
         const sandbox = await this.o.sandboxes.create({ instanceId: instance.id, record, codeDir, layersDir, runtimesDir: this.o.runtimesDir });
-        if (sandbox.runtimeApiSocket) await instance.listenUnix(sandbox.runtimeApiSocket);
         let plan;
         try {
+          if (sandbox.runtimeApiSocket) await instance.listenUnix(sandbox.runtimeApiSocket);
+          const address = sandbox.runtimeApiAddress ?? (await loopback());
+          // Abstract socket names belong to a network namespace: only a sandbox in the agent's can reach one.
+          const runtimeChannel = sandbox.sharesAgentNetwork ? await this.listenChannel(instance, record) : undefined;
           if (signal?.aborted) throw cancelled();
-          plan = planLaunch({ record, instanceId: instance.id, paths: sandbox.paths, hostCodeDir: codeDir, hostLayersDir: layersDir, runtimeApi, runtimeChannel, region: this.o.region, nodeBinary: this.o.nodeBinary, pythonBinary: this.o.pythonBinary });
+          plan = planLaunch({ record, instanceId: instance.id, paths: sandbox.paths, hostCodeDir: codeDir, hostLayersDir: layersDir, runtimeApi: address, runtimeChannel, region: this.o.region, nodeBinary: this.o.nodeBinary, pythonBinary: this.o.pythonBinary });
         } catch (err) {
           await sandbox.release();
           throw err;

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { FunctionRecord } from '../../sdk/core/function-config';
@@ -117,8 +117,10 @@ export class Instance {
    */
   start(runtimePlan: LaunchPlan, sandbox: InstanceSandbox, initTimeoutMs: number): Promise<StartOutcome> {
     return this.launch(sandbox, initTimeoutMs, () => {
-      const plan = sandbox.wrap(runtimePlan);
-      return spawn(plan.command, plan.args, { cwd: plan.cwd, env: plan.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const { child, ready } = sandbox.spawn(runtimePlan, ['ignore', 'pipe', 'pipe']);
+      // The sandbox kills the process when it cannot be completed; its reason is the init's failure.
+      ready.catch((err: unknown) => this.readyWaiter?.({ kind: 'failed', report: errorReport('Runtime.SandboxError', (err as Error).message) }));
+      return child;
     });
   }
 
@@ -141,6 +143,7 @@ export class Instance {
   private async launch(sandbox: InstanceSandbox, initTimeoutMs: number, begin: () => ChildProcess): Promise<StartOutcome> {
     const startedAt = performance.now();
     this.sandbox = sandbox;
+    sandbox.serveRuntimeApi((socket) => this.api.accept(socket));
     const outcome = await new Promise<StartOutcome>((resolve) => {
       let done = false;
       const finish = (o: StartOutcome): void => {

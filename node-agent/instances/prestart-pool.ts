@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -278,8 +278,11 @@ export class PrestartPool {
         await sandbox.release();
         return;
       }
-      const plan = sandbox.wrap(planStandbyLaunch(standby.runtime, sandbox.paths, standby.memoryMb, o));
-      const child = spawn(plan.command, plan.args, { cwd: plan.cwd, env: plan.env, detached: true, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+      const { child, ready } = sandbox.spawn(planStandbyLaunch(standby.runtime, sandbox.paths, standby.memoryMb, o), ['ignore', 'pipe', 'pipe', 'pipe']);
+      ready.catch((err: unknown) => {
+        o.logger.warn('could not complete a pre-started runtime\'s sandbox', { runtime: standby.runtime, error: (err as Error).message });
+        this.drop(standby, true);
+      });
       const timer = setTimeout(() => {
         o.logger.warn('pre-started runtime not ready in time; stopping it', { runtime: standby.runtime, timeoutMs: o.startTimeoutMs });
         this.drop(standby, true);

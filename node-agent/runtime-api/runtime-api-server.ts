@@ -130,6 +130,11 @@ export class RuntimeApiServer {
     return `127.0.0.1:${port}`;
   }
 
+  /** Serves a connection that reached this instance some other way (its sandbox's own endpoint). */
+  accept(socket: Duplex): void {
+    this.server.emit('connection', socket);
+  }
+
   /** Whether an event was delivered but the runtime has not taken it yet (it has not polled since). */
   get holdsUntakenEvent(): boolean {
     return this.queued !== undefined;

@@ -1,7 +1,12 @@
+import { spawn, type ChildProcess, type IOType } from 'node:child_process';
 import { existsSync, lstatSync, promises as fs, realpathSync } from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import type { FunctionRecord } from '../../sdk/core/function-config';
 import type { CgroupDriver, CgroupHandle, CgroupLimits } from './cgroups';
+import { attachNetwork, type AttachedNetwork, type SandboxNetworkOptions } from './sandbox-network';
+import { peerHeldBy } from './socket-peer';
 
 /** A process launch: what to exec, with which environment, where. */
 export interface LaunchPlan {
@@ -10,6 +15,16 @@ export interface LaunchPlan {
   env: Record<string, string>;
   cwd: string;
 }
+
+/** The launched process of a sandbox; `ready` resolves once the sandbox let it run (its network attached). */
+export interface SandboxProcess {
+  child: ChildProcess;
+  /** Rejects (the process killed) when the sandbox could not be completed. */
+  ready: Promise<void>;
+}
+
+/** Where the runtime finds the Runtime API inside a sandbox with its own network, as on Lambda. */
+export const SANDBOX_RUNTIME_API = '127.0.0.1:9001';
 
 /** Where an instance sees its code, layers and runtime files. */
 export interface InstancePaths {
@@ -38,8 +53,18 @@ export interface InstanceSandbox {
   readonly runtimeApiSocket?: string;
   /** Whether the kernel enforces the memory limit (else the agent watches the process). */
   readonly enforcesMemory: boolean;
-  /** Turns the runtime's launch into one that starts inside the sandbox. */
-  wrap(plan: LaunchPlan): LaunchPlan;
+  /**
+   * AWS_LAMBDA_RUNTIME_API inside a sandbox with its own network: connections to it arrive through
+   * {@link serveRuntimeApi}. Undefined when the sandbox shares the agent's network (the agent's
+   * own loopback listener is the address then).
+   */
+  readonly runtimeApiAddress?: string;
+  /** Whether the sandbox shares the agent's network namespace (and so its abstract Unix sockets). */
+  readonly sharesAgentNetwork: boolean;
+  /** Hands every Runtime API connection that reached the sandbox's endpoint, from this sandbox only, to `accept`. */
+  serveRuntimeApi(accept: (socket: net.Socket) => void): void;
+  /** Starts the runtime's launch inside the sandbox, with `stdio` for its first descriptors (0, 1, 2, ...). */
+  spawn(plan: LaunchPlan, stdio: IOType[]): SandboxProcess;
   /** Peak memory of the instance in MB; `pid` is the launched process. */
   peakMemoryMb(pid: number): Promise<number>;
   /** Current memory in MB, for the agent's watch when the kernel does not enforce the limit. */
@@ -107,7 +132,9 @@ export class ProcessSandboxProvider implements SandboxProvider {
     return {
       paths: { taskRoot: spec.codeDir, opt: spec.layersDir ?? '/opt', runtimeDir: spec.runtimesDir },
       enforcesMemory: false,
-      wrap: (plan) => plan,
+      sharesAgentNetwork: true,
+      serveRuntimeApi: () => undefined,
+      spawn: (plan, stdio) => ({ child: spawn(plan.command, plan.args, { cwd: plan.cwd, env: plan.env, detached: true, stdio }), ready: Promise.resolve() }),
       peakMemoryMb: (pid) => procMemoryMb(pid, 'VmHWM'),
       currentMemoryMb: (pid) => procMemoryMb(pid, 'VmRSS'),
       oomKilled: async () => false,
@@ -135,7 +162,15 @@ export interface BwrapOptions {
   nodeBinary: string;
   /** Folder for per-instance Runtime API sockets. */
   socketDir: string;
+  /** Each sandbox with network gets its own network namespace, connected by pasta; undefined shares the host's (opt-out). */
+  network: SandboxNetworkOptions | undefined;
 }
+
+/** Descriptors of bwrap's --info-fd (it reports the sandbox's PID) and --block-fd (it waits there before running the runtime). */
+const INFO_FD = 5;
+const BLOCK_FD = 6;
+/** Device nodes a sandbox with its own network gets (bwrap's --dev would nest a user namespace pasta cannot join: sandbox-network.ts). */
+const DEVICES = ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty'];
 
 /** Host folders of the base system an instance sees read-only; merged-/usr symlinks are recreated as links. */
 const SYSTEM_DIRS = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
@@ -172,8 +207,9 @@ export class BwrapSandboxProvider implements SandboxProvider {
     const offline = record.config.networkDisabled;
     const socket = offline ? path.join(o.socketDir, `${spec.instanceId}.sock`) : undefined;
     if (socket) await fs.mkdir(o.socketDir, { recursive: true, mode: 0o711 });
-    const args = this.bwrapArgs({ ephemeralStorageMb: record.config.ephemeralStorageMb, codeDir: spec.codeDir, layersDir: spec.layersDir, runtimesDir: spec.runtimesDir, socket });
-    return this.sandbox(cgroup, args, socket, async () => undefined);
+    const ownNetwork = !offline && this.options.network !== undefined;
+    const args = this.bwrapArgs({ ephemeralStorageMb: record.config.ephemeralStorageMb, codeDir: spec.codeDir, layersDir: spec.layersDir, runtimesDir: spec.runtimesDir, socket, ownNetwork });
+    return this.sandbox(cgroup, args, socket, ownNetwork ? await RuntimeApiEndpoint.open() : undefined, async () => undefined);
   }
 
   /**
@@ -189,9 +225,10 @@ export class BwrapSandboxProvider implements SandboxProvider {
     await fs.mkdir(taskDir, { mode: 0o755 });
     await fs.mkdir(optDir, { mode: 0o755 });
     const cgroup: CgroupHandle = await this.options.cgroups.create(`s-${spec.instanceId}`, limitsFor(spec.memoryMb, this.options.maxProcesses));
-    const args = this.bwrapArgs({ ephemeralStorageMb: spec.ephemeralStorageMb, codeDir: taskDir, layersDir: optDir, runtimesDir: spec.runtimesDir, socket: undefined });
+    const ownNetwork = this.options.network !== undefined;
+    const args = this.bwrapArgs({ ephemeralStorageMb: spec.ephemeralStorageMb, codeDir: taskDir, layersDir: optDir, runtimesDir: spec.runtimesDir, socket: undefined, ownNetwork });
     let assigned = false;
-    const base = this.sandbox(cgroup, args, undefined, () => fs.rm(spec.slotDir, { recursive: true, force: true }));
+    const base = this.sandbox(cgroup, args, undefined, ownNetwork ? await RuntimeApiEndpoint.open() : undefined, () => fs.rm(spec.slotDir, { recursive: true, force: true }));
     return {
       ...base,
       assign: async (record, codeDir, layersDir) => {
@@ -208,7 +245,7 @@ export class BwrapSandboxProvider implements SandboxProvider {
   }
 
   /** bwrap's arguments for one instance; `socket` when the instance has no network. */
-  private bwrapArgs(b: { ephemeralStorageMb: number; codeDir: string; layersDir: string | undefined; runtimesDir: string; socket: string | undefined }): string[] {
+  private bwrapArgs(b: { ephemeralStorageMb: number; codeDir: string; layersDir: string | undefined; runtimesDir: string; socket: string | undefined; ownNetwork: boolean }): string[] {
     const o = this.options;
     const args: string[] = [
       '--unshare-user',
@@ -230,9 +267,16 @@ export class BwrapSandboxProvider implements SandboxProvider {
     }
     for (const file of ETC_FILES) args.push('--ro-bind-try', file, file);
     for (const prefix of this.extraBinds) args.push('--ro-bind', prefix, prefix);
+    args.push('--proc', '/proc');
+    if (b.ownNetwork) {
+      // Its own network namespace, which pasta joins before the runtime runs (held on --block-fd).
+      args.push('--unshare-net', '--info-fd', String(INFO_FD), '--block-fd', String(BLOCK_FD), '--dir', '/dev');
+      for (const device of DEVICES) if (existsSync(device)) args.push('--dev-bind', device, device);
+      args.push('--symlink', '/proc/self/fd', '/dev/fd', '--symlink', '/proc/self/fd/0', '/dev/stdin', '--symlink', '/proc/self/fd/1', '/dev/stdout', '--symlink', '/proc/self/fd/2', '/dev/stderr', '--tmpfs', '/dev/shm');
+    } else {
+      args.push('--dev', '/dev');
+    }
     args.push(
-      '--proc', '/proc',
-      '--dev', '/dev',
       '--size', String(b.ephemeralStorageMb * 1024 * 1024),
       '--tmpfs', '/tmp',
       '--ro-bind', b.codeDir, '/var/task',
@@ -249,8 +293,9 @@ export class BwrapSandboxProvider implements SandboxProvider {
     return args;
   }
 
-  private sandbox(cgroup: CgroupHandle, args: string[], socket: string | undefined, cleanup: () => Promise<void>): InstanceSandbox {
+  private sandbox(cgroup: CgroupHandle, args: string[], socket: string | undefined, endpoint: RuntimeApiEndpoint | undefined, cleanup: () => Promise<void>): InstanceSandbox {
     const o = this.options;
+    let network: AttachedNetwork | undefined;
     const joinAndDrop = [
       ...cgroup.procsFiles.map((f) => `echo $$ > '${f}'`),
       `exec setpriv --reuid=${o.hostUid} --regid=${o.hostGid} --clear-groups -- "$@"`,
@@ -259,14 +304,33 @@ export class BwrapSandboxProvider implements SandboxProvider {
     return {
       paths: { taskRoot: '/var/task', opt: '/opt', runtimeDir: '/var/runtime' },
       runtimeApiSocket: socket,
+      runtimeApiAddress: endpoint ? SANDBOX_RUNTIME_API : undefined,
+      sharesAgentNetwork: endpoint === undefined && socket === undefined,
       enforcesMemory: true,
-      wrap: (plan) => {
+      serveRuntimeApi: (accept) => endpoint?.serve(accept),
+      spawn: (plan, stdio) => {
         const command = socket ? [o.nodeBinary, '/var/runtime/forwarder.js', '/var/run/runtime-api.sock', plan.command, ...plan.args] : [plan.command, ...plan.args];
         const inner = [o.bwrapPath, ...args, '--', ...command];
         // As root: join the cgroup, then become the unprivileged host user. Otherwise we are unprivileged already.
-        return asRoot
-          ? { command: '/bin/sh', args: ['-c', joinAndDrop, 'stratus-sandbox', ...inner], env: plan.env, cwd: '/' }
-          : { command: '/bin/sh', args: ['-c', `${cgroup.procsFiles.map((f) => `echo $$ > '${f}'`).join(' && ')} && exec "$@"`, 'stratus-sandbox', ...inner], env: plan.env, cwd: '/' };
+        const launch = asRoot
+          ? ['-c', joinAndDrop, 'stratus-sandbox', ...inner]
+          : ['-c', `${cgroup.procsFiles.map((f) => `echo $$ > '${f}'`).join(' && ')} && exec "$@"`, 'stratus-sandbox', ...inner];
+        if (!endpoint || !o.network) return { child: spawn('/bin/sh', launch, { cwd: '/', env: plan.env, detached: true, stdio }), ready: Promise.resolve() };
+        const all: IOType[] = [...stdio];
+        while (all.length < INFO_FD) all.push('ignore');
+        all[INFO_FD] = 'pipe';
+        all[BLOCK_FD] = 'pipe';
+        const child = spawn('/bin/sh', launch, { cwd: '/', env: plan.env, detached: true, stdio: all });
+        const netOptions = o.network;
+        const ready = sandboxPid(child).then(async (pid) => {
+          network = await attachNetwork(pid, [{ inside: 9001, host: endpoint.port }], netOptions);
+          endpoint.allowPeersOf(network.pastaPid);
+          const release = (child.stdio as unknown as Array<Writable | null>)[BLOCK_FD];
+          release?.on('error', () => undefined);
+          release?.end('go');
+        });
+        ready.catch(() => killGroup(child.pid ?? 0));
+        return { child, ready };
       },
       peakMemoryMb: async () => Math.ceil((await cgroup.peakMemoryBytes()) / 1024 / 1024),
       currentMemoryMb: async () => 0,
@@ -276,11 +340,88 @@ export class BwrapSandboxProvider implements SandboxProvider {
         await cgroup.killAll();
       },
       release: async () => {
+        network?.close();
+        endpoint?.close();
         await cgroup.destroy();
         if (socket) await fs.rm(socket, { force: true });
         await cleanup();
       },
     };
+  }
+}
+
+/** The sandbox's PID in the host's namespace, from bwrap's --info-fd. */
+function sandboxPid(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const info = (child.stdio as unknown as Array<Readable | null>)[INFO_FD];
+    if (!info) return reject(new Error('the sandbox has no info descriptor'));
+    let text = '';
+    const onData = (chunk: Buffer): void => {
+      text += chunk.toString('utf8');
+      const match = /"child-pid":\s*(\d+)/.exec(text);
+      if (!match) return;
+      info.removeListener('data', onData);
+      child.removeListener('exit', onExit);
+      resolve(Number(match[1]));
+    };
+    const onExit = (): void => reject(new Error(`bwrap exited before it made the sandbox: ${text.trim() || 'no reason given'}`));
+    info.on('data', onData);
+    info.on('error', () => undefined);
+    child.once('exit', onExit);
+  });
+}
+
+/**
+ * The host side of a sandbox's Runtime API: a loopback port pasta forwards the sandbox's
+ * 127.0.0.1:9001 to. Only connections held by that sandbox's pasta are served (defence in depth:
+ * nothing else can route to the port, and if something did, it is refused).
+ */
+class RuntimeApiEndpoint {
+  private accept: ((socket: net.Socket) => void) | undefined;
+  private pastaPid: number | undefined;
+  private readonly early: net.Socket[] = [];
+
+  private constructor(
+    private readonly server: net.Server,
+    readonly port: number,
+  ) {
+    server.on('connection', (socket) => this.onConnection(socket));
+  }
+
+  static open(): Promise<RuntimeApiEndpoint> {
+    const server = net.createServer({ noDelay: true });
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve(new RuntimeApiEndpoint(server, (server.address() as net.AddressInfo).port)));
+    });
+  }
+
+  allowPeersOf(pastaPid: number): void {
+    this.pastaPid = pastaPid;
+  }
+
+  serve(accept: (socket: net.Socket) => void): void {
+    this.accept = accept;
+    for (const socket of this.early.splice(0)) accept(socket);
+  }
+
+  close(): void {
+    for (const socket of this.early.splice(0)) socket.destroy();
+    this.server.close();
+  }
+
+  private onConnection(socket: net.Socket): void {
+    // Bytes that arrive during the check wait in the socket: nothing reads it before accept().
+    const pid = this.pastaPid;
+    const check = pid === undefined ? Promise.resolve(false) : peerHeldBy(socket, pid);
+    check.then(
+      (ok) => {
+        if (!ok || socket.destroyed) return socket.destroy();
+        if (this.accept) this.accept(socket);
+        else this.early.push(socket);
+      },
+      () => socket.destroy(),
+    );
   }
 }
 

@@ -133,6 +133,19 @@ async function routesReady(pid: number, wantV6: boolean): Promise<boolean> {
   return /^0{32} 00 /m.test(v6);
 }
 
+/** Whether every port in `ports` has a listening socket in `pid`'s namespace (pasta's forwards, bound once it configured it). */
+async function listening(pid: number, ports: number[]): Promise<boolean> {
+  if (ports.length === 0) return true;
+  const [v4, v6] = await Promise.all(['tcp', 'tcp6'].map((f) => fs.readFile(`/proc/${pid}/net/${f}`, 'utf8').catch(() => '')));
+  const bound = new Set<number>();
+  for (const line of `${v4}\n${v6}`.split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    // State 0A is LISTEN.
+    if (fields[3] === '0A' && fields[1]) bound.add(parseInt(fields[1].split(':')[1] ?? '', 16));
+  }
+  return ports.every((p) => bound.has(p));
+}
+
 /** Whether the host has an IPv6 default route (on a real interface: unreachable defaults sit on lo). */
 async function hostRoutesV6(): Promise<boolean> {
   const v6 = await fs.readFile('/proc/net/ipv6_route', 'utf8').catch(() => '');
@@ -159,7 +172,7 @@ function run(command: string, args: string[], input: string, timeoutMs: number):
  * Connects the network namespace of `pid` (a sandbox waiting on bwrap's --block-fd, so nothing of
  * the function runs yet) to the outside through pasta, with `forwards` from its loopback to the
  * host's, and makes the host's own addresses and the denied ranges unreachable from it. Resolves
- * once the namespace has its routes; rejects (and stops pasta) when it cannot be set up in time.
+ * once the namespace has its routes and pasta listens on the forwarded ports; rejects (and stops pasta) when it cannot be set up in time.
  */
 export async function attachNetwork(pid: number, forwards: PortForward[], o: SandboxNetworkOptions): Promise<AttachedNetwork> {
   const routes = prohibitRoutes([...hostAddressRanges(), ...DEFAULT_DENIED_CIDRS, ...o.deniedCidrs]);
@@ -188,7 +201,8 @@ export async function attachNetwork(pid: number, forwards: PortForward[], o: San
       (why) => (failure = why),
       () => undefined,
     );
-    while (!(await routesReady(pid, wantV6))) {
+    const forwarded = [...forwards.map((f) => f.inside), ...o.allowedHostPorts];
+    while (!((await routesReady(pid, wantV6)) && (await listening(pid, forwarded)))) {
       if (failure !== undefined) throw new Error(failure);
       if (Date.now() > deadline) throw new Error(`pasta did not configure the sandbox's network within ${o.readyTimeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 1));
