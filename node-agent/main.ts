@@ -50,6 +50,7 @@ async function createSandboxProvider(options: AgentOptions, logger: Logger): Pro
       readyTimeoutMs: 5000,
       nsenterPath: 'nsenter',
       ipPath: 'ip',
+      setprivPath: 'setpriv',
     };
     // Sandboxes run as the agent's own user when it is not root.
     if (process.getuid?.() !== 0) network = { ...network, uid: process.getuid?.() ?? network.uid, gid: process.getgid?.() ?? network.gid };

@@ -45,6 +45,8 @@ export interface SandboxNetworkOptions {
   /** Runs `ip -batch -` inside the target's network namespace (nsenter); the agent's ip and nsenter. */
   nsenterPath: string;
   ipPath: string;
+  /** util-linux's setpriv, which starts pasta with a parent-death signal. */
+  setprivPath: string;
 }
 
 /** Ranges every sandbox is denied by default: link-local (cloud metadata endpoints hand out host credentials). */
@@ -133,6 +135,18 @@ async function routesReady(pid: number, wantV6: boolean): Promise<boolean> {
   return /^0{32} 00 /m.test(v6);
 }
 
+/**
+ * Whether bwrap has brought up the namespace's loopback (it does so itself, after it reported the
+ * PID): netlink changes made while it still works on it make its own fail ("loopback: Failed
+ * RTM_NEWADDR"). Up means ::1 is there, or without IPv6 127.0.0.1 in the local table.
+ */
+async function loopbackUp(pid: number): Promise<boolean> {
+  const v6 = await fs.readFile(`/proc/${pid}/net/if_inet6`, 'utf8').catch(() => undefined);
+  if (v6 !== undefined) return /\slo\s*$/m.test(v6);
+  const trie = await fs.readFile(`/proc/${pid}/net/fib_trie`, 'utf8').catch(() => '');
+  return trie.includes('127.0.0.1');
+}
+
 /** Whether every port in `ports` has a listening socket in `pid`'s namespace (pasta's forwards, bound once it configured it). */
 async function listening(pid: number, ports: number[]): Promise<boolean> {
   if (ports.length === 0) return true;
@@ -177,7 +191,13 @@ function run(command: string, args: string[], input: string, timeoutMs: number):
 export async function attachNetwork(pid: number, forwards: PortForward[], o: SandboxNetworkOptions): Promise<AttachedNetwork> {
   const routes = prohibitRoutes([...hostAddressRanges(), ...DEFAULT_DENIED_CIDRS, ...o.deniedCidrs]);
   const wantV6 = await hostRoutesV6();
-  const pasta: ChildProcess = spawn(o.pastaPath, pastaArgs(pid, forwards, o.allowedHostPorts), { uid: o.uid, gid: o.gid, stdio: ['ignore', 'ignore', 'pipe'] });
+  const deadline = Date.now() + o.readyTimeoutMs;
+  while (!(await loopbackUp(pid))) {
+    if (Date.now() > deadline) throw new StratusError('ServiceUnavailable', `could not connect the sandbox to the network: its loopback did not come up within ${o.readyTimeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  // setpriv --pdeathsig: pasta dies with the agent even when the agent is killed (it does not follow its namespace's end by itself).
+  const pasta: ChildProcess = spawn(o.setprivPath, ['--pdeathsig', 'KILL', '--', o.pastaPath, ...pastaArgs(pid, forwards, o.allowedHostPorts)], { uid: o.uid, gid: o.gid, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   pasta.stderr?.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
   const exited = new Promise<string>((resolve) => {
@@ -195,7 +215,6 @@ export async function attachNetwork(pid: number, forwards: PortForward[], o: San
     const routed = routes.length > 0 ? run(o.nsenterPath, [...enter, o.ipPath, '-batch', '-'], `${routes.join('\n')}\n`, o.readyTimeoutMs) : Promise.resolve();
     // Whichever fails first is reported; the other must not become an unhandled rejection.
     routed.catch(() => undefined);
-    const deadline = Date.now() + o.readyTimeoutMs;
     let failure: string | undefined;
     exited.then(
       (why) => (failure = why),

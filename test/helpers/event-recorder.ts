@@ -55,6 +55,14 @@ export class EventRecorder {
     return recorder;
   }
 
+  /**
+   * What an agent needs so that functions may reach the recorder: sandboxes have their own network
+   * and reach the host's loopback only on the ports the operator allows.
+   */
+  agentEnv(): Record<string, string> {
+    return { STRATUS_SANDBOX_ALLOW_HOST_PORTS: String(this.port) };
+  }
+
   /** The environment a fixture needs to reach the recorder. */
   env(): Record<string, string> {
     return { RECORD_PORT: String(this.port) };

@@ -7,12 +7,15 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StratusError } from '../../sdk/core/errors';
 import { functionDir, startCluster, uniqueName, type TestCluster } from '../helpers/cluster';
-import { waitFor } from '../helpers/ports';
+import { freePort, waitFor } from '../helpers/ports';
 
 let cluster: TestCluster;
+/** The test's journal server: functions reach it on the host's loopback, which sandboxes reach only on allowed ports. */
+let journalPort: number;
 beforeAll(async () => {
+  journalPort = await freePort();
   // Three instances per agent: six concurrent calls fill both agents, three on each stream.
-  cluster = await startCluster({ agents: 2, routers: 1, agentEnv: { STRATUS_AGENT_MAX_INSTANCES: '3' } });
+  cluster = await startCluster({ agents: 2, routers: 1, agentEnv: { STRATUS_AGENT_MAX_INSTANCES: '3', STRATUS_SANDBOX_ALLOW_HOST_PORTS: String(journalPort) } });
 }, 60_000);
 afterAll(async () => cluster?.stop());
 
@@ -24,7 +27,7 @@ test('killing an agent fails every invocation in flight on its stream with Agent
     ran.push(Number(new URL(req.url ?? '', 'http://x').searchParams.get('seq')));
     res.end();
   });
-  await new Promise<void>((resolve) => journal.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => journal.listen(journalPort, '127.0.0.1', resolve));
   const journalUrl = `http://127.0.0.1:${(journal.address() as AddressInfo).port}/run`;
   await client.deploy({
     name,

@@ -33,7 +33,7 @@ beforeAll(async () => {
       STRATUS_ASYNC_ACK_WAIT_MS: String(ACK_WAIT_MS),
       STRATUS_ASYNC_MAX_CONCURRENCY_PER_FUNCTION: String(AGENT_SLOTS),
     },
-    agentEnv: { STRATUS_AGENT_MAX_INSTANCES: String(AGENT_SLOTS) },
+    agentEnv: { STRATUS_AGENT_MAX_INSTANCES: String(AGENT_SLOTS), ...recorder.agentEnv() },
   });
   client = cluster.client();
 }, 60_000);

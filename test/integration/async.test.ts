@@ -39,7 +39,7 @@ let jsm: JetStreamManager;
 
 beforeAll(async () => {
   recorder = await EventRecorder.start();
-  cluster = await startCluster({ agents: 1, routerEnv: ROUTER_ENV });
+  cluster = await startCluster({ agents: 1, routerEnv: ROUTER_ENV, agentEnv: recorder.agentEnv() });
   client = cluster.client();
   nc = await connect({ servers: cluster.nats.url });
   jsm = await jetstreamManager(nc);
@@ -440,7 +440,7 @@ describe('with one instance slot in the cluster', () => {
   let small: TestCluster;
   let smallNc: NatsConnection;
   beforeAll(async () => {
-    small = await startCluster({ agents: 1, routerEnv: { ...ROUTER_ENV, STRATUS_PLACEMENT_WAIT_MS: '200' }, agentEnv: { STRATUS_AGENT_MAX_INSTANCES: '1' } });
+    small = await startCluster({ agents: 1, routerEnv: { ...ROUTER_ENV, STRATUS_PLACEMENT_WAIT_MS: '200' }, agentEnv: { STRATUS_AGENT_MAX_INSTANCES: '1', ...recorder.agentEnv() } });
     smallNc = await connect({ servers: small.nats.url });
   }, 60_000);
   afterAll(async () => {

@@ -22,7 +22,7 @@ let jsm: JetStreamManager;
 
 beforeAll(async () => {
   recorder = await EventRecorder.start();
-  cluster = await startCluster({ routers: 2, agents: 1, routerEnv: ROUTER_ENV });
+  cluster = await startCluster({ routers: 2, agents: 1, routerEnv: ROUTER_ENV, agentEnv: recorder.agentEnv() });
   client = cluster.client();
   nc = await connect({ servers: cluster.nats.url });
   js = jetstream(nc);

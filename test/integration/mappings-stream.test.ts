@@ -24,7 +24,7 @@ let jsm: JetStreamManager;
 
 beforeAll(async () => {
   recorder = await EventRecorder.start();
-  cluster = await startCluster({ agents: 1, routerEnv: ROUTER_ENV });
+  cluster = await startCluster({ agents: 1, routerEnv: ROUTER_ENV, agentEnv: recorder.agentEnv() });
   client = cluster.client();
   nc = await connect({ servers: cluster.nats.url });
   js = jetstream(nc);

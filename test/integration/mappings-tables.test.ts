@@ -16,7 +16,7 @@ let recorder: EventRecorder;
 
 beforeAll(async () => {
   recorder = await EventRecorder.start();
-  cluster = await startCluster({ agents: 1, routerEnv: { STRATUS_MAPPING_RETRY_BASE_MS: '100', STRATUS_MAPPING_THROTTLE_BASE_MS: '100' } });
+  cluster = await startCluster({ agents: 1, agentEnv: recorder.agentEnv(), routerEnv: { STRATUS_MAPPING_RETRY_BASE_MS: '100', STRATUS_MAPPING_THROTTLE_BASE_MS: '100' } });
   client = cluster.client();
 }, 60_000);
 afterAll(async () => {

@@ -4,13 +4,16 @@ import { StratusError } from '../../sdk/core/errors';
 import type { StratusClient } from '../../sdk/client/stratus-client';
 import type { InvokeResult } from '../../sdk/client/types';
 import { functionDir, startCluster, uniqueName, type TestCluster } from '../helpers/cluster';
-import { waitFor } from '../helpers/ports';
+import { freePort, waitFor } from '../helpers/ports';
 
 const HEARTBEAT_MS = 250; // what test/helpers/stratus-process.ts gives agents
 
 let cluster: TestCluster;
+/** The test's journal server: functions reach it on the host's loopback, which sandboxes reach only on allowed ports. */
+let journalPort: number;
 beforeAll(async () => {
-  cluster = await startCluster({ agents: 2, routers: 2, agentEnv: { STRATUS_AGENT_MAX_INSTANCES: '3' } });
+  journalPort = await freePort();
+  cluster = await startCluster({ agents: 2, routers: 2, agentEnv: { STRATUS_AGENT_MAX_INSTANCES: '3', STRATUS_SANDBOX_ALLOW_HOST_PORTS: String(journalPort) } });
 }, 60_000);
 afterAll(async () => cluster?.stop());
 
@@ -72,7 +75,7 @@ test('routers drop an agent and invocations keep working without re-running when
     ran.push(Number(new URL(req.url ?? '', 'http://x').searchParams.get('seq')));
     res.end();
   });
-  await new Promise<void>((resolve) => journal.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => journal.listen(journalPort, '127.0.0.1', resolve));
   const journalUrl = `http://127.0.0.1:${(journal.address() as AddressInfo).port}/run`;
   const dir = functionDir({
     'index.js': `exports.handler = async (e) => {

@@ -76,7 +76,7 @@ const why = process.getuid?.() === 0 ? netnsUnavailable() : 'these tests build a
   let options: SandboxNetworkOptions;
 
   beforeAll(async () => {
-    options = { pastaPath: '/usr/bin/pasta', uid: SANDBOX_UID, gid: SANDBOX_UID, allowedHostPorts: [], deniedCidrs: [], readyTimeoutMs: 5000, nsenterPath: 'nsenter', ipPath: 'ip' };
+    options = { pastaPath: '/usr/bin/pasta', uid: SANDBOX_UID, gid: SANDBOX_UID, allowedHostPorts: [], deniedCidrs: [], readyTimeoutMs: 5000, nsenterPath: 'nsenter', ipPath: 'ip', setprivPath: 'setpriv' };
     const unavailable = await networkUnavailable(options);
     if (unavailable) throw new Error(unavailable);
     network = createNetwork(1);
