@@ -10,7 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { connect } from '@nats-io/transport-node';
 import { startBenchCluster, functionFolder } from './bench-cluster';
 import { measureAsync } from './async';
-import { measureBareSpawn, measureColdStarts, measureWarmAfterPause } from './cold-start';
+import { measureBareSpawn, measureColdStarts, measureWarmAfterPause, NOOP_FUNCTIONS } from './cold-start';
 import { measureFootprint, type TreeMemory } from './footprint';
 import { measurePlacement } from './placement';
 import { measureRouterMemory, type ProcessMemory } from './router-memory';
@@ -129,6 +129,44 @@ async function coldStartsPrestarted(rows: Row[], bare: Record<string, LatencySta
   }
 }
 
+/**
+ * What a sandbox's own network (pasta, sandbox-network.ts) costs: the same starts and warm calls
+ * with STRATUS_SANDBOX_NETWORK=isolated (ours, the default) and =host (the baseline), in one run.
+ */
+async function isolationCost(rows: Row[]): Promise<void> {
+  type Figures = Record<string, LatencyStats>;
+  const run = async (network: 'isolated' | 'host'): Promise<Figures> => {
+    const figures: Figures = {};
+    const fresh = await startBenchCluster({ STRATUS_SANDBOX_NETWORK: network, STRATUS_PRESTART_NODEJS: '0', STRATUS_PRESTART_PYTHON: '0' });
+    try {
+      for (const runtime of ['nodejs', 'python', 'provided'] as const) figures[`cold start ${runtime}, new sandbox`] = await measureColdStarts(fresh.client, runtime, COLD_ROUNDS);
+    } finally {
+      await fresh.stop();
+    }
+    const pooled = await startBenchCluster({ STRATUS_SANDBOX_NETWORK: network, STRATUS_PRESTART_NODEJS: '2', STRATUS_PRESTART_PYTHON: '2' });
+    try {
+      for (const runtime of ['nodejs', 'python'] as const) {
+        figures[`cold start ${runtime}, pre-started`] = await measureColdStarts(pooled.client, runtime, COLD_ROUNDS, { pauseMs: 600 });
+        const name = `warm-${runtime}-${network}`;
+        const fn = NOOP_FUNCTIONS[runtime];
+        await pooled.client.deploy({ name, source: functionFolder(fn.files), settings: { runtime, handler: fn.handler } });
+        const invoke = async (): Promise<void> => {
+          const r = await pooled.client.invoke(name, '{"hello":"world"}');
+          if (r.functionError) throw new Error(r.functionError.errorMessage);
+        };
+        await measure(200, 1, invoke);
+        figures[`sync warm invoke ${runtime}, 1 caller`] = await measure(quick ? 500 : N, 1, invoke);
+      }
+    } finally {
+      await pooled.stop();
+    }
+    return figures;
+  };
+  const isolated = await run('isolated');
+  const shared = await run('host');
+  for (const [name, ours] of Object.entries(isolated)) rows.push({ name: `${name}, own network (pasta)`, ours, baselineName: 'same, host network', baseline: shared[name] as LatencyStats });
+}
+
 async function asyncPath(rows: Row[]): Promise<void> {
   const bench = await startBenchCluster();
   try {
@@ -201,13 +239,14 @@ function printTable(rows: Row[]): void {
 async function main(): Promise<void> {
   const rows: Row[] = [];
   // --only=sync,async runs just those sections; an unknown name is a usage error, not an empty table.
-  const sections = ['sync', 'cold', 'async', 'placement', 'footprint'];
+  const sections = ['sync', 'cold', 'isolation', 'async', 'placement', 'footprint'];
   const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
   const unknown = only?.filter((s) => !sections.includes(s)) ?? [];
   if (unknown.length > 0) throw new Error(`unknown bench section ${unknown.join(', ')}: choose from ${sections.join(', ')}`);
   const wanted = (s: string): boolean => !only || only.includes(s);
   if (wanted('sync')) await syncWarm(rows);
   if (wanted('cold')) await coldStarts(rows);
+  if (wanted('isolation')) await isolationCost(rows);
   if (wanted('async')) await asyncPath(rows);
   if (wanted('placement')) {
     placementSection(rows);

@@ -22,7 +22,7 @@ RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 FROM node:20-bookworm-slim
 # bubblewrap: the sandbox; python3: the python runtime.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends bubblewrap python3 \
+ && apt-get install -y --no-install-recommends bubblewrap passt python3 \
  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     STRATUS_GRPC_HOST=0.0.0.0 \
