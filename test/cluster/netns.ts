@@ -3,7 +3,7 @@
  * Each host has its own interfaces and addresses (10.200.N.1, .2, ... on a /24 no other interface
  * uses), its own port space and its own view of the network, so a link taken down cuts it off as
  * a pulled cable would. The test process stays in the root namespace and reaches the hosts over
- * the bridge (10.200.N.254). Nothing is routed anywhere else.
+ * the bridge (10.200.N.254), which is also each host's default gateway (it forwards nothing further).
  *
  * Programs enter a host with `nsenter --net`, not `ip netns exec`: the latter remounts /sys, which
  * hides /sys/fs/cgroup from agents that need it for their sandboxes.
@@ -162,6 +162,8 @@ export function createNetwork(count: number): TestNetwork {
       ip(['-n', host.ns, 'addr', 'add', `${host.ip}/24`, 'dev', 'eth0']);
       ip(['-n', host.ns, 'link', 'set', 'eth0', 'up']);
       ip(['-n', host.ns, 'link', 'set', 'lo', 'up']);
+      // A gateway, as real hosts have: pasta (each sandbox's network) takes its interface from the default route.
+      ip(['-n', host.ns, 'route', 'add', 'default', 'via', bridgeIp]);
       ip(['link', 'set', host.veth, 'master', bridge]);
       ip(['link', 'set', host.veth, 'up']);
     }
