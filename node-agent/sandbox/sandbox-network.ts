@@ -29,7 +29,8 @@ import { StratusError } from '../../sdk/core/errors';
  *   pasta's setns fails with EPERM. Sandboxes with network bind device nodes one by one instead.
  * - pasta opens /dev/net/tun as that uid: the device must be world-usable (udev's default 0666).
  * - Without -f, pasta moves itself to a detached PID namespace, which fails here; with -f it stays
- *   our child, which also means it dies with the agent's kill and never outlives the sandbox.
+ *   our child. It does not exit when its namespace's processes are gone, so it is started with a
+ *   parent-death signal (setpriv --pdeathsig) and killed when its sandbox is released.
  */
 export interface SandboxNetworkOptions {
   pastaPath: string;
@@ -60,7 +61,7 @@ export interface PortForward {
   host: number;
 }
 
-/** A sandbox's attached network; close() stops pasta (it also stops by itself when the namespace goes). */
+/** A sandbox's attached network; close() stops pasta (the sandbox's release calls it). */
 export interface AttachedNetwork {
   readonly pastaPid: number;
   close(): void;
@@ -186,28 +187,27 @@ function run(command: string, args: string[], input: string, timeoutMs: number):
  * Connects the network namespace of `pid` (a sandbox waiting on bwrap's --block-fd, so nothing of
  * the function runs yet) to the outside through pasta, with `forwards` from its loopback to the
  * host's, and makes the host's own addresses and the denied ranges unreachable from it. Resolves
- * once the namespace has its routes and pasta listens on the forwarded ports; rejects (and stops pasta) when it cannot be set up in time.
+ * once the namespace has its routes and pasta listens on the forwarded ports; rejects (and stops
+ * pasta) when it cannot be set up in time.
  */
 export async function attachNetwork(pid: number, forwards: PortForward[], o: SandboxNetworkOptions): Promise<AttachedNetwork> {
   const routes = prohibitRoutes([...hostAddressRanges(), ...DEFAULT_DENIED_CIDRS, ...o.deniedCidrs]);
   const wantV6 = await hostRoutesV6();
   const deadline = Date.now() + o.readyTimeoutMs;
-  while (!(await loopbackUp(pid))) {
-    if (Date.now() > deadline) throw new StratusError('ServiceUnavailable', `could not connect the sandbox to the network: its loopback did not come up within ${o.readyTimeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 1));
-  }
-  // setpriv --pdeathsig: pasta dies with the agent even when the agent is killed (it does not follow its namespace's end by itself).
-  const pasta: ChildProcess = spawn(o.setprivPath, ['--pdeathsig', 'KILL', '--', o.pastaPath, ...pastaArgs(pid, forwards, o.allowedHostPorts)], { uid: o.uid, gid: o.gid, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  pasta.stderr?.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-  const exited = new Promise<string>((resolve) => {
-    pasta.once('error', (err) => resolve(err.message));
-    pasta.once('exit', (code, signal) => resolve(`pasta exited (${signal ?? code}): ${stderr.replace(/Failed to send \d+ bytes to syslog\n?/g, '').trim()}`));
-  });
+  let pasta: ChildProcess | undefined;
   const close = (): void => {
-    if (pasta.exitCode === null && pasta.signalCode === null) pasta.kill('SIGKILL');
+    if (pasta && pasta.exitCode === null && pasta.signalCode === null) pasta.kill('SIGKILL');
   };
   try {
+    await pollUntil(() => loopbackUp(pid), deadline, `its loopback did not come up within ${o.readyTimeoutMs} ms`);
+    // setpriv --pdeathsig: pasta dies with the agent even when the agent is killed (it does not follow its namespace's end by itself).
+    const started = spawn(o.setprivPath, ['--pdeathsig', 'KILL', '--', o.pastaPath, ...pastaArgs(pid, forwards, o.allowedHostPorts)], { uid: o.uid, gid: o.gid, stdio: ['ignore', 'ignore', 'pipe'] });
+    pasta = started;
+    let stderr = '';
+    started.stderr?.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+    let failure: string | undefined;
+    started.once('error', (err) => (failure = err.message));
+    started.once('exit', (code, signal) => (failure = `pasta exited (${signal ?? code}): ${stderr.replace(/Failed to send \d+ bytes to syslog\n?/g, '').trim()}`));
     // Routes go in while pasta configures: a prohibit route needs no interface.
     // Root may enter any network namespace; otherwise we own the sandbox's user namespace and enter it first.
     const asRoot = process.getuid?.() === 0;
@@ -215,21 +215,22 @@ export async function attachNetwork(pid: number, forwards: PortForward[], o: San
     const routed = routes.length > 0 ? run(o.nsenterPath, [...enter, o.ipPath, '-batch', '-'], `${routes.join('\n')}\n`, o.readyTimeoutMs) : Promise.resolve();
     // Whichever fails first is reported; the other must not become an unhandled rejection.
     routed.catch(() => undefined);
-    let failure: string | undefined;
-    exited.then(
-      (why) => (failure = why),
-      () => undefined,
-    );
     const forwarded = [...forwards.map((f) => f.inside), ...o.allowedHostPorts];
-    while (!((await routesReady(pid, wantV6)) && (await listening(pid, forwarded)))) {
-      if (failure !== undefined) throw new Error(failure);
-      if (Date.now() > deadline) throw new Error(`pasta did not configure the sandbox's network within ${o.readyTimeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 1));
-    }
+    await pollUntil(async () => (await routesReady(pid, wantV6)) && (await listening(pid, forwarded)), deadline, `pasta did not configure the sandbox's network within ${o.readyTimeoutMs} ms`, () => failure);
     await routed;
+    return { pastaPid: started.pid ?? 0, close };
   } catch (err) {
     close();
     throw new StratusError('ServiceUnavailable', `could not connect the sandbox to the network: ${(err as Error).message}`);
   }
-  return { pastaPid: pasta.pid ?? 0, close };
+}
+
+/** Checks `ready` every millisecond until it holds; throws `late` after `deadline`, or what `failed` says as soon as it says something. */
+async function pollUntil(ready: () => Promise<boolean>, deadline: number, late: string, failed: () => string | undefined = () => undefined): Promise<void> {
+  while (!(await ready())) {
+    const failure = failed();
+    if (failure !== undefined) throw new Error(failure);
+    if (Date.now() > deadline) throw new Error(late);
+    await new Promise((r) => setTimeout(r, 1));
+  }
 }

@@ -18,7 +18,8 @@ const ATTACKER = `
 const net = require('net');
 const fs = require('fs');
 const tryConnect = (opts) => new Promise((resolve) => {
-  const s = net.connect({ ...opts, timeout: 1000 });
+  // Short: with no isolation every port on the host answers, and the report must list them before the function's timeout.
+  const s = net.connect({ ...opts, timeout: 300 });
   let got = '';
   s.on('connect', () => s.write('GET /2018-06-01/runtime/invocation/next HTTP/1.1\\r\\nhost: x\\r\\n\\r\\n'));
   s.on('data', (d) => { got += d; if (got.length > 0) { s.destroy(); resolve('answered: ' + got.slice(0, 60)); } });
