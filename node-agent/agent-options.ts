@@ -2,8 +2,9 @@ import { existsSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { StratusError } from '../sdk/core/errors';
-import { envBool, envList, envNumber, envString } from '../sdk/platform/env';
+import { envBool, envList, envNumber, envString, natsTlsFromEnv } from '../sdk/platform/env';
 import { parseLogLevel, type LogLevel } from '../sdk/platform/logger';
+import type { NatsTlsFiles } from '../sdk/platform/tls';
 
 /** Everything a node agent is configured with. main.ts builds it from the environment with {@link agentOptionsFromEnv}. */
 export interface AgentOptions {
@@ -15,6 +16,11 @@ export interface AgentOptions {
   natsToken: string | undefined;
   natsUser: string | undefined;
   natsPassword: string | undefined;
+  /** TLS to NATS (STRATUS_NATS_CA_FILE, STRATUS_NATS_CERT_FILE, STRATUS_NATS_KEY_FILE): any set makes the connection TLS-only. Default none. */
+  natsTls: NatsTlsFiles;
+  /** Certificate and key the gRPC endpoint serves TLS with (STRATUS_TLS_CERT_FILE, STRATUS_TLS_KEY_FILE); routers then need STRATUS_AGENT_TLS_CA_FILE. Default none: plain text. */
+  tlsCertFile: string | undefined;
+  tlsKeyFile: string | undefined;
   /** Interface the gRPC endpoint binds. Default 0.0.0.0. */
   grpcHost: string;
   /** gRPC port; 0 picks a free one. Default 0. */
@@ -95,6 +101,9 @@ export function agentOptionsFromEnv(env: NodeJS.ProcessEnv): AgentOptions {
     natsToken: envString(env, 'STRATUS_NATS_TOKEN'),
     natsUser: envString(env, 'STRATUS_NATS_USER'),
     natsPassword: envString(env, 'STRATUS_NATS_PASSWORD'),
+    natsTls: natsTlsFromEnv(env),
+    tlsCertFile: envString(env, 'STRATUS_TLS_CERT_FILE'),
+    tlsKeyFile: envString(env, 'STRATUS_TLS_KEY_FILE'),
     grpcHost: envString(env, 'STRATUS_GRPC_HOST'),
     grpcPort: envNumber(env, 'STRATUS_GRPC_PORT'),
     advertiseAddress: envString(env, 'STRATUS_ADVERTISE_ADDRESS'),
@@ -159,6 +168,9 @@ export function resolveAgentOptions(input: Partial<Omit<AgentOptions, 'prestart'
     natsToken: input.natsToken || undefined,
     natsUser: input.natsUser || undefined,
     natsPassword: input.natsPassword || undefined,
+    natsTls: input.natsTls ?? { caFile: undefined, certFile: undefined, keyFile: undefined },
+    tlsCertFile: input.tlsCertFile || undefined,
+    tlsKeyFile: input.tlsKeyFile || undefined,
     grpcHost: input.grpcHost || '0.0.0.0',
     grpcPort: input.grpcPort ?? 0,
     advertiseAddress: input.advertiseAddress || undefined,

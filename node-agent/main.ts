@@ -11,6 +11,7 @@ import { createLogger, type Logger } from '../sdk/platform/logger';
 import { connectNats, openCodeStore } from '../sdk/platform/nats-connect';
 import { chooseReplicas, describeReplicaChoice } from '../sdk/platform/replicas';
 import { installTelemetry } from '../sdk/platform/telemetry';
+import { TLS_FILE_VARIABLES, grpcServerCredentials, isLoopbackHost, loadTlsIdentity } from '../sdk/platform/tls';
 import { Agent } from './agent';
 import { agentOptionsFromEnv, type AgentOptions } from './agent-options';
 import { detectCgroups } from './sandbox/cgroups';
@@ -80,6 +81,9 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const logger = createLogger({ component: 'agent', agentId: options.agentId }, { level: options.logLevel });
   const telemetry = installTelemetry('stratus-agent', env);
   const tracer = trace.getTracer('stratus-agent');
+  // Read before anything connects: a bad certificate file fails start-up by its variable's name.
+  const tlsIdentity = loadTlsIdentity(options.tlsCertFile, options.tlsKeyFile, TLS_FILE_VARIABLES);
+  if (!tlsIdentity && !isLoopbackHost(options.grpcHost)) logger.warn('the gRPC endpoint serves plain text: invocation payloads cross the network unencrypted; set STRATUS_TLS_CERT_FILE and STRATUS_TLS_KEY_FILE');
 
   const nc = await connectNats(
     {
@@ -88,6 +92,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
       token: options.natsToken,
       user: options.natsUser,
       pass: options.natsPassword,
+      tls: options.natsTls,
       connectTimeoutMs: 5000,
     },
     logger,
@@ -160,7 +165,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const server = createGrpcServer();
   const agentService = new AgentService({ agent, agentId: options.agentId, clusterTokens: options.clusterTokens, tracer, logger });
   server.addService(AgentServiceService, agentService.handlers);
-  const grpcPort = await bindGrpcServer(server, options.grpcHost, options.grpcPort);
+  const grpcPort = await bindGrpcServer(server, options.grpcHost, options.grpcPort, grpcServerCredentials(tlsIdentity));
   const address = options.advertiseAddress ?? `127.0.0.1:${grpcPort}`;
 
   heartbeat = new HeartbeatPublisher(nc, {
@@ -185,7 +190,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     () => ({ agentId: options.agentId, grpcPort, busy: pool.busyCount() }),
   );
   const httpPort = options.httpPort >= 0 ? await health.listen(options.grpcHost, options.httpPort) : undefined;
-  logger.info('agent ready', { grpcPort, httpPort, address, memoryMb: options.memoryMb, maxInstances: options.maxInstances });
+  logger.info('agent ready', { grpcPort, httpPort, address, tls: tlsIdentity ? tlsIdentity.subject : false, memoryMb: options.memoryMb, maxInstances: options.maxInstances });
 
   let stopping: Promise<void> | undefined;
   const stop = (signal: string): Promise<void> =>

@@ -23,6 +23,7 @@ import { connectNats, openCodeStore, requireMaxPayload } from '../sdk/platform/n
 import { BUCKETS } from '../sdk/platform/nats-layout';
 import { chooseReplicas, describeReplicaChoice, mismatchedStreams } from '../sdk/platform/replicas';
 import { installTelemetry } from '../sdk/platform/telemetry';
+import { TLS_FILE_VARIABLES, grpcServerCredentials, isLoopbackHost, loadCaBundle, loadTlsIdentity } from '../sdk/platform/tls';
 import { AgentClients } from './invoke/agent-clients';
 import { AsyncDispatcher } from './async/async-dispatcher';
 import { createAsyncIntake } from './async/async-intake';
@@ -59,6 +60,10 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const logger = createLogger({ component: 'router', routerId: options.routerId }, { level: options.logLevel });
   const telemetry = installTelemetry('stratus-router', env);
   const tracer = trace.getTracer('stratus-router');
+  // Read before anything connects: a bad certificate file fails start-up by its variable's name.
+  const tlsIdentity = loadTlsIdentity(options.tlsCertFile, options.tlsKeyFile, TLS_FILE_VARIABLES);
+  const agentCa = loadCaBundle(options.agentTlsCaFile, 'STRATUS_AGENT_TLS_CA_FILE');
+  if (!tlsIdentity && !isLoopbackHost(options.host)) logger.warn('the gRPC API and HTTP port serve plain text: tokens and payloads cross the network unencrypted; set STRATUS_TLS_CERT_FILE and STRATUS_TLS_KEY_FILE');
 
   const nc = await connectNats(
     {
@@ -67,6 +72,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
       token: options.natsToken,
       user: options.natsUser,
       pass: options.natsPassword,
+      tls: options.natsTls,
       connectTimeoutMs: options.natsConnectTimeoutMs,
     },
     logger,
@@ -85,7 +91,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
 
   const view = new ClusterView({ missedHeartbeats: options.missedHeartbeats });
   const stopCluster = subscribeCluster(nc, view, logger);
-  const clients = new AgentClients(options.clusterToken, options.agentClientEntries);
+  const clients = new AgentClients(options.clusterToken, options.agentClientEntries, agentCa ? { ca: agentCa, serverName: options.agentTlsServerName } : undefined);
   const invoker = new Invoker(view, clients, tracer, {
     placementWaitMs: options.placementWaitMs,
     agentConnectTimeoutMs: options.agentConnectTimeoutMs,
@@ -171,7 +177,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   await liveRoutes.start();
   let httpUrl: string | undefined;
   server.addService(RouteServiceService, createRouteService(ctx, { registry: routeRegistry, live: liveRoutes, functions: cache, httpBaseUrl: () => httpUrl }));
-  const grpcPort = await bindGrpcServer(server, options.host, options.grpcPort);
+  const grpcPort = await bindGrpcServer(server, options.host, options.grpcPort, grpcServerCredentials(tlsIdentity));
 
   // Readiness fails as soon as the router starts stopping, so load balancers take it out first.
   let stopRequested = false;
@@ -179,6 +185,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     () => (stopRequested ? 'stopping' : nc.isClosed() ? 'NATS connection closed' : (registryWatch.problem() ?? triggers.problem() ?? schedules.problem() ?? mappings.problem())),
     () => ({ routerId: options.routerId, grpcPort, agents: view.agents().length }),
     () => metrics.prometheus() + mappings.prometheus(),
+    tlsIdentity,
   );
   const gateway = new HttpGateway({ routes: liveRoutes, functions: cache, invoker, tracer, logger }, {
     tokens: options.apiTokens,
@@ -189,14 +196,14 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   });
   health.serveOtherPaths(gateway.handle);
   const httpPort = options.httpPort >= 0 ? await health.listen(options.host, options.httpPort) : undefined;
-  if (httpPort !== undefined) httpUrl = httpBaseUrl(options.host, httpPort, os.hostname());
+  if (httpPort !== undefined) httpUrl = httpBaseUrl(options.host, httpPort, os.hostname(), Boolean(tlsIdentity));
   const address = advertisedAddress(options, grpcPort);
   const announcer = new RouterHeartbeats({ nc, view: routerView, logger }, {
     intervalMs: options.heartbeatMs,
     snapshot: () => ({ routerId: options.routerId, address, httpPort: httpPort ?? -1, agents: view.agents().length }),
   });
   announcer.start();
-  logger.info('router ready', { grpcPort, httpPort, address });
+  logger.info('router ready', { grpcPort, httpPort, address, tls: tlsIdentity ? tlsIdentity.subject : false, agentTls: Boolean(agentCa) });
 
   let stopping: Promise<void> | undefined;
   const stop = (signal: string): Promise<void> =>

@@ -1,7 +1,8 @@
 import * as os from 'node:os';
 import { StratusError } from '../sdk/core/errors';
-import { envList, envNumber, envString } from '../sdk/platform/env';
+import { envList, envNumber, envString, natsTlsFromEnv } from '../sdk/platform/env';
 import { parseLogLevel, type LogLevel } from '../sdk/platform/logger';
+import type { NatsTlsFiles } from '../sdk/platform/tls';
 
 /** Everything a router is configured with. main.ts builds it from the environment with {@link routerOptionsFromEnv}. */
 export interface RouterOptions {
@@ -15,6 +16,15 @@ export interface RouterOptions {
   natsPassword: string | undefined;
   /** Longest the first NATS connection may take. Default 5000. */
   natsConnectTimeoutMs: number;
+  /** TLS to NATS (STRATUS_NATS_CA_FILE, STRATUS_NATS_CERT_FILE, STRATUS_NATS_KEY_FILE): any set makes the connection TLS-only. Default none. */
+  natsTls: NatsTlsFiles;
+  /** Certificate and key the gRPC API and the HTTP port serve TLS with (STRATUS_TLS_CERT_FILE, STRATUS_TLS_KEY_FILE). Default none: plain text. */
+  tlsCertFile: string | undefined;
+  tlsKeyFile: string | undefined;
+  /** CA agents' certificates are verified against (STRATUS_AGENT_TLS_CA_FILE); set, agents are dialed with TLS only. Default none. */
+  agentTlsCaFile: string | undefined;
+  /** Name checked in every agent's certificate instead of its address (STRATUS_AGENT_TLS_SERVER_NAME), when agents share one certificate. */
+  agentTlsServerName: string | undefined;
   /** Interface the gRPC API and HTTP endpoints bind. Default 0.0.0.0. */
   host: string;
   /** host:port clients dial for this router's gRPC API, as `stratus cluster` lists it. Default: the bound host (the hostname when that is a wildcard) and gRPC port. */
@@ -125,6 +135,11 @@ export function routerOptionsFromEnv(env: NodeJS.ProcessEnv): RouterOptions {
     natsToken: envString(env, 'STRATUS_NATS_TOKEN'),
     natsUser: envString(env, 'STRATUS_NATS_USER'),
     natsPassword: envString(env, 'STRATUS_NATS_PASSWORD'),
+    natsTls: natsTlsFromEnv(env),
+    tlsCertFile: envString(env, 'STRATUS_TLS_CERT_FILE'),
+    tlsKeyFile: envString(env, 'STRATUS_TLS_KEY_FILE'),
+    agentTlsCaFile: envString(env, 'STRATUS_AGENT_TLS_CA_FILE'),
+    agentTlsServerName: envString(env, 'STRATUS_AGENT_TLS_SERVER_NAME'),
     host: envString(env, 'STRATUS_HOST'),
     advertiseAddress: envString(env, 'STRATUS_ADVERTISE_ADDRESS'),
     heartbeatMs: envNumber(env, 'STRATUS_HEARTBEAT_MS'),
@@ -166,6 +181,11 @@ export function resolveRouterOptions(input: Partial<RouterOptions>): RouterOptio
     natsUser: input.natsUser || undefined,
     natsPassword: input.natsPassword || undefined,
     natsConnectTimeoutMs: input.natsConnectTimeoutMs ?? 5000,
+    natsTls: input.natsTls ?? { caFile: undefined, certFile: undefined, keyFile: undefined },
+    tlsCertFile: input.tlsCertFile || undefined,
+    tlsKeyFile: input.tlsKeyFile || undefined,
+    agentTlsCaFile: input.agentTlsCaFile || undefined,
+    agentTlsServerName: input.agentTlsServerName || undefined,
     host: input.host || '0.0.0.0',
     advertiseAddress: input.advertiseAddress || undefined,
     heartbeatMs: input.heartbeatMs ?? 2000,

@@ -71,8 +71,8 @@ export function createRouteService(ctx: HandlerContext, deps: RouteServiceDeps):
   };
 }
 
-/** The base URL function URLs are shown under: the HTTP host and port, with a wildcard bind shown as this host's name. */
-export function httpBaseUrl(host: string, port: number, hostname: string): string {
+/** The base URL function URLs are shown under: https when the port serves TLS, the HTTP host and port, with a wildcard bind shown as this host's name. */
+export function httpBaseUrl(host: string, port: number, hostname: string, tls: boolean): string {
   const shown = host === '0.0.0.0' || host === '::' || host === '' ? hostname : host.includes(':') ? `[${host}]` : host;
-  return `http://${shown}:${port}`;
+  return `${tls ? 'https' : 'http'}://${shown}:${port}`;
 }

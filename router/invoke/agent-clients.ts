@@ -4,6 +4,7 @@ import { LRUCache } from 'lru-cache';
 import { AgentServiceClient, type AgentInvokeRequest, type AgentInvokeResponse } from '../../proto/gen/stratus/v1/agent';
 import { withBearer } from '../../sdk/core/wire/bearer';
 import { LIMITS } from '../../sdk/core/limits';
+import { agentChannelCredentials, type AgentDialTls } from '../../sdk/platform/tls';
 import { AgentSession, type AgentCallFailure } from './agent-session';
 
 export type { AgentCallFailure } from './agent-session';
@@ -45,11 +46,15 @@ function pendingIoHandled(): Promise<void> {
  */
 export class AgentClients {
   private readonly connections: LRUCache<string, Connection>;
+  private readonly dial: ReturnType<typeof agentChannelCredentials>;
 
   constructor(
     private readonly clusterToken: string,
     maxAgents: number,
+    /** TLS to agents; undefined dials plain text. */
+    tls: AgentDialTls | undefined,
   ) {
+    this.dial = agentChannelCredentials(tls);
     this.connections = new LRUCache<string, Connection>({
       max: maxAgents,
       dispose: (c) => {
@@ -89,7 +94,8 @@ export class AgentClients {
   private session(address: string): AgentSession {
     let conn = this.connections.get(address);
     if (!conn) {
-      const client = new AgentServiceClient(address, grpc.credentials.createInsecure(), {
+      const client = new AgentServiceClient(address, this.dial.credentials, {
+        ...this.dial.options,
         'grpc.max_receive_message_length': LIMITS.maxGrpcMessageBytes,
         'grpc.max_send_message_length': LIMITS.maxGrpcMessageBytes,
         'grpc.keepalive_time_ms': 10_000,

@@ -87,7 +87,7 @@ let clients: AgentClients;
 beforeEach(async () => {
   agent = new ScriptedAgent();
   await agent.start();
-  clients = new AgentClients(TOKEN, 16);
+  clients = new AgentClients(TOKEN, 16, undefined);
 });
 afterEach(() => {
   clients.close();
@@ -160,7 +160,7 @@ test('agent session reports unreachable when nothing listens at the address, hav
 });
 
 test('agent session reports a wrong cluster token as rejected, not unreachable', async () => {
-  const wrong = new AgentClients('not-the-token', 4);
+  const wrong = new AgentClients('not-the-token', 4, undefined);
   try {
     const outcome = await wrong.invoke(agent.address, request('a'), deadline(), 2000);
     expect(outcome).toMatchObject({ kind: 'rejected' });

@@ -7,6 +7,7 @@ import { profilePath, readProfile } from './profile';
 export interface GlobalFlags {
   endpoint?: string;
   token?: string;
+  caFile?: string;
   profile?: string;
   json?: boolean;
 }
@@ -18,7 +19,7 @@ export interface CliContext {
   client(): Promise<StratusClient>;
 }
 
-/** Resolves the connection: flags first, then STRATUS_ENDPOINT/STRATUS_TOKEN, then the profile file. */
+/** Resolves the connection: flags first, then STRATUS_ENDPOINT/STRATUS_TOKEN/STRATUS_CA_FILE, then the profile file. */
 export function createContext(flags: GlobalFlags, env: NodeJS.ProcessEnv): CliContext {
   let client: StratusClient | undefined;
   return {
@@ -33,7 +34,8 @@ export function createContext(flags: GlobalFlags, env: NodeJS.ProcessEnv): CliCo
         throw new StratusError('InvalidRequest', `no router endpoint: pass --endpoint host:port, set STRATUS_ENDPOINT, or run 'stratus dev' (it writes ${profilePath(env)})`);
       }
       if (!token) throw new StratusError('Unauthenticated', 'no API token: pass --token, set STRATUS_TOKEN, or run stratus dev (it writes a profile)');
-      client = new StratusClient({ endpoints: endpoint, token });
+      const caFile = flags.caFile ?? env.STRATUS_CA_FILE ?? profile?.caFile;
+      client = new StratusClient({ endpoints: endpoint, token, ...(caFile ? { tls: { caFile } } : {}) });
       return client;
     },
   };

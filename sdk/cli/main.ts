@@ -23,7 +23,8 @@ function buildProgram(env: NodeJS.ProcessEnv): Command {
   program
     .name('stratus')
     .description('Stratus: run functions on your own machines')
-    .option('--endpoint <host:port>', 'router address (or STRATUS_ENDPOINT, or the profile)')
+    .option('--endpoint <host:port>', 'router address, grpcs://host:port for TLS (or STRATUS_ENDPOINT, or the profile)')
+    .option('--ca-file <pem>', 'CA that signed the routers\' TLS certificates; turns TLS on (or STRATUS_CA_FILE, or the profile)')
     .option('--token <token>', 'API token (or STRATUS_TOKEN, or the profile)')
     .option('--profile <name>', 'profile in the config file (or STRATUS_PROFILE)')
     .option('--json', 'print JSON for scripts')

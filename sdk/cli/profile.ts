@@ -6,6 +6,8 @@ import * as path from 'node:path';
 export interface Profile {
   endpoint: string;
   token: string;
+  /** CA of the routers' TLS certificates; set, the CLI speaks TLS and verifies against it. */
+  caFile?: string;
 }
 
 interface ProfileFile {

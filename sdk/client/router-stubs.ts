@@ -11,6 +11,7 @@ import { ScheduleServiceClient } from '../../proto/gen/stratus/v1/schedules';
 import { TableServiceClient } from '../../proto/gen/stratus/v1/tables';
 import { EventServiceClient, TriggerServiceClient } from '../../proto/gen/stratus/v1/triggers';
 import { LIMITS } from '../core/limits';
+import type { ResolvedClientTls } from './client-options';
 
 /** Every service stub for one router, all sharing one channel so they connect (and fail) together. */
 export interface Stubs {
@@ -29,10 +30,11 @@ export interface Stubs {
   buckets: BucketServiceClient;
 }
 
-/** Opens a channel to `endpoint` and the stubs over it; nothing connects until the first call. */
-export function createStubs(endpoint: string): Stubs {
-  const creds = grpc.credentials.createInsecure();
+/** Opens a channel to `endpoint` (TLS when `tls` is given) and the stubs over it; nothing connects until the first call. */
+export function createStubs(endpoint: string, tls: ResolvedClientTls | undefined): Stubs {
+  const creds = tls ? grpc.credentials.createSsl(tls.ca ?? null) : grpc.credentials.createInsecure();
   const channelOptions = {
+    ...(tls?.serverName ? { 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName } : {}),
     'grpc.max_receive_message_length': LIMITS.maxGrpcMessageBytes,
     'grpc.max_send_message_length': LIMITS.maxGrpcMessageBytes,
     // Short reconnect backoff: a router that comes back should be usable again within a second.

@@ -10,6 +10,7 @@ import type { ResolvedClientOptions } from './client-options';
 import { EndpointRing } from './endpoint-ring';
 import { nextRetry, retryableFor, type RetryClass } from './retry-policy';
 import { closeStubs, createStubs, type Stubs } from './router-stubs';
+import { diagnoseTls } from './tls-diagnosis';
 
 /** The grpc-js callback a call's answer (or failure) arrives on. */
 export type Reply<T> = (err: grpc.ServiceError | null, res: T) => void;
@@ -75,7 +76,7 @@ export class RouterTransport {
 
   private stubsFor(endpoint: string): Stubs {
     let s = this.stubs.get(endpoint);
-    if (!s) this.stubs.set(endpoint, (s = createStubs(endpoint)));
+    if (!s) this.stubs.set(endpoint, (s = createStubs(endpoint, this.options.tls)));
     return s;
   }
 
@@ -91,7 +92,9 @@ export class RouterTransport {
       const endpoint = this.ring.current();
       const s = this.stubsFor(endpoint);
       if (await this.connect(s, deadline)) return { kind: 'reached', stubs: s };
-      error = new StratusError('ServiceUnavailable', `cannot reach a Stratus router at ${endpoint}: start the cluster (npm run dev) or point STRATUS_ENDPOINT at a running router`);
+      // grpc-js says only that the channel failed; a TLS mismatch would read as a router that is down.
+      const tlsProblem = await diagnoseTls(endpoint, this.options.tls, Math.min(deadline, Date.now() + this.options.connectTimeoutMs));
+      error = tlsProblem ?? new StratusError('ServiceUnavailable', `cannot reach a Stratus router at ${endpoint}: start the cluster (npm run dev) or point STRATUS_ENDPOINT at a running router`);
       this.ring.skip();
     }
     return { kind: 'unreachable', error };

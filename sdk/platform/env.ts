@@ -1,4 +1,5 @@
 /** Helpers for a main.ts reading its environment: unset and empty both mean "use the default". */
+import type { NatsTlsFiles } from './tls';
 
 /** A string variable, or undefined. */
 export function envString(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -26,4 +27,9 @@ export function envBool(env: NodeJS.ProcessEnv, name: string): boolean | undefin
   const v = envString(env, name)?.toLowerCase();
   if (v === undefined) return undefined;
   return v === '1' || v === 'true' || v === 'yes';
+}
+
+/** NATS TLS files, read alike by routers and agents: STRATUS_NATS_CA_FILE, STRATUS_NATS_CERT_FILE, STRATUS_NATS_KEY_FILE. */
+export function natsTlsFromEnv(env: NodeJS.ProcessEnv): NatsTlsFiles {
+  return { caFile: envString(env, 'STRATUS_NATS_CA_FILE'), certFile: envString(env, 'STRATUS_NATS_CERT_FILE'), keyFile: envString(env, 'STRATUS_NATS_KEY_FILE') };
 }

@@ -10,10 +10,10 @@ export function createGrpcServer(): grpc.Server {
   });
 }
 
-/** Binds insecurely (TLS comes from configuration later) and returns the bound port. */
-export function bindGrpcServer(server: grpc.Server, host: string, port: number): Promise<number> {
+/** Binds with `credentials` (TLS or plain text, see grpcServerCredentials) and returns the bound port. */
+export function bindGrpcServer(server: grpc.Server, host: string, port: number, credentials: grpc.ServerCredentials): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+    server.bindAsync(`${host}:${port}`, credentials, (err, bound) => (err ? reject(err) : resolve(bound)));
   });
 }
 

@@ -1,4 +1,5 @@
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 /** A readiness probe: returns undefined when ready, else the reason it is not. */
@@ -6,7 +7,7 @@ export type ReadinessCheck = () => string | undefined;
 
 /** A small HTTP server for `/healthz` (the process is alive) and `/readyz` (it can serve). */
 export class HealthServer {
-  private readonly server: http.Server;
+  private readonly server: http.Server | https.Server;
   private fallback: http.RequestListener | undefined;
 
   constructor(
@@ -14,8 +15,10 @@ export class HealthServer {
     private readonly status: () => Record<string, unknown> = () => ({}),
     /** Prometheus text for `/metrics`, when the program has metrics. */
     private readonly metrics?: () => string,
+    /** Serve HTTPS with this certificate and key (the router's gateway port), else plain HTTP. */
+    tls?: { cert: Buffer; key: Buffer },
   ) {
-    this.server = http.createServer((req, res) => {
+    const listener: http.RequestListener = (req, res) => {
       const url = req.url ?? '';
       if (url === '/healthz') return this.send(res, 200, { status: 'ok' });
       if (url === '/metrics' && this.metrics) {
@@ -30,7 +33,8 @@ export class HealthServer {
       }
       if (this.fallback) return this.fallback(req, res);
       this.send(res, 404, { error: 'not found: try /healthz or /readyz' });
-    });
+    };
+    this.server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, listener) : http.createServer(listener);
   }
 
   /** Serves every other path with `handler` (the router's HTTP gateway), so one port carries both. */

@@ -5,6 +5,7 @@ import { StratusError } from '../core/errors';
 import { BUCKETS } from './nats-layout';
 import { CodeStore } from './code-store';
 import type { Logger } from './logger';
+import { loadCaBundle, loadTlsIdentity, natsTlsWanted, type NatsTlsFiles } from './tls';
 
 /** How a Stratus program reaches NATS. */
 export interface NatsOptions {
@@ -18,6 +19,24 @@ export interface NatsOptions {
   pass?: string;
   /** How long the first connection may take before start-up fails. */
   connectTimeoutMs: number;
+  /** TLS to NATS: with any file set the connection is TLS (verified against the CA) or fails. */
+  tls?: NatsTlsFiles;
+}
+
+/** nats.js TLS options from the configured files, read and checked now so a bad file fails start-up by name. */
+function natsTlsOptions(files: NatsTlsFiles | undefined): { ca?: string; cert?: string; key?: string } | undefined {
+  if (!files || !natsTlsWanted(files)) return undefined;
+  const ca = loadCaBundle(files.caFile, 'STRATUS_NATS_CA_FILE');
+  const identity = loadTlsIdentity(files.certFile, files.keyFile, { cert: 'STRATUS_NATS_CERT_FILE', key: 'STRATUS_NATS_KEY_FILE' });
+  return { ca: ca?.toString(), cert: identity?.cert.toString(), key: identity?.key.toString() };
+}
+
+/** Whether a failed connection failed in the TLS handshake or negotiation rather than reaching the server. */
+function isTlsFailure(err: unknown): boolean {
+  for (let e = err as { message?: string; code?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (/tls|certificate|self[- ]signed|SSL/i.test(`${e.code ?? ''} ${e.message ?? ''}`)) return true;
+  }
+  return false;
 }
 
 /** Connects, reconnecting forever afterwards; start-up fails with ServiceUnavailable naming the servers. */
@@ -26,6 +45,7 @@ export async function connectNats(options: NatsOptions, logger: Logger): Promise
   if (Boolean(options.user) !== Boolean(options.pass)) {
     throw new StratusError('InvalidRequest', 'a NATS user needs its password and a password its user: set both STRATUS_NATS_USER and STRATUS_NATS_PASSWORD, or neither');
   }
+  const tls = natsTlsOptions(options.tls);
   let nc: NatsConnection;
   try {
     nc = await connect({
@@ -34,6 +54,8 @@ export async function connectNats(options: NatsOptions, logger: Logger): Promise
       token: options.token,
       user: options.user,
       pass: options.pass,
+      // Set, nats.js upgrades to TLS and refuses a server that offers none; unset, a tls:// URL still asks for it.
+      ...(tls ? { tls } : {}),
       timeout: options.connectTimeoutMs,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
@@ -51,6 +73,10 @@ export async function connectNats(options: NatsOptions, logger: Logger): Promise
   } catch (cause) {
     if (cause instanceof AuthorizationError) {
       throw new StratusError('Unauthenticated', `NATS at ${servers.join(', ')} refused the credentials: check STRATUS_NATS_USER and STRATUS_NATS_PASSWORD (or STRATUS_NATS_TOKEN) against the nats-server authorization block`, { cause });
+    }
+    if (isTlsFailure(cause)) {
+      const detail = (cause as Error).message;
+      throw new StratusError('ServiceUnavailable', `TLS with NATS at ${servers.join(', ')} failed (${detail}): ${tls ? 'check that the server has tls {} configured and that STRATUS_NATS_CA_FILE holds the CA that signed its certificate' : 'the server requires TLS: set STRATUS_NATS_CA_FILE to the CA that signed its certificate'}`, { cause });
     }
     throw new StratusError('ServiceUnavailable', `cannot reach NATS at ${servers.join(', ')}: start nats-server with JetStream (-js) or fix STRATUS_NATS_URL`, { cause });
   }

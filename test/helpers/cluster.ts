@@ -31,15 +31,20 @@ export interface ClusterOptions {
   agents?: number;
   agentEnv?: Record<string, string>;
   routerEnv?: Record<string, string>;
+  /** Appended to nats-server's configuration (e.g. a tls block). */
+  natsConfig?: string;
+  /** Routers serve TLS signed by this CA: readiness probes and the cluster's own clients verify against it. */
+  tlsCa?: Buffer;
 }
 
 /** Starts nats-server, routers and agents, and waits until the routers see every agent. */
 export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
-  const nats = await startNatsServer();
+  const nats = await startNatsServer(options.natsConfig);
   const apiToken = randomBytes(16).toString('hex');
   const clusterToken = randomBytes(16).toString('hex');
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'stratus-test-logs-'));
   const clients: StratusClient[] = [];
+  const tls: Partial<StratusClientOptions> = options.tlsCa ? { tls: { ca: options.tlsCa } } : {};
   const routers: StratusProcess[] = [];
   const agents: StratusProcess[] = [];
   const cluster: TestCluster = {
@@ -50,7 +55,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     clusterToken,
     logDir,
     client: (overrides = {}, which = routers) => {
-      const c = new StratusClient({ endpoints: which.map((r) => r.address), token: apiToken, ...overrides });
+      const c = new StratusClient({ endpoints: which.map((r) => r.address), token: apiToken, ...tls, ...overrides });
       clients.push(c);
       return c;
     },
@@ -60,10 +65,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
       return agent;
     },
     waitForAgents: async (count) => {
-      const probe = new StratusClient({ endpoints: routers.map((r) => r.address), token: apiToken });
+      const probe = new StratusClient({ endpoints: routers.map((r) => r.address), token: apiToken, ...tls });
       try {
         for (const r of routers) {
-          const one = new StratusClient({ endpoints: [r.address], token: apiToken });
+          const one = new StratusClient({ endpoints: [r.address], token: apiToken, ...tls });
           try {
             await waitFor(`router ${r.name} to see ${count} agents`, async () => (await one.getCluster()).agents.length === count, 20_000, 100);
           } finally {
@@ -82,7 +87,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   };
   try {
     for (let i = 0; i < (options.routers ?? 1); i += 1) {
-      routers.push(await startRouter(`router-${i + 1}`, { natsUrl: nats.url, apiToken, clusterToken, logDir, env: options.routerEnv }));
+      routers.push(await startRouter(`router-${i + 1}`, { natsUrl: nats.url, apiToken, clusterToken, logDir, env: options.routerEnv, httpsCa: options.tlsCa }));
     }
     for (let i = 0; i < (options.agents ?? 1); i += 1) await cluster.addAgent(`agent-${i + 1}`);
     await cluster.waitForAgents(agents.length);

@@ -14,13 +14,13 @@ export interface NatsServerHandle {
   stop(): Promise<void>;
 }
 
-/** Starts nats-server and resolves once it says it is ready. */
-export async function startNatsServer(): Promise<NatsServerHandle> {
+/** Starts nats-server and resolves once it says it is ready; `extraConfig` is appended to its configuration file (e.g. a tls block). */
+export async function startNatsServer(extraConfig = ''): Promise<NatsServerHandle> {
   const port = await freePort();
   const storeDir = mkdtempSync(path.join(os.tmpdir(), 'stratus-nats-'));
   // max_payload has no command-line flag; routers refuse the 1 MiB default (see requireMaxPayload).
   const config = path.join(storeDir, 'nats-server.conf');
-  writeFileSync(config, `max_payload: ${LIMITS.minNatsMaxPayloadBytes}\n`);
+  writeFileSync(config, `max_payload: ${LIMITS.minNatsMaxPayloadBytes}\n${extraConfig}\n`);
   const child = spawn('nats-server', ['-c', config, '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: ['ignore', 'pipe', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let log = '';

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync } from 'node:fs';
+import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort, waitFor } from './ports';
@@ -36,6 +37,20 @@ export interface StartOptions {
   natsUrl: string;
   env?: Record<string, string>;
   logDir?: string;
+  /** The router serves HTTPS (STRATUS_TLS_CERT_FILE): its readiness is asked over TLS verified against this CA. */
+  httpsCa?: Buffer;
+}
+
+/** GETs `url` and resolves its status; over TLS verified against `ca` when given. */
+export function httpStatus(url: string, ca?: Buffer): Promise<number> {
+  if (!ca) return fetch(url).then((res) => res.status);
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ca }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.once('error', reject);
+  });
 }
 
 async function launch(kind: 'router' | 'node-agent', name: string, options: StartOptions, env: Record<string, string>): Promise<StratusProcess> {
@@ -65,8 +80,8 @@ async function launch(kind: 'router' | 'node-agent', name: string, options: Star
   const exitPromise = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await waitFor(`${name} to be ready (log: ${logFile})`, async () => {
     if (exited()) throw new Error('exited');
-    const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
-    return res.status === 200;
+    const scheme = options.httpsCa && kind === 'router' ? 'https' : 'http';
+    return (await httpStatus(`${scheme}://127.0.0.1:${httpPort}/readyz`, kind === 'router' ? options.httpsCa : undefined)) === 200;
   }, 20_000).catch((err: Error) => {
     child.kill('SIGKILL');
     throw new Error(`${err.message}${exited() ? ` — it exited with ${child.exitCode}; see ${logFile}` : ''}`);
