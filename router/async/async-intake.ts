@@ -9,6 +9,7 @@ import type {
 } from '../../proto/gen/stratus/v1/invoke';
 import { StratusError, toStratusError } from '../../sdk/core/errors';
 import { validateFunctionName } from '../../sdk/core/function-config';
+import { requireJsonPayload } from '../../sdk/core/json-payload';
 import { LIMITS } from '../../sdk/core/limits';
 import type { FunctionCache } from '../functions/function-cache';
 import { resolveInvokeTarget } from '../functions/invoke-target';
@@ -36,6 +37,7 @@ async function acceptAsync(deps: AsyncIntakeDeps, req: InvokeAsyncRequest): Prom
   if (req.payload.length > LIMITS.maxAsyncPayloadBytes) {
     throw new StratusError('PayloadTooLarge', `the event is ${req.payload.length} bytes, over the ${LIMITS.maxAsyncPayloadBytes}-byte limit for asynchronous invocations: send a reference to the data instead`);
   }
+  requireJsonPayload(req.payload, 'event');
   if (req.requestId && !REQUEST_ID_PATTERN.test(req.requestId)) {
     throw new StratusError('InvalidRequest', `request id '${req.requestId}': use 1-128 letters, digits, '-', '_', '.' or ':'`);
   }

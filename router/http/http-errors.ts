@@ -58,6 +58,7 @@ function retryAfter(err: StratusError): Array<[string, string]> {
 export function httpStatusFor(code: ErrorCode): number {
   switch (code) {
     case 'InvalidRequest':
+    case 'InvalidRequestContent':
       return 400;
     case 'Unauthenticated':
       return 401;

@@ -8,6 +8,7 @@ import {
 } from '../../proto/gen/stratus/v1/invoke';
 import { StratusError } from '../../sdk/core/errors';
 import { functionArn, validateFunctionName } from '../../sdk/core/function-config';
+import { requireJsonPayload } from '../../sdk/core/json-payload';
 import { LIMITS } from '../../sdk/core/limits';
 import type { FunctionCache } from '../functions/function-cache';
 import { resolveInvokeTarget } from '../functions/invoke-target';
@@ -46,6 +47,7 @@ export function createInvokeService(ctx: HandlerContext, deps: InvokeServiceDeps
         if (req.payload.length > LIMITS.maxSyncPayloadBytes) {
           throw new StratusError('PayloadTooLarge', `the payload is ${req.payload.length} bytes, over the ${LIMITS.maxSyncPayloadBytes}-byte limit for synchronous invocations: send a reference to the data instead`);
         }
+        requireJsonPayload(req.payload, 'payload');
         const record = await resolveInvokeTarget(deps.cache, name, req.qualifier);
         if (record.config.reservedConcurrency === 0) {
           throw new StratusError('TooManyRequests', `function '${name}' is stopped: its reserved concurrency is 0; raise it to invoke the function`, { retryable: false });

@@ -16,6 +16,8 @@ export const ERROR_CODES = [
   /** Something other than a function already exists with other settings. */
   'ResourceConflict',
   'PayloadTooLarge',
+  /** An invocation payload that is not JSON (Lambda's InvalidRequestContentException). */
+  'InvalidRequestContent',
   'TooManyRequests',
   'Unauthenticated',
   'PermissionDenied',

@@ -211,6 +211,55 @@ describe('service errors', () => {
     }
   });
 
+  describe('a payload that is not JSON is refused before anything runs', () => {
+    // Counts its own runs: a refused payload that reached it would show as a skipped number.
+    const COUNTER = { 'index.js': 'let runs = 0;\nexports.handler = async (event) => ({ runs: ++runs, event });' };
+
+    test('sync invoke fails with InvalidRequestContent and the function does not run', async () => {
+      const name = await deploy(COUNTER);
+      expect(JSON.parse((await client.invoke(name, '{"a":1}')).payload.toString())).toEqual({ runs: 1, event: { a: 1 } });
+      const err = await serviceError(client.invoke(name, 'hello, not json'));
+      expect(err.code).toBe('InvalidRequestContent');
+      expect(err.message).toMatch(/the payload is not valid JSON \(.*\): send a JSON document/);
+      expect((await serviceError(client.invoke(name, Buffer.from([0x22, 0xff, 0xfe, 0x22])))).message).toMatch(/not valid UTF-8/);
+      // The same warm instance runs next: had either refused call reached it, this would be run 4.
+      expect(JSON.parse((await client.invoke(name, '"text"')).payload.toString())).toEqual({ runs: 2, event: 'text' });
+    });
+
+    test('an empty payload is no payload and still runs', async () => {
+      const name = await deploy(OK_FILES);
+      const res = await client.invoke(name, undefined);
+      expect(res.functionError).toBeUndefined();
+    });
+
+    test('async invoke fails with InvalidRequestContent (not accepted: no request id)', async () => {
+      const name = await deploy(OK_FILES);
+      const err = await serviceError(client.invokeAsync(name, '{broken'));
+      expect(err.code).toBe('InvalidRequestContent');
+      expect(err.message).toMatch(/the event is not valid JSON/);
+      await expect(client.invokeAsync(name, '{"n":1}')).resolves.toMatchObject({ requestId: expect.any(String) });
+    });
+
+    test('a raw gRPC client gets INVALID_ARGUMENT with the code in the metadata', async () => {
+      const name = await deploy(OK_FILES);
+      const raw = new InvokeServiceClient(cluster.routers[0]?.address ?? '', grpc.credentials.createInsecure());
+      try {
+        const err = await new Promise<grpc.ServiceError | null>((resolve) =>
+          raw.invoke(
+            { functionName: name, qualifier: '', payload: Buffer.from('<xml/>'), logType: LogType.LOG_TYPE_NONE, clientContext: '' },
+            bearer(cluster.apiToken),
+            { deadline: Date.now() + 10_000 },
+            (e: grpc.ServiceError | null) => resolve(e),
+          ),
+        );
+        expect(err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+        expect(err?.metadata.get('stratus-error-code')).toEqual(['InvalidRequestContent']);
+      } finally {
+        raw.close();
+      }
+    });
+  });
+
   test('calls fail with Unauthenticated when the token is wrong', async () => {
     const wrong = cluster.client({ token: 'not-the-token', maxAttempts: 1 });
     const err = await serviceError(wrong.listFunctions());

@@ -16,6 +16,7 @@ const TO_STATUS: Record<ErrorCode, status> = {
   ResourceNotFound: status.NOT_FOUND,
   ResourceConflict: status.ALREADY_EXISTS,
   PayloadTooLarge: status.RESOURCE_EXHAUSTED,
+  InvalidRequestContent: status.INVALID_ARGUMENT,
   TooManyRequests: status.RESOURCE_EXHAUSTED,
   Unauthenticated: status.UNAUTHENTICATED,
   PermissionDenied: status.PERMISSION_DENIED,
