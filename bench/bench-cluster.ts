@@ -23,6 +23,7 @@ export async function startBenchCluster(agentEnv: Record<string, string> = {}): 
     distDir: path.resolve(__dirname, '..'),
     env: { ...process.env, STRATUS_LOG_LEVEL: 'warn', STRATUS_ECHO_FUNCTION_LOGS: 'false' },
     agentEnv,
+    tls: false,
     onStatus: (l) => process.stderr.write(`bench: ${l}\n`),
   });
   const client = new StratusClient({ endpoints: cluster.endpoint, token: cluster.token });

@@ -8,6 +8,8 @@ export interface Profile {
   token: string;
   /** CA of the routers' TLS certificates; set, the CLI speaks TLS and verifies against it. */
   caFile?: string;
+  /** How users' own NATS clients reach the cluster (written by stratus dev: the stratus-client user). */
+  nats?: { url: string; user: string; password: string; caFile?: string };
 }
 
 interface ProfileFile {

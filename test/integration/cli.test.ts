@@ -1,7 +1,12 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { StratusClient } from '../../sdk/client/stratus-client';
+import type { Profile } from '../../sdk/cli/profile';
 import { functionDir, startCluster, uniqueName, type TestCluster } from '../helpers/cluster';
 import { freePort, waitFor } from '../helpers/ports';
 import { distEntry, ROOT } from '../helpers/stratus-process';
@@ -195,4 +200,113 @@ describe('stratus dev', () => {
     expect(await exited).toBe(0);
     expect(output).toContain('stopping');
   }, 90_000);
+});
+
+/** Starts `stratus dev` with `flags` on free ports; resolves once it says ready. */
+async function startDev(flags: string[]): Promise<{ dataDir: string; config: string; output: () => string; stop(): Promise<number | null> }> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'stratus-dev-'));
+  const config = path.join(dataDir, 'config.json');
+  const [natsPort, grpcPort, httpPort] = [await freePort(), await freePort(), await freePort()];
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dataDir, STRATUS_CONFIG: config };
+  const dev = spawn(process.execPath, [CLI, 'dev', '--data-dir', dataDir, '--nats-port', String(natsPort), '--grpc-port', String(grpcPort), '--http-port', String(httpPort), ...flags], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  dev.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  dev.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => dev.once('exit', (code) => resolve(code)));
+  const stop = async (): Promise<number | null> => {
+    dev.kill('SIGINT');
+    return exited;
+  };
+  try {
+    await waitFor('stratus dev to be ready', () => output.includes('ready —') || dev.exitCode !== null, 60_000, 100);
+  } catch (err) {
+    await stop();
+    throw new Error(`${(err as Error).message}: ${output}`);
+  }
+  if (dev.exitCode !== null) throw new Error(`stratus dev exited: ${output}`);
+  return { dataDir, config, output: () => output, stop };
+}
+
+/** Records the server errors (permission violations) a NATS connection gets. */
+function serverErrors(nc: NatsConnection): string[] {
+  const errors: string[] = [];
+  (async () => {
+    for await (const s of nc.status()) if (s.type === 'error') errors.push(s.error.message);
+  })().catch((err: unknown) => errors.push(`status stream failed: ${String(err)}`));
+  return errors;
+}
+
+describe('stratus dev --tls: TLS on every hop and NATS with production users', () => {
+  test('the profile carries the CA and the client user; NATS refuses anonymous and Stratus subjects; a plain NATS client drives a trigger; functions see no credentials', async () => {
+    const dev = await startDev(['--tls', '--example', path.join(ROOT, 'examples', 'hello')]);
+    let client: StratusClient | undefined;
+    const connections: NatsConnection[] = [];
+    try {
+      const file = JSON.parse(readFileSync(dev.config, 'utf8')) as { profiles: Record<string, Profile> };
+      const profile = file.profiles.default as Required<Profile>;
+      expect(profile.caFile).toBe(path.join(dev.dataDir, 'tls', 'ca.pem'));
+      expect(profile.nats).toMatchObject({ user: 'stratus-client', caFile: profile.caFile });
+      // What stratus dev prints for plain NATS clients: the client user's URL, never the router's or agent's password.
+      const creds = JSON.parse(readFileSync(path.join(dev.dataDir, 'credentials.json'), 'utf8')) as { nats: Record<string, string> };
+      expect(dev.output()).toContain(`nats://stratus-client:${profile.nats.password}@127.0.0.1:`);
+      expect(dev.output()).not.toContain(creds.nats.NATS_ROUTER_PASSWORD);
+      expect(dev.output()).not.toContain(creds.nats.NATS_AGENT_PASSWORD);
+
+      // The CLI reads endpoint, token and CA from the profile: TLS with no flags.
+      const cli = stratus(['invoke', 'hello', '--payload', '{"name":"TLS"}'], { HOME: dev.dataDir, STRATUS_CONFIG: dev.config });
+      expect(cli.stderr).toBe('');
+      expect(JSON.parse(cli.stdout)).toMatchObject({ message: 'Hello, TLS!' });
+
+      const tls = { caFile: profile.caFile };
+      await expect(connect({ servers: profile.nats.url, tls, timeout: 3000, reconnect: false })).rejects.toThrow(/authoriz/i);
+      await expect(connect({ servers: profile.nats.url, timeout: 3000, reconnect: false, user: profile.nats.user, pass: profile.nats.password, tls: null })).rejects.toThrow();
+
+      client = new StratusClient({ endpoints: profile.endpoint, token: profile.token, tls });
+      const name = uniqueName('dev-trigger');
+      const done = `obs.${name}.ok`;
+      await client.deploy({
+        name,
+        source: functionDir({ 'index.js': 'exports.handler = async (event) => ({ got: event.data, env: process.env });' }),
+        settings: { runtime: 'nodejs', handler: 'index.handler', async: { onSuccess: { kind: 'subject', target: done } } },
+      });
+      const subject = `orders.${process.pid}.created`;
+      await client.createTrigger(name, `orders.${process.pid}.*`);
+      // An operator's stream keeps the destination records (made as the admin user: clients may not touch JetStream).
+      const admin = await connect({ servers: profile.nats.url, tls, user: 'stratus-admin', pass: creds.nats.NATS_ADMIN_PASSWORD ?? '' });
+      connections.push(admin);
+      await (await jetstreamManager(admin)).streams.add({ name: `DEV_DONE_${process.pid}`, subjects: [done] });
+
+      const nc = await connect({ servers: profile.nats.url, tls, user: profile.nats.user, pass: profile.nats.password });
+      connections.push(nc);
+      const errors = serverErrors(nc);
+      const records = nc.subscribe(done, { max: 1 });
+      nc.publish(subject, JSON.stringify({ order: 7 }));
+      let record = '';
+      const timer = setTimeout(() => records.unsubscribe(), 30_000);
+      for await (const m of records) record = m.string();
+      clearTimeout(timer);
+      const result = (JSON.parse(record) as { responsePayload: { got: unknown; env: Record<string, string> } }).responsePayload;
+      expect(result.got).toEqual({ order: 7 });
+      // The function's environment holds no NATS user, password or cluster secret.
+      const seen = JSON.stringify(result.env);
+      for (const secret of [...Object.values(creds.nats), profile.token]) expect(seen).not.toContain(secret);
+      expect(Object.keys(result.env).filter((k) => /NATS|STRATUS_(CLUSTER|API)_TOKEN|PASSWORD/.test(k))).toEqual([]);
+
+      // The client user may not publish or listen on Stratus' own subjects or JetStream's API.
+      for (const forbidden of ['stratus.async.x', '$JS.API.INFO']) {
+        const before = errors.length;
+        nc.publish(forbidden, 'x');
+        await nc.flush();
+        await waitFor(`a permissions violation for ${forbidden}`, () => errors.slice(before).some((e) => /permissions violation/i.test(e)), 5000, 50);
+      }
+      const before = errors.length;
+      nc.subscribe('stratus.>');
+      await nc.flush();
+      await waitFor('a permissions violation for subscribing to stratus.>', () => errors.slice(before).some((e) => /permissions violation/i.test(e)), 5000, 50);
+    } finally {
+      client?.close();
+      await Promise.all(connections.map((c) => c.close()));
+      expect(await dev.stop()).toBe(0);
+    }
+  }, 120_000);
 });

@@ -14,6 +14,7 @@ interface DevFlags {
   agentPort: string;
   example?: string;
   profile: string;
+  tls?: boolean;
 }
 
 function port(flag: string, value: string): number {
@@ -44,6 +45,7 @@ export function registerDevCommand(program: Command, run: (action: (ctx: CliCont
     .option('--agent-port <port>', "agent's gRPC port (0 picks one)", '0')
     .option('--example <dir>', 'deploy this Node.js folder and invoke it once when the cluster is up')
     .option('--profile-name <name>', 'profile to write', 'default')
+    .option('--tls', 'TLS on every hop (NATS, router gRPC and HTTP, router to agent), signed by a local CA made with openssl in the data directory')
     .action((flags: DevFlags & { profileName: string }) =>
       run(async ({ out, env }) => {
         const say = (line: string): void => out.note(`stratus dev: ${line}`);
@@ -56,23 +58,39 @@ export function registerDevCommand(program: Command, run: (action: (ctx: CliCont
           distDir: path.resolve(__dirname, '..', '..', '..'),
           env,
           onStatus: say,
+          tls: Boolean(flags.tls),
         });
         const stop = new Promise<void>((resolve) => {
           for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolve());
         });
         try {
           const file = profilePath(env);
-          await writeProfile(file, flags.profileName, { endpoint: cluster.endpoint, token: cluster.token });
+          const { natsClient } = cluster;
+          await writeProfile(file, flags.profileName, {
+            endpoint: cluster.endpoint,
+            token: cluster.token,
+            ...(cluster.caFile ? { caFile: cluster.caFile } : {}),
+            nats: { url: natsClient.url, user: natsClient.user, password: natsClient.password, ...(natsClient.caFile ? { caFile: natsClient.caFile } : {}) },
+          });
           say(`wrote profile '${flags.profileName}' to ${file}`);
           if (flags.example) {
-            const client = new StratusClient({ endpoints: cluster.endpoint, token: cluster.token });
+            const client = new StratusClient({ endpoints: cluster.endpoint, token: cluster.token, ...(cluster.caFile ? { tls: { caFile: cluster.caFile } } : {}) });
             try {
               await deployExample(client, flags.example, say);
             } finally {
               client.close();
             }
           }
-          const summary = { endpoint: cluster.endpoint, http: cluster.httpUrl, nats: cluster.natsUrl, logs: cluster.logDir, profile: file };
+          // Users' own NATS clients (publishing to trigger subjects) connect as stratus-client: the URL carries its password.
+          const natsForClients = natsClient.url.replace('nats://', `nats://${natsClient.user}:${encodeURIComponent(natsClient.password)}@`);
+          const summary = {
+            endpoint: cluster.caFile ? `grpcs://${cluster.endpoint}` : cluster.endpoint,
+            http: cluster.httpUrl,
+            nats: natsForClients,
+            ...(cluster.caFile ? { ca: cluster.caFile } : {}),
+            logs: cluster.logDir,
+            profile: file,
+          };
           if (out.json) out.printJson(summary);
           else {
             for (const [key, value] of Object.entries(summary)) out.line(`${key.padEnd(9)} ${value}`);

@@ -1,5 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
+import * as https from 'node:https';
 import * as net from 'node:net';
 import { StratusError } from '../../core/errors';
 import { sleep } from '../../core/deadline';
@@ -64,6 +65,19 @@ export async function launch(spec: LaunchSpec): Promise<Launched> {
 /** Readiness by HTTP: the URL answers 200. */
 export function httpReady(url: string): () => Promise<boolean> {
   return async () => (await fetch(url, { signal: AbortSignal.timeout(1000) })).status === 200;
+}
+
+/** Readiness by HTTPS: the URL answers 200 over TLS verified against `ca`. */
+export function httpsReady(url: string, ca: Buffer): () => Promise<boolean> {
+  return () =>
+    new Promise((resolve, reject) => {
+      const req = https.get(url, { ca, timeout: 1000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.once('timeout', () => req.destroy(new Error(`no answer from ${url} within 1 s`)));
+      req.once('error', reject);
+    });
 }
 
 /** Finds nats-server on PATH or where Debian installs it; says how to install it when missing. */
