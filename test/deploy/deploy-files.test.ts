@@ -47,8 +47,10 @@ function variablesRead(main: string): Set<string> {
   const text = readFileSync(path.join(ROOT, main), 'utf8');
   return new Set([...text.matchAll(/env(?:String|Number|List|Bool)\(env, '(STRATUS_[A-Z0-9_]+)'\)/g)].map((m) => m[1] as string));
 }
-const ROUTER_VARS = variablesRead('router/router-options.ts');
-const AGENT_VARS = variablesRead('node-agent/agent-options.ts');
+// Both programs also read the variables of sdk/platform/env.ts's shared readers (NATS TLS).
+const SHARED_VARS = [...variablesRead('sdk/platform/env.ts')];
+const ROUTER_VARS = new Set([...variablesRead('router/router-options.ts'), ...SHARED_VARS]);
+const AGENT_VARS = new Set([...variablesRead('node-agent/agent-options.ts'), ...SHARED_VARS]);
 
 /** STRATUS_* names in a text, leaving out Stratus' stream names (STRATUS_ASYNC, STRATUS_DLQ, STRATUS_EVENTS). */
 function variablesIn(text: string): string[] {
