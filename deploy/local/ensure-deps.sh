@@ -10,6 +10,8 @@ command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=
 command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 # pasta gives each sandbox its own network, cut off from the host (node-agent/sandbox/sandbox-network.ts).
 command -v pasta >/dev/null 2>&1 || need+=(passt)
+# openssl makes the local CA of `stratus dev --tls` and of the TLS tests.
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ "${STRATUS_DEV_TOOLS:-0}" = 1 ]; then
   command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 fi
