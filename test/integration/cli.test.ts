@@ -247,7 +247,7 @@ describe('stratus dev --tls: TLS on every hop and NATS with production users', (
       expect(profile.caFile).toBe(path.join(dev.dataDir, 'tls', 'ca.pem'));
       expect(profile.nats).toMatchObject({ user: 'stratus-client', caFile: profile.caFile });
       // What stratus dev prints for plain NATS clients: the client user's URL, never the router's or agent's password.
-      const creds = JSON.parse(readFileSync(path.join(dev.dataDir, 'credentials.json'), 'utf8')) as { nats: Record<string, string> };
+      const creds = JSON.parse(readFileSync(path.join(dev.dataDir, 'credentials.json'), 'utf8')) as { nats: Record<string, string>; clusterToken: string };
       expect(dev.output()).toContain(`nats://stratus-client:${profile.nats.password}@127.0.0.1:`);
       expect(dev.output()).not.toContain(creds.nats.NATS_ROUTER_PASSWORD);
       expect(dev.output()).not.toContain(creds.nats.NATS_AGENT_PASSWORD);
@@ -289,7 +289,7 @@ describe('stratus dev --tls: TLS on every hop and NATS with production users', (
       expect(result.got).toEqual({ order: 7 });
       // The function's environment holds no NATS user, password or cluster secret.
       const seen = JSON.stringify(result.env);
-      for (const secret of [...Object.values(creds.nats), profile.token]) expect(seen).not.toContain(secret);
+      for (const secret of [...Object.values(creds.nats), profile.token, creds.clusterToken]) expect(seen).not.toContain(secret);
       expect(Object.keys(result.env).filter((k) => /NATS|STRATUS_(CLUSTER|API)_TOKEN|PASSWORD/.test(k))).toEqual([]);
 
       // The client user may not publish or listen on Stratus' own subjects or JetStream's API.
