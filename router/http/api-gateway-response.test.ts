@@ -90,6 +90,12 @@ describe('http errors', () => {
     expect(responseForError(new StratusError('TooManyRequests', 'busy', { retryAfterMs: 200 }), 'rid').headers).toContainEqual(['retry-after', '1']);
   });
 
+  test('responseForError answers 400 with the code and the fix when a payload is not JSON', () => {
+    const r = responseForError(new StratusError('InvalidRequestContent', 'the payload is not valid JSON (x): send a JSON document'), 'rid');
+    expect(r.statusCode).toBe(400);
+    expect(JSON.parse(r.body.toString())).toEqual({ message: 'Bad Request', reason: 'the payload is not valid JSON (x): send a JSON document', code: 'InvalidRequestContent', requestId: 'rid' });
+  });
+
   test('functionFailed answers 504 when the function timed out and 502 otherwise', () => {
     const timedOut = functionFailed('fn', 'Sandbox.Timedout', 'rid');
     expect(timedOut.statusCode).toBe(504);
@@ -109,6 +115,8 @@ describe('http errors', () => {
     ['FunctionNotFound', 500],
     ['PayloadTooLarge', 413],
     ['Unauthenticated', 401],
+    ['InvalidRequest', 400],
+    ['InvalidRequestContent', 400],
   ] as const)('httpStatusFor maps %s to %i when the invocation fails that way', (code, status) => {
     expect(httpStatusFor(code)).toBe(status);
   });

@@ -43,7 +43,8 @@ export function reportError(err: unknown, json: boolean): number {
   if (err instanceof StratusError) {
     if (json) process.stderr.write(`${JSON.stringify({ error: { code: err.code, message: err.message, retryAfterMs: err.retryAfterMs } })}\n`);
     else process.stderr.write(`error [${err.code}]: ${err.message}\n`);
-    return err.code === 'InvalidRequest' ? EXIT.usage : EXIT.requestError;
+    // A payload that is not JSON is the caller's input to fix, like any other bad argument.
+    return err.code === 'InvalidRequest' || err.code === 'InvalidRequestContent' ? EXIT.usage : EXIT.requestError;
   }
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(json ? `${JSON.stringify({ error: { code: 'Internal', message } })}\n` : `error: ${message}\n`);

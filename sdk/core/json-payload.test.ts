@@ -32,6 +32,17 @@ describe('requireJsonPayload', () => {
     expect(err.message).toMatch(/not valid UTF-8/);
   });
 
+  test('refuses a payload with InvalidRequestContent naming the byte order mark when it starts with one', () => {
+    const err = refusal(Buffer.from('\ufeff{"a":1}'));
+    expect(err.code).toBe('InvalidRequestContent');
+    expect(err.message).toMatch(/byte order mark .*without a BOM/);
+  });
+
+  test('refuses a BOM that is not at the start as JSON would, when it stands outside a string', () => {
+    expect(refusal(Buffer.from(' \ufeff{}')).message).toMatch(/not valid JSON/);
+    expect(() => requireJsonPayload(Buffer.from('"\ufeff"'), 'payload')).not.toThrow();
+  });
+
   test('names the event when asked for an async event', () => {
     expect(() => requireJsonPayload(Buffer.from('x'), 'event')).toThrow(/^the event is not valid JSON/);
   });

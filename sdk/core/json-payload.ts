@@ -4,6 +4,8 @@ import { StratusError } from './errors';
 // inside a string and hand the function text the caller never sent.
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+const BOM = [0xef, 0xbb, 0xbf] as const;
+
 /**
  * Refuses an invocation payload that is not a JSON document, as Lambda does
  * (InvalidRequestContentException): the function would otherwise fail on it, or worse, run on a
@@ -11,6 +13,12 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  */
 export function requireJsonPayload(payload: Uint8Array, what: 'payload' | 'event'): void {
   if (payload.length === 0) return;
+  // TextDecoder drops a leading byte order mark, so without this check one would pass; but the
+  // function gets the bytes as sent and the Node.js runtime's JSON.parse fails on it (RFC 8259 says
+  // senders must not add one). Editors' "UTF-8 with BOM" writes it: name it, so the fix is obvious.
+  if (payload[0] === BOM[0] && payload[1] === BOM[1] && payload[2] === BOM[2]) {
+    throw new StratusError('InvalidRequestContent', `the ${what} starts with a UTF-8 byte order mark (EF BB BF), which JSON sent to a function must not: send it as UTF-8 without a BOM`);
+  }
   let text: string;
   try {
     text = utf8.decode(payload);

@@ -139,13 +139,16 @@ test('InvokeAsync answers FunctionNotFound and enqueues nothing when the functio
   await expect(jsm.consumers.info(STREAMS.async, asyncConsumerName(name))).rejects.toThrow();
 });
 
-test('InvokeAsync answers PayloadTooLarge when the event is over 1 MB, from the SDK and from raw gRPC', async () => {
+test('InvokeAsync enqueues nothing and answers PayloadTooLarge when the event is over 1 MB, or InvalidRequestContent when it is not JSON, from the SDK and from raw gRPC', async () => {
   const name = uniqueName('big');
   await deploy(name, OK);
   const tooBig = Buffer.alloc(LIMITS.maxAsyncPayloadBytes + 1, 0x61);
   const err = await client.invokeAsync(name, tooBig).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(StratusError);
   expect((err as StratusError).code).toBe('PayloadTooLarge');
+  const notJson = await client.invokeAsync(name, 'order 42 shipped').catch((e: unknown) => e);
+  expect(notJson).toBeInstanceOf(StratusError);
+  expect(notJson).toMatchObject({ code: 'InvalidRequestContent', retryable: false, message: expect.stringMatching(/^the event is not valid JSON \(.+\): send a JSON document/) });
 
   const raw = new InvokeServiceClient(cluster.routers[0]?.address ?? '', grpc.credentials.createInsecure(), {
     'grpc.max_send_message_length': LIMITS.maxGrpcMessageBytes,
@@ -158,6 +161,11 @@ test('InvokeAsync answers PayloadTooLarge when the event is over 1 MB, from the 
     );
     expect(rawErr?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(rawErr?.metadata.get('stratus-error-code')).toEqual(['PayloadTooLarge']);
+    const rawNotJson = await new Promise<grpc.ServiceError | null>((resolve) =>
+      raw.invokeAsync({ functionName: name, qualifier: '', payload: Buffer.from('{"n":1,}'), requestId: '' }, md, { deadline: Date.now() + 10_000 }, (e: grpc.ServiceError | null, _res?: InvokeAsyncResponse) => resolve(e)),
+    );
+    expect(rawNotJson?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(rawNotJson?.metadata.get('stratus-error-code')).toEqual(['InvalidRequestContent']);
   } finally {
     raw.close();
   }
@@ -181,7 +189,7 @@ test('events enqueued together through the SDK are each answered on their own: a
   expect(recorder.of(name, 'end').map((r) => r.requestId).sort()).toEqual(accepted.map((a) => a?.requestId).sort());
 });
 
-test('InvokeAsyncBatch answers each entry in order with failedCount, and refuses a batch over 500 entries with InvalidRequest', async () => {
+test('InvokeAsyncBatch answers each entry in order with failedCount (an entry that is not JSON refused alone), and refuses a batch over 500 entries with InvalidRequest', async () => {
   const name = uniqueName('batch');
   await deploy(name, OK);
   const raw = new InvokeServiceClient(cluster.routers[0]?.address ?? '', grpc.credentials.createInsecure(), {
@@ -197,10 +205,11 @@ test('InvokeAsyncBatch answers each entry in order with failedCount, and refuses
       { functionName: name, qualifier: '', payload: Buffer.alloc(LIMITS.maxAsyncPayloadBytes + 1, 0x61), requestId: '' },
       { functionName: name, qualifier: '', payload: Buffer.from('{"n":2}'), requestId: 'bad id!' },
       { functionName: name, qualifier: '', payload: Buffer.from('{"n":3}'), requestId: `given-${Date.now()}` },
+      { functionName: name, qualifier: '', payload: Buffer.from('n=4'), requestId: '' },
     ]);
     expect(err).toBeNull();
-    expect(res?.failedCount).toBe(2);
-    expect(res?.results.map((r) => (r.result?.$case === 'error' ? r.result.value.code : r.result?.$case))).toEqual(['accepted', 'PayloadTooLarge', 'InvalidRequest', 'accepted']);
+    expect(res?.failedCount).toBe(3);
+    expect(res?.results.map((r) => (r.result?.$case === 'error' ? r.result.value.code : r.result?.$case))).toEqual(['accepted', 'PayloadTooLarge', 'InvalidRequest', 'accepted', 'InvalidRequestContent']);
     await recorder.waitFor('the two accepted events to run', () => recorder.of(name, 'end').length === 2);
 
     const tooMany = Array.from({ length: LIMITS.maxAsyncBatchEntries + 1 }, () => ({ functionName: name, qualifier: '', payload: Buffer.from('{}'), requestId: '' }));
@@ -379,26 +388,26 @@ test('redriven dead letters run again and succeed, and purge removes the rest, w
   expect(recorder.of(name, 'end')).toHaveLength(3);
 });
 
-test('a redriven event is the original event when the payload is a JSON string or number, and a payload that is not JSON is never accepted', async () => {
+test('a redriven event is the original event when the payload is a JSON string, number or object', async () => {
   const name = uniqueName('exact');
   const raw = "await report('start', { body: typeof event === 'string' ? event : JSON.stringify(event) }, context);";
   await deploy(name, `${raw} throw new Error('not yet');`, { async: { maxRetryAttempts: 0 } });
-  // As on Lambda, an event that is not JSON is refused at the edge: it could never reach a handler.
-  await expect(client.invokeAsync(name, 'not json at all')).rejects.toMatchObject({ code: 'InvalidRequestContent' });
-  const payloads = ['"just text"', '42'];
+  // A redrive must hand back the bytes first accepted. (Bytes that are not JSON never get that far:
+  // InvokeAsync refuses them with InvalidRequestContent, tested above.)
+  const payloads = ['"just text"', '42', '{"caf\u00e9":[1,{"n":null}]}'];
   for (const p of payloads) await client.invokeAsync(name, p);
-  const letters = await waitForDeadLetters(name, 2);
+  const letters = await waitForDeadLetters(name, 3);
   await deploy(name, `${raw} return 'ok';`);
   const { requestIds } = await client.redriveDeadLetters(name, letters.map((d) => d.sequence));
   const reruns = (): number => recorder.of(name).filter((r) => requestIds.includes(r.requestId)).length;
-  await waitFor('the redriven events to run', () => reruns() === 2, 20_000, 100);
+  await waitFor('the redriven events to run and leave the dead letters', async () => reruns() === 3 && (await client.listDeadLetters(name)).deadLetters.length === 0, 20_000, 100);
+  const bodies = ['just text', '42', '{"caf\u00e9":[1,{"n":null}]}'];
   const firstRun = recorder.of(name).filter((r) => !requestIds.includes(r.requestId)).map((r) => r.event);
-  expect(firstRun).toHaveLength(2);
-  expect(firstRun).toEqual(expect.arrayContaining([{ body: '42' }, { body: 'just text' }]));
+  expect(firstRun).toHaveLength(3);
+  expect(firstRun).toEqual(expect.arrayContaining(bodies.map((body) => ({ body }))));
   const redriven = recorder.of(name).filter((r) => requestIds.includes(r.requestId)).map((r) => r.event);
-  expect(redriven).toHaveLength(2);
-  expect(redriven).toEqual(expect.arrayContaining([{ body: 'just text' }, { body: '42' }]));
-  expect((await client.listDeadLetters(name)).deadLetters).toEqual([]);
+  expect(redriven).toHaveLength(3);
+  expect(redriven).toEqual(expect.arrayContaining(bodies.map((body) => ({ body }))));
 });
 
 test('a running event is not delivered again when it runs longer than the ack wait', async () => {

@@ -77,6 +77,21 @@ describe('stratus CLI against a running cluster', () => {
     expect(error.trace.length).toBeGreaterThan(0);
   });
 
+  test('invoke exits 3 with InvalidRequestContent when the payload is not JSON, and no payload still runs', () => {
+    // The shell ate the quotes: a common way to send text that is not JSON.
+    const res = stratus(['invoke', name, '--payload', '{a:1}'], env);
+    expect(res.code).toBe(3);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toMatch(/^error \[InvalidRequestContent\]: the payload is not valid JSON \(.+\): send a JSON document/);
+    const async = stratus(['--json', 'invoke', name, '--async', '--payload', 'plain text'], env);
+    expect(async.code).toBe(3);
+    expect(JSON.parse(async.stderr)).toMatchObject({ error: { code: 'InvalidRequestContent', message: expect.stringMatching(/^the event is not valid JSON/) } });
+
+    const empty = stratus(['invoke', name, '--payload', ''], env);
+    expect(empty.code).toBe(0);
+    expect(JSON.parse(empty.stdout)).toMatchObject({ env: 'hi' });
+  });
+
   test('invoke --log prints the log tail with START, END and REPORT lines on stderr', () => {
     const res = stratus(['invoke', name, '--payload', '{"b":2}', '--log'], env);
     expect(res.code).toBe(0);
