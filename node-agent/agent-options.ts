@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { StratusError } from '../sdk/core/errors';
 import { envBool, envList, envNumber, envString, natsTlsFromEnv } from '../sdk/platform/env';
 import { parseLogLevel, type LogLevel } from '../sdk/platform/logger';
-import type { NatsTlsFiles } from '../sdk/platform/tls';
+import { NO_NATS_TLS, type NatsTlsFiles } from '../sdk/platform/tls';
 
 /** Everything a node agent is configured with. main.ts builds it from the environment with {@link agentOptionsFromEnv}. */
 export interface AgentOptions {
@@ -168,7 +168,7 @@ export function resolveAgentOptions(input: Partial<Omit<AgentOptions, 'prestart'
     natsToken: input.natsToken || undefined,
     natsUser: input.natsUser || undefined,
     natsPassword: input.natsPassword || undefined,
-    natsTls: input.natsTls ?? { caFile: undefined, certFile: undefined, keyFile: undefined },
+    natsTls: input.natsTls ?? NO_NATS_TLS,
     tlsCertFile: input.tlsCertFile || undefined,
     tlsKeyFile: input.tlsKeyFile || undefined,
     grpcHost: input.grpcHost || '0.0.0.0',

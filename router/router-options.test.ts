@@ -74,6 +74,12 @@ describe('routerOptionsFromEnv', () => {
     expect(() => routerOptionsFromEnv({ ...required, STRATUS_INVOKE_SLACK_MS: '-1' })).toThrow(/STRATUS_INVOKE_SLACK_MS=-1/);
   });
 
+  test('routerOptionsFromEnv reads the TLS files and refuses an agent server name without the agent CA', () => {
+    const tls = routerOptionsFromEnv({ ...required, STRATUS_TLS_CERT_FILE: '/c.pem', STRATUS_TLS_KEY_FILE: '/k.pem', STRATUS_AGENT_TLS_CA_FILE: '/ca.pem', STRATUS_AGENT_TLS_SERVER_NAME: 'stratus-agent', STRATUS_NATS_CA_FILE: '/nca.pem' });
+    expect(tls).toMatchObject({ tlsCertFile: '/c.pem', tlsKeyFile: '/k.pem', agentTlsCaFile: '/ca.pem', agentTlsServerName: 'stratus-agent', natsTls: { caFile: '/nca.pem', certFile: undefined, keyFile: undefined } });
+    expect(() => routerOptionsFromEnv({ ...required, STRATUS_AGENT_TLS_SERVER_NAME: 'stratus-agent' })).toThrow(/STRATUS_AGENT_TLS_SERVER_NAME is set without STRATUS_AGENT_TLS_CA_FILE/);
+  });
+
   test('routerOptionsFromEnv refuses to start without API tokens or a cluster token', () => {
     expect(() => routerOptionsFromEnv({ STRATUS_CLUSTER_TOKEN: 'c' })).toThrow(/STRATUS_API_TOKENS/);
     expect(() => routerOptionsFromEnv({ STRATUS_API_TOKENS: 'a' })).toThrow(/STRATUS_CLUSTER_TOKEN/);

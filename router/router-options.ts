@@ -2,7 +2,7 @@ import * as os from 'node:os';
 import { StratusError } from '../sdk/core/errors';
 import { envList, envNumber, envString, natsTlsFromEnv } from '../sdk/platform/env';
 import { parseLogLevel, type LogLevel } from '../sdk/platform/logger';
-import type { NatsTlsFiles } from '../sdk/platform/tls';
+import { NO_NATS_TLS, type NatsTlsFiles } from '../sdk/platform/tls';
 
 /** Everything a router is configured with. main.ts builds it from the environment with {@link routerOptionsFromEnv}. */
 export interface RouterOptions {
@@ -174,6 +174,8 @@ export function resolveRouterOptions(input: Partial<RouterOptions>): RouterOptio
   const apiTokens = (input.apiTokens ?? []).filter(Boolean);
   if (apiTokens.length === 0) throw new StratusError('InvalidRequest', 'no API tokens: set STRATUS_API_TOKENS (comma-separated) so callers can authenticate');
   if (!input.clusterToken) throw new StratusError('InvalidRequest', 'no cluster token: set STRATUS_CLUSTER_TOKEN to the secret agents accept');
+  // A name to check means TLS to agents was meant: without the CA the router would dial plain text.
+  if (input.agentTlsServerName && !input.agentTlsCaFile) throw new StratusError('InvalidRequest', 'STRATUS_AGENT_TLS_SERVER_NAME is set without STRATUS_AGENT_TLS_CA_FILE: set the CA agents\' certificates are verified against, or unset the name');
   return {
     routerId: input.routerId || `${os.hostname()}-${Math.random().toString(36).slice(2, 8)}`,
     natsServers: input.natsServers || 'nats://127.0.0.1:4222',
@@ -181,7 +183,7 @@ export function resolveRouterOptions(input: Partial<RouterOptions>): RouterOptio
     natsUser: input.natsUser || undefined,
     natsPassword: input.natsPassword || undefined,
     natsConnectTimeoutMs: input.natsConnectTimeoutMs ?? 5000,
-    natsTls: input.natsTls ?? { caFile: undefined, certFile: undefined, keyFile: undefined },
+    natsTls: input.natsTls ?? NO_NATS_TLS,
     tlsCertFile: input.tlsCertFile || undefined,
     tlsKeyFile: input.tlsKeyFile || undefined,
     agentTlsCaFile: input.agentTlsCaFile || undefined,

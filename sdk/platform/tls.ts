@@ -109,6 +109,9 @@ export interface NatsTlsFiles {
   keyFile: string | undefined;
 }
 
+/** No NATS TLS file set: plain text unless the URL says tls://. */
+export const NO_NATS_TLS: NatsTlsFiles = Object.freeze({ caFile: undefined, certFile: undefined, keyFile: undefined });
+
 /** Whether any NATS TLS file is set: then the connection must be TLS, never plain text. */
 export function natsTlsWanted(files: NatsTlsFiles): boolean {
   return Boolean(files.caFile || files.certFile || files.keyFile);

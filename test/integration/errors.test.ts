@@ -70,6 +70,23 @@ function bearer(token: string): grpc.Metadata {
   return md;
 }
 
+/** Invokes through a bare gRPC stub (no SDK checks in between) and resolves the error the router answered with. */
+async function rawInvoke(functionName: string, payload: Buffer): Promise<grpc.ServiceError | null> {
+  const raw = new InvokeServiceClient(cluster.routers[0]?.address ?? '', grpc.credentials.createInsecure());
+  try {
+    return await new Promise<grpc.ServiceError | null>((resolve) =>
+      raw.invoke(
+        { functionName, qualifier: '', payload, logType: LogType.LOG_TYPE_NONE, clientContext: '' },
+        bearer(cluster.apiToken),
+        { deadline: Date.now() + 10_000 },
+        (e: grpc.ServiceError | null, _res?: InvokeResponse) => resolve(e),
+      ),
+    );
+  } finally {
+    raw.close();
+  }
+}
+
 describe('service errors', () => {
   test('invoke and get fail with FunctionNotFound when the function does not exist', async () => {
     const name = uniqueName('missing');
@@ -193,22 +210,10 @@ describe('service errors', () => {
 
   test('the router refuses a payload over 6 MB with PayloadTooLarge when a raw gRPC client sends one', async () => {
     const name = await deploy(OK_FILES);
-    const raw = new InvokeServiceClient(cluster.routers[0]?.address ?? '', grpc.credentials.createInsecure());
-    try {
-      const err = await new Promise<grpc.ServiceError | null>((resolve) =>
-        raw.invoke(
-          { functionName: name, qualifier: '', payload: Buffer.alloc(6.5 * MB, 0x20), logType: LogType.LOG_TYPE_NONE, clientContext: '' },
-          bearer(cluster.apiToken),
-          { deadline: Date.now() + 10_000 },
-          (e: grpc.ServiceError | null, _res?: InvokeResponse) => resolve(e),
-        ),
-      );
-      expect(err?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
-      expect(err?.metadata.get('stratus-error-code')).toEqual(['PayloadTooLarge']);
-      expect(err?.details).toMatch(/6291456-byte limit/);
-    } finally {
-      raw.close();
-    }
+    const err = await rawInvoke(name, Buffer.alloc(6.5 * MB, 0x20));
+    expect(err?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(err?.metadata.get('stratus-error-code')).toEqual(['PayloadTooLarge']);
+    expect(err?.details).toMatch(/6291456-byte limit/);
   });
 
   describe('a payload that is not JSON is refused before anything runs', () => {
@@ -242,21 +247,9 @@ describe('service errors', () => {
 
     test('a raw gRPC client gets INVALID_ARGUMENT with the code in the metadata', async () => {
       const name = await deploy(OK_FILES);
-      const raw = new InvokeServiceClient(cluster.routers[0]?.address ?? '', grpc.credentials.createInsecure());
-      try {
-        const err = await new Promise<grpc.ServiceError | null>((resolve) =>
-          raw.invoke(
-            { functionName: name, qualifier: '', payload: Buffer.from('<xml/>'), logType: LogType.LOG_TYPE_NONE, clientContext: '' },
-            bearer(cluster.apiToken),
-            { deadline: Date.now() + 10_000 },
-            (e: grpc.ServiceError | null) => resolve(e),
-          ),
-        );
-        expect(err?.code).toBe(grpc.status.INVALID_ARGUMENT);
-        expect(err?.metadata.get('stratus-error-code')).toEqual(['InvalidRequestContent']);
-      } finally {
-        raw.close();
-      }
+      const err = await rawInvoke(name, Buffer.from('<xml/>'));
+      expect(err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(err?.metadata.get('stratus-error-code')).toEqual(['InvalidRequestContent']);
     });
   });
 
