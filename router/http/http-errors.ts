@@ -62,8 +62,10 @@ export function httpStatusFor(code: ErrorCode): number {
       return 400;
     case 'Unauthenticated':
       return 401;
-    case 'PermissionDenied':
+    case 'AccessDenied':
       return 403;
+    case 'RecursiveInvocation':
+      return 508;
     case 'PayloadTooLarge':
       return 413;
     case 'TooManyRequests':

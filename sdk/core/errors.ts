@@ -20,7 +20,10 @@ export const ERROR_CODES = [
   'InvalidRequestContent',
   'TooManyRequests',
   'Unauthenticated',
-  'PermissionDenied',
+  /** The caller is known but may not do this (Lambda's AccessDeniedException); the message names the missing permission. */
+  'AccessDenied',
+  /** A chain of functions invoking each other reached the recursion limit (Lambda's recursive loop detection). */
+  'RecursiveInvocation',
   'Timeout',
   'Cancelled',
   'AgentLost',

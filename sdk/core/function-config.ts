@@ -62,6 +62,8 @@ export type BundleFormat = 'zip' | 'tar.gz';
 
 /** A function as the registry stores it. */
 export interface FunctionRecord {
+  /** The tenant (account) that owns the function; records written before tenants existed belong to DEFAULT_TENANT. */
+  tenant?: string;
   config: FunctionConfig;
   runtime: RuntimeName;
   code: CodeRef;

@@ -94,7 +94,7 @@ describe('toGrpcStatus and fromGrpcError', () => {
     [status.ALREADY_EXISTS, 'FunctionAlreadyExists'],
     [status.RESOURCE_EXHAUSTED, 'TooManyRequests'],
     [status.UNAUTHENTICATED, 'Unauthenticated'],
-    [status.PERMISSION_DENIED, 'PermissionDenied'],
+    [status.PERMISSION_DENIED, 'AccessDenied'],
     [status.DEADLINE_EXCEEDED, 'Timeout'],
     [status.CANCELLED, 'Cancelled'],
     [status.UNIMPLEMENTED, 'Internal'],
@@ -106,7 +106,7 @@ describe('toGrpcStatus and fromGrpcError', () => {
   test('fromGrpcError falls back to the status when the metadata code is unknown', () => {
     const md = new Metadata();
     md.set(ERROR_CODE_KEY, 'NotARealCode');
-    expect(fromGrpcError(serviceError(status.PERMISSION_DENIED, 'no', md)).code).toBe('PermissionDenied');
+    expect(fromGrpcError(serviceError(status.PERMISSION_DENIED, 'no', md)).code).toBe('AccessDenied');
   });
 
   test('fromGrpcError uses the error message when details are empty', () => {

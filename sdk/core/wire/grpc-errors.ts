@@ -19,7 +19,8 @@ const TO_STATUS: Record<ErrorCode, status> = {
   InvalidRequestContent: status.INVALID_ARGUMENT,
   TooManyRequests: status.RESOURCE_EXHAUSTED,
   Unauthenticated: status.UNAUTHENTICATED,
-  PermissionDenied: status.PERMISSION_DENIED,
+  AccessDenied: status.PERMISSION_DENIED,
+  RecursiveInvocation: status.FAILED_PRECONDITION,
   Timeout: status.DEADLINE_EXCEEDED,
   Cancelled: status.CANCELLED,
   AgentLost: status.UNAVAILABLE,
@@ -48,7 +49,7 @@ function codeFromStatus(code: status): ErrorCode {
     case status.UNAUTHENTICATED:
       return 'Unauthenticated';
     case status.PERMISSION_DENIED:
-      return 'PermissionDenied';
+      return 'AccessDenied';
     case status.DEADLINE_EXCEEDED:
       return 'Timeout';
     case status.CANCELLED:
