@@ -31,7 +31,7 @@ function spec(r: FunctionRecord): Buffer {
 }
 
 function request(requestId: string, fn: FunctionRecord): AgentInvokeRequest {
-  return { requestId, spec: spec(fn), payload: Buffer.from(`payload-${requestId}`), tailLogs: false, deadlineMs: Date.now() + 10_000, clientContext: '', invokedFunctionArn: '', traceparent: '', tracestate: '' };
+  return { requestId, spec: spec(fn), payload: Buffer.from(`payload-${requestId}`), tailLogs: false, deadlineMs: Date.now() + 10_000, clientContext: '', invokedFunctionArn: '', traceparent: '', tracestate: '', sessionToken: '', apiEndpoint: '' };
 }
 
 function completed(payload: Buffer): AgentOutcome {

@@ -1,6 +1,9 @@
 import type { Metadata, sendUnaryData, ServerReadableStream, ServerUnaryCall } from '@grpc/grpc-js';
 import { context, SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
-import { requireToken } from '../sdk/platform/auth';
+import { bearerToken } from '../sdk/platform/auth';
+import type { Principal } from '../sdk/core/identity';
+import type { AccessControl } from './auth/access-control';
+import type { Authenticator } from './auth/authenticator';
 import { toStratusError } from '../sdk/core/errors';
 import type { Logger } from '../sdk/platform/logger';
 import { extractFromMetadata } from '../sdk/core/trace-context';
@@ -8,19 +11,19 @@ import { toGrpcStatus } from '../sdk/core/wire/grpc-errors';
 
 /** What every public API handler shares: who may call, how calls are traced and logged. */
 export interface HandlerContext {
-  tokens: readonly string[];
+  auth: Authenticator;
+  access: AccessControl;
   tracer: Tracer;
   logger: Logger;
 }
 
-const TOKEN_HINT = 'pass a token with --token, STRATUS_TOKEN or the profile written by stratus dev';
-
-async function run<Res>(ctx: HandlerContext, name: string, metadata: Metadata, callback: sendUnaryData<Res>, body: (span: Span) => Promise<Res>): Promise<void> {
+async function run<Res>(ctx: HandlerContext, name: string, metadata: Metadata, callback: sendUnaryData<Res>, body: (span: Span, caller: Principal) => Promise<Res>): Promise<void> {
   await context.with(extractFromMetadata(metadata), () =>
     ctx.tracer.startActiveSpan(name, { kind: SpanKind.SERVER }, async (span) => {
       try {
-        requireToken(metadata, ctx.tokens, TOKEN_HINT);
-        callback(null, await body(span));
+        const caller = await ctx.auth.authenticate(bearerToken(metadata));
+        span.setAttribute('stratus.principal', caller.kind === 'user' ? `${caller.tenant}/${caller.name}` : `${caller.tenant}/${caller.kind}`);
+        callback(null, await body(span, caller));
       } catch (err) {
         const e = toStratusError(err);
         span.setStatus({ code: SpanStatusCode.ERROR, message: e.code });
@@ -40,15 +43,15 @@ function answerFailed(ctx: HandlerContext, name: string, err: unknown): void {
 }
 
 /** Wraps a unary handler: authenticates, traces as a server span, and maps errors to gRPC statuses. */
-export function unary<Req, Res>(ctx: HandlerContext, name: string, handler: (req: Req, span: Span) => Promise<Res>) {
+export function unary<Req, Res>(ctx: HandlerContext, name: string, handler: (req: Req, span: Span, caller: Principal) => Promise<Res>) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
-    run(ctx, name, call.metadata, callback, (span) => handler(call.request, span)).catch((err: unknown) => answerFailed(ctx, name, err));
+    run(ctx, name, call.metadata, callback, (span, caller) => handler(call.request, span, caller)).catch((err: unknown) => answerFailed(ctx, name, err));
   };
 }
 
 /** Like {@link unary}, for client-streaming calls. Authentication happens before the stream is read. */
-export function clientStream<Req, Res>(ctx: HandlerContext, name: string, handler: (stream: AsyncIterable<Req>, span: Span) => Promise<Res>) {
+export function clientStream<Req, Res>(ctx: HandlerContext, name: string, handler: (stream: AsyncIterable<Req>, span: Span, caller: Principal) => Promise<Res>) {
   return (call: ServerReadableStream<Req, Res>, callback: sendUnaryData<Res>): void => {
-    run(ctx, name, call.metadata, callback, (span) => handler(call as AsyncIterable<Req>, span)).catch((err: unknown) => answerFailed(ctx, name, err));
+    run(ctx, name, call.metadata, callback, (span, caller) => handler(call as AsyncIterable<Req>, span, caller)).catch((err: unknown) => answerFailed(ctx, name, err));
   };
 }

@@ -24,6 +24,15 @@ import { BUCKETS } from '../sdk/platform/nats-layout';
 import { chooseReplicas, describeReplicaChoice, mismatchedStreams } from '../sdk/platform/replicas';
 import { installTelemetry } from '../sdk/platform/telemetry';
 import { TLS_FILE_VARIABLES, grpcServerCredentials, isLoopbackHost, loadCaBundle, loadTlsIdentity } from '../sdk/platform/tls';
+import { AuthServiceService, PolicyServiceService } from '../proto/gen/stratus/v1/auth';
+import { tenantOf } from '../sdk/core/identity';
+import { AccessControl } from './auth/access-control';
+import { AuthStore } from './auth/auth-store';
+import { createAuthService } from './auth/auth-service';
+import { Authenticator } from './auth/authenticator';
+import { createPolicyService } from './auth/policy-service';
+import { SessionTokens } from './auth/session-tokens';
+import { TokenStore } from './auth/tokens';
 import { AgentClients } from './invoke/agent-clients';
 import { AsyncDispatcher } from './async/async-dispatcher';
 import { createAsyncIntake } from './async/async-intake';
@@ -89,6 +98,14 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const registryWatch = new RegistryWatch({ registry, cache, logger }, { retryDelayMs: options.registryWatchRetryMs });
   registryWatch.start();
 
+  // Identity: tokens, roles, policies and owners, mirrored in memory; the signing key of function credentials.
+  const authStore = new AuthStore(await new Kvm(nc).create(BUCKETS.auth, { history: 5, replicas, description: 'Stratus tokens (hashed), roles, resource policies and owners' }), logger);
+  authStore.start();
+  const sessions = await SessionTokens.open(authStore);
+  const tokens = new TokenStore(authStore, options.apiTokens);
+  const access = new AccessControl(authStore);
+  const authenticator = new Authenticator(tokens, sessions);
+
   const view = new ClusterView({ missedHeartbeats: options.missedHeartbeats });
   const stopCluster = subscribeCluster(nc, view, logger);
   const clients = new AgentClients(options.clusterToken, options.agentClientEntries, agentCa ? { ca: agentCa, serverName: options.agentTlsServerName } : undefined);
@@ -97,6 +114,12 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     agentConnectTimeoutMs: options.agentConnectTimeoutMs,
     throttleRetryAfterMs: options.throttleRetryAfterMs,
     clusterConcurrencyLimit: options.clusterConcurrencyLimit,
+    recursionLimit: options.recursionLimit,
+    apiEndpoint: options.functionApiEndpoint ?? advertisedAddress(options, options.grpcPort),
+    credentials: {
+      // Valid for the invocation and a minute more: what it started may still be answering.
+      mint: (record, depth, requestId, deadlineMs) => sessions.mint({ tenant: tenantOf(record), role: record.config.role, functionName: record.config.name, depth, requestId, expiresMs: deadlineMs + 60_000 }),
+    },
   });
 
   const jsm = await jetstreamManager(nc);
@@ -113,7 +136,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   await queue.ensureStreams();
   const metrics = new AsyncMetrics(options.asyncMetricsFunctions);
   const dispatcher = new AsyncDispatcher(
-    { js, jsm, queue, cache, invoker, metrics, tracer, logger },
+    { js, jsm, queue, cache, invoker, metrics, access, tracer, logger },
     {
       discoverIntervalMs: options.asyncDiscoverIntervalMs,
       fetchExpiresMs: options.asyncFetchExpiresMs,
@@ -132,8 +155,8 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   );
   dispatcher.start();
   const watchAsync = (fn: string): void => dispatcher.watch(fn);
-  const triggers = await createTriggers({ nc, js, jsm, queue, cache, watchAsync, metrics, tracer, logger }, { ...options, replicas });
-  const schedules = await createSchedules({ nc, queue, cache, watchAsync, metrics, tracer, logger }, { ...options, replicas });
+  const triggers = await createTriggers({ nc, js, jsm, queue, cache, watchAsync, metrics, access, tracer, logger }, { ...options, replicas });
+  const schedules = await createSchedules({ nc, queue, cache, watchAsync, metrics, access, tracer, logger }, { ...options, replicas });
   // Tables refuse to delete a table a mapping reads; mappings refuse a source table that does not exist.
   const tables = createTables({ nc, jsm, usersOf: (kind, name) => mappings.usersOf(kind, name) }, { replicas });
   const mappings = await createMappings(
@@ -148,7 +171,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     }),
   );
 
-  const ctx = { tokens: options.apiTokens, tracer, logger };
+  const ctx = { auth: authenticator, access, tracer, logger };
   const server = createGrpcServer();
   server.addService(FunctionServiceService, createFunctionService(ctx, { registry, cache, codeStore, layers }));
   server.addService(InvokeServiceService, createInvokeService(ctx, {
@@ -159,10 +182,21 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     defaultDeadlineSlackMs: options.invokeSlackMs,
     asyncIntake: createAsyncIntake(ctx, { cache, queue, watchAsync, metrics }),
   }));
-  server.addService(DeadLetterServiceService, createDeadLetterService(ctx, new DeadLetters(jsm, queue), watchAsync));
+  server.addService(DeadLetterServiceService, createDeadLetterService(ctx, new DeadLetters(jsm, queue), watchAsync, cache));
+  server.addService(AuthServiceService, createAuthService(ctx, tokens));
+  server.addService(PolicyServiceService, createPolicyService(ctx, registry));
   server.addService(LayerServiceService, createLayerService(ctx, layers, codeStore));
   const routerView = new RouterView({ missedHeartbeats: options.missedHeartbeats, maxRouters: options.maxRouters });
-  server.addService(ClusterServiceService, createClusterService(ctx, { view, routers: routerView, routerId: options.routerId, replicas }));
+  server.addService(ClusterServiceService, createClusterService(ctx, {
+    view,
+    routers: routerView,
+    routerId: options.routerId,
+    replicas,
+    functionVisible: async (caller, name) => {
+      const record = await cache.get(name);
+      return record !== undefined && access.checkNow(caller, 'function:read', { kind: 'function', name, tenant: tenantOf(record) }).allowed;
+    },
+  }));
   server.addService(TriggerServiceService, triggers.triggerService(ctx));
   server.addService(EventServiceService, triggers.eventService(ctx));
   server.addService(ScheduleServiceService, schedules.scheduleService(ctx));
@@ -182,13 +216,12 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   // Readiness fails as soon as the router starts stopping, so load balancers take it out first.
   let stopRequested = false;
   const health = new HealthServer(
-    () => (stopRequested ? 'stopping' : nc.isClosed() ? 'NATS connection closed' : (registryWatch.problem() ?? triggers.problem() ?? schedules.problem() ?? mappings.problem())),
+    () => (stopRequested ? 'stopping' : nc.isClosed() ? 'NATS connection closed' : !authStore.healthy ? 'identity store watch not running' : (registryWatch.problem() ?? triggers.problem() ?? schedules.problem() ?? mappings.problem())),
     () => ({ routerId: options.routerId, grpcPort, agents: view.agents().length }),
     () => metrics.prometheus() + mappings.prometheus(),
     tlsIdentity,
   );
-  const gateway = new HttpGateway({ routes: liveRoutes, functions: cache, invoker, tracer, logger }, {
-    tokens: options.apiTokens,
+  const gateway = new HttpGateway({ routes: liveRoutes, functions: cache, invoker, auth: authenticator, access, tracer, logger }, {
     region: options.region,
     accountId: options.accountId,
     deadlineSlackMs: options.invokeSlackMs,
@@ -219,6 +252,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
       await mappings.stop(options.shutdownGraceMs);
       await registryWatch.stop();
       await liveRoutes.stop();
+      await authStore.stop();
       stopCluster();
       clients.close();
       await health.close();

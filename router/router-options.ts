@@ -35,8 +35,15 @@ export interface RouterOptions {
   grpcPort: number;
   /** HTTP port: the HTTP gateway (routes, function URLs) plus health, readiness and metrics; -1 disables. Default 8080. */
   httpPort: number;
-  /** API tokens callers must present. Required. */
+  /** Bootstrap administrator tokens (STRATUS_API_TOKENS), never stored; every other token lives hashed in the identity bucket. Required. */
   apiTokens: string[];
+  /** Longest chain of functions invoking each other before it is stopped (STRATUS_RECURSION_LIMIT). Default 16 (Lambda's). */
+  recursionLimit: number;
+  /**
+   * The router address functions' SDK calls are given (STRATUS_FUNCTION_API_ENDPOINT): where sandboxes
+   * reach this router's gRPC API. Default: the advertised address. Agents may override it with their own.
+   */
+  functionApiEndpoint: string | undefined;
   /** Token used to reach agents. Required. */
   clusterToken: string;
   /** Agents are dropped after this many missed heartbeat intervals. Default 3. */
@@ -146,6 +153,8 @@ export function routerOptionsFromEnv(env: NodeJS.ProcessEnv): RouterOptions {
     grpcPort: envNumber(env, 'STRATUS_GRPC_PORT'),
     httpPort: envNumber(env, 'STRATUS_HTTP_PORT'),
     apiTokens: envList(env, 'STRATUS_API_TOKENS'),
+    recursionLimit: envNumber(env, 'STRATUS_RECURSION_LIMIT'),
+    functionApiEndpoint: envString(env, 'STRATUS_FUNCTION_API_ENDPOINT'),
     clusterToken: envString(env, 'STRATUS_CLUSTER_TOKEN'),
     placementWaitMs: envNumber(env, 'STRATUS_PLACEMENT_WAIT_MS'),
     clusterConcurrencyLimit: envNumber(env, 'STRATUS_CLUSTER_CONCURRENCY'),
@@ -194,6 +203,8 @@ export function resolveRouterOptions(input: Partial<RouterOptions>): RouterOptio
     grpcPort: input.grpcPort ?? 50051,
     httpPort: input.httpPort ?? 8080,
     apiTokens,
+    recursionLimit: positiveInteger('STRATUS_RECURSION_LIMIT', input.recursionLimit ?? 16),
+    functionApiEndpoint: input.functionApiEndpoint || undefined,
     clusterToken: input.clusterToken,
     missedHeartbeats: input.missedHeartbeats ?? 3,
     placementWaitMs: input.placementWaitMs ?? 2000,
@@ -229,6 +240,11 @@ export function resolveRouterOptions(input: Partial<RouterOptions>): RouterOptio
     accountId: input.accountId || '000000000000',
     logLevel: input.logLevel ?? 'info',
   };
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new StratusError('InvalidRequest', `${name}=${value}: use a whole number, 1 or more`);
+  return value;
 }
 
 function nonNegative(name: string, value: number): number {

@@ -6,7 +6,9 @@ import { backoffMs, sleep } from '../../sdk/core/deadline';
 import { StratusError, toStratusError } from '../../sdk/core/errors';
 import { functionArn, type Destination, type FunctionRecord } from '../../sdk/core/function-config';
 import type { Logger } from '../../sdk/platform/logger';
-import { asyncConsumerName, STREAMS } from '../../sdk/platform/nats-layout';
+import { asyncConsumerName, HEADERS, STREAMS } from '../../sdk/platform/nats-layout';
+import { DEFAULT_TENANT, tenantOf } from '../../sdk/core/identity';
+import type { AccessControl } from '../auth/access-control';
 import type { FunctionCache } from '../functions/function-cache';
 import type { Invoker } from '../invoke/invoker';
 import { AdaptiveLimit } from './adaptive-limit';
@@ -92,6 +94,8 @@ export interface AsyncDispatcherDeps {
   cache: FunctionCache;
   invoker: Invoker;
   metrics: AsyncMetrics;
+  /** Checks that a function destination may be invoked on the source function's tenant's behalf. */
+  access: Pick<AccessControl, 'authorize'>;
   tracer: Tracer;
   logger: Logger;
 }
@@ -334,8 +338,16 @@ export class AsyncDispatcher {
         tailLogs: false,
         clientContext: '',
         invokedFunctionArn: arn,
+        depth: h.depth,
       });
     } catch (err) {
+      if (err instanceof StratusError && err.code === 'RecursiveInvocation') {
+        // As Lambda's loop detection: the event is not run and goes to its failure destination or the dead letters, with the reason.
+        metrics.count(fn, 'recursionStopped');
+        this.deps.logger.warn('recursive loop stopped', { fn, requestId: h.requestId, depth: h.depth });
+        await this.finish(fn, record, msg, { ...base, condition: 'RecursiveInvocation', platformError: { errorType: 'RecursiveInvocation', errorMessage: err.message } });
+        return;
+      }
       // Throttled or the platform failed (agent lost, no capacity): try again later, no attempt used.
       metrics.count(fn, 'throttled');
       this.deps.logger.debug('async event put back', { fn, requestId: h.requestId, err: toStratusError(err) });
@@ -367,6 +379,7 @@ export class AsyncDispatcher {
         enqueuedAtMs: h.enqueuedAtMs,
         attempt: h.attempt + 1,
         notBeforeMs: Date.now() + this.options.retryBaseMs * 2 ** h.attempt,
+        depth: h.depth,
       });
       metrics.count(fn, 'retried');
       msg.ack();
@@ -407,7 +420,7 @@ export class AsyncDispatcher {
     const until = Date.now() + DESTINATION_RETRY_MS;
     for (let attempt = 0; ; attempt += 1) {
       try {
-        await this.deliverOnce(fn, dest, rec);
+        await this.deliverOnce(fn, dest, rec, Math.max(1, Number(msg.headers?.get(HEADERS.chainDepth)) || 1));
         return;
       } catch (err) {
         if (Date.now() >= until || (await this.undeliverable(dest, err))) throw err;
@@ -419,7 +432,7 @@ export class AsyncDispatcher {
 
   /** Whether waiting cannot help: no such destination function, or no stream captures the subject. */
   private async undeliverable(dest: Destination, err: unknown): Promise<boolean> {
-    if (err instanceof StratusError && err.code === 'FunctionNotFound') return true;
+    if (err instanceof StratusError && (err.code === 'FunctionNotFound' || err.code === 'AccessDenied')) return true;
     if (dest.kind !== 'subject') return false;
     // If even this question gets no answer, JetStream is briefly unavailable: worth waiting.
     return this.deps.jsm.streams.find(dest.target).then(
@@ -428,7 +441,7 @@ export class AsyncDispatcher {
     );
   }
 
-  private async deliverOnce(fn: string, dest: Destination, rec: Record<string, unknown>): Promise<void> {
+  private async deliverOnce(fn: string, dest: Destination, rec: Record<string, unknown>, depth: number): Promise<void> {
     const body = Buffer.from(JSON.stringify(rec));
     if (dest.kind === 'subject') {
       // Through JetStream, so the record is stored somewhere before the event is acknowledged.
@@ -437,7 +450,10 @@ export class AsyncDispatcher {
     }
     const target = await this.deps.cache.get(dest.target);
     if (!target) throw new StratusError('FunctionNotFound', `destination function '${dest.target}' of '${fn}' does not exist`);
-    await this.deps.queue.enqueue({ functionName: dest.target, qualifier: '', payload: body, requestId: randomUUID(), enqueuedAtMs: Date.now(), attempt: 0 });
+    const source = await this.deps.cache.get(fn);
+    // A destination invokes on its function's tenant's behalf: across tenants the target's policy must allow it.
+    await this.deps.access.authorize({ kind: 'source', source: 'destination', name: fn, tenant: source ? tenantOf(source) : DEFAULT_TENANT, depth }, 'function:invoke', { kind: 'function', name: dest.target, tenant: tenantOf(target) });
+    await this.deps.queue.enqueue({ functionName: dest.target, qualifier: '', payload: body, requestId: randomUUID(), enqueuedAtMs: Date.now(), attempt: 0, depth: depth + 1 });
     this.watch(dest.target);
   }
 

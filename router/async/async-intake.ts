@@ -11,6 +11,7 @@ import { StratusError, toStratusError } from '../../sdk/core/errors';
 import { validateFunctionName } from '../../sdk/core/function-config';
 import { requireJsonPayload } from '../../sdk/core/json-payload';
 import { LIMITS } from '../../sdk/core/limits';
+import { depthAfter, tenantOf, type Principal } from '../../sdk/core/identity';
 import type { FunctionCache } from '../functions/function-cache';
 import { resolveInvokeTarget } from '../functions/invoke-target';
 import { unary, type HandlerContext } from '../grpc-handler';
@@ -32,7 +33,7 @@ const REQUEST_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
  * Accepts one async event once JetStream has stored it, or throws why not (unknown function,
  * oversize event, malformed request id, NATS trouble).
  */
-async function acceptAsync(deps: AsyncIntakeDeps, req: InvokeAsyncRequest): Promise<InvokeAsyncResponse> {
+async function acceptAsync(deps: AsyncIntakeDeps, req: InvokeAsyncRequest, caller: Principal, access: HandlerContext['access']): Promise<InvokeAsyncResponse> {
   const name = validateFunctionName(req.functionName);
   if (req.payload.length > LIMITS.maxAsyncPayloadBytes) {
     throw new StratusError('PayloadTooLarge', `the event is ${req.payload.length} bytes, over the ${LIMITS.maxAsyncPayloadBytes}-byte limit for asynchronous invocations: send a reference to the data instead`);
@@ -41,7 +42,8 @@ async function acceptAsync(deps: AsyncIntakeDeps, req: InvokeAsyncRequest): Prom
   if (req.requestId && !REQUEST_ID_PATTERN.test(req.requestId)) {
     throw new StratusError('InvalidRequest', `request id '${req.requestId}': use 1-128 letters, digits, '-', '_', '.' or ':'`);
   }
-  await resolveInvokeTarget(deps.cache, name, req.qualifier);
+  const record = await resolveInvokeTarget(deps.cache, name, req.qualifier);
+  await access.authorize(caller, 'function:invoke', { kind: 'function', name, tenant: tenantOf(record) });
   const requestId = req.requestId || randomUUID();
   const { duplicate } = await deps.queue.enqueue({
     functionName: name,
@@ -50,6 +52,7 @@ async function acceptAsync(deps: AsyncIntakeDeps, req: InvokeAsyncRequest): Prom
     requestId,
     enqueuedAtMs: Date.now(),
     attempt: 0,
+    depth: depthAfter(caller),
   });
   deps.metrics.count(name, duplicate ? 'duplicates' : 'accepted');
   deps.watchAsync(name);
@@ -59,13 +62,13 @@ async function acceptAsync(deps: AsyncIntakeDeps, req: InvokeAsyncRequest): Prom
 /** InvokeService's asynchronous half: InvokeAsync and InvokeAsyncBatch, accepted once stored. */
 export function createAsyncIntake(ctx: HandlerContext, deps: AsyncIntakeDeps): Pick<InvokeServiceServer, 'invokeAsync' | 'invokeAsyncBatch'> {
   return {
-    invokeAsync: unary<InvokeAsyncRequest, InvokeAsyncResponse>(ctx, 'stratus.InvokeService/InvokeAsync', async (req, span) => {
+    invokeAsync: unary<InvokeAsyncRequest, InvokeAsyncResponse>(ctx, 'stratus.InvokeService/InvokeAsync', async (req, span, caller) => {
       span.setAttribute('faas.invoked_name', req.functionName);
-      const accepted = await acceptAsync(deps, req);
+      const accepted = await acceptAsync(deps, req, caller, ctx.access);
       span.setAttribute('faas.invocation_id', accepted.requestId);
       return accepted;
     }),
-    invokeAsyncBatch: unary<InvokeAsyncBatchRequest, InvokeAsyncBatchResponse>(ctx, 'stratus.InvokeService/InvokeAsyncBatch', async (req, span) => {
+    invokeAsyncBatch: unary<InvokeAsyncBatchRequest, InvokeAsyncBatchResponse>(ctx, 'stratus.InvokeService/InvokeAsyncBatch', async (req, span, caller) => {
       if (req.entries.length > LIMITS.maxAsyncBatchEntries) {
         throw new StratusError('InvalidRequest', `the batch has ${req.entries.length} events, over the limit of ${LIMITS.maxAsyncBatchEntries}: split it into smaller batches`);
       }
@@ -73,7 +76,7 @@ export function createAsyncIntake(ctx: HandlerContext, deps: AsyncIntakeDeps): P
       // Every entry on its own: the publishes are pipelined, and one refused entry refuses nothing else.
       const results = await Promise.all(
         req.entries.map((entry) =>
-          acceptAsync(deps, entry).then(
+          acceptAsync(deps, entry, caller, ctx.access).then(
             (accepted): InvokeAsyncBatchResult => ({ result: { $case: 'accepted', value: accepted } }),
             (err: unknown): InvokeAsyncBatchResult => {
               const e = toStratusError(err);

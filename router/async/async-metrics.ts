@@ -12,12 +12,16 @@ export interface AsyncCounters {
   deadLettered: number;
   /** Records that could not reach their destination and went to the dead-letter subject instead. */
   destinationFailures: number;
+  /** Invocations stopped by the recursion guard (sync calls and events alike). */
+  recursionStopped: number;
+  /** Events an event source or destination was not allowed to deliver (dead-lettered as AccessDenied). */
+  accessDenied: number;
   /** Age of the last event this router started, ms. */
   lastEventAgeMs: number;
 }
 
 function zero(): AsyncCounters {
-  return { accepted: 0, duplicates: 0, succeeded: 0, retried: 0, throttled: 0, deadLettered: 0, destinationFailures: 0, lastEventAgeMs: 0 };
+  return { accepted: 0, duplicates: 0, succeeded: 0, retried: 0, throttled: 0, deadLettered: 0, destinationFailures: 0, recursionStopped: 0, accessDenied: 0, lastEventAgeMs: 0 };
 }
 
 /** Per-function async counters of this router, bounded (least recently active functions are dropped, and counted). */
@@ -57,6 +61,8 @@ export class AsyncMetrics {
       ['throttled', 'counter', 'stratus_async_throttled_total'],
       ['deadLettered', 'counter', 'stratus_async_dead_lettered_total'],
       ['destinationFailures', 'counter', 'stratus_async_destination_failures_total'],
+      ['recursionStopped', 'counter', 'stratus_recursion_stopped_total'],
+      ['accessDenied', 'counter', 'stratus_async_access_denied_total'],
       ['lastEventAgeMs', 'gauge', 'stratus_async_event_age_ms'],
     ];
     const lines: string[] = [];

@@ -27,6 +27,8 @@ export interface AsyncEvent {
   attempt: number;
   notBeforeMs?: number;
   redrivenFrom?: number;
+  /** Functions in the call chain the event's invocation will be, itself included. Default 1. */
+  depth?: number;
 }
 
 /** The message headers of an async event, parsed. */
@@ -36,6 +38,7 @@ export interface AsyncEventHeaders {
   enqueuedAtMs: number;
   attempt: number;
   notBeforeMs: number;
+  depth: number;
 }
 
 
@@ -51,6 +54,7 @@ export function readEventHeaders(h: MsgHdrs | undefined, fallbackRequestId: stri
     enqueuedAtMs: num(HEADERS.enqueuedAt, nowMs),
     attempt: num(HEADERS.attempt, 0),
     notBeforeMs: num(HEADERS.notBefore, 0),
+    depth: Math.max(1, num(HEADERS.chainDepth, 1)),
   };
 }
 
@@ -123,6 +127,7 @@ export class AsyncQueue {
     h.set(HEADERS.enqueuedAt, String(event.enqueuedAtMs));
     h.set(HEADERS.attempt, String(event.attempt));
     if (event.notBeforeMs) h.set(HEADERS.notBefore, String(event.notBeforeMs));
+    if (event.depth !== undefined && event.depth > 1) h.set(HEADERS.chainDepth, String(event.depth));
     if (event.redrivenFrom !== undefined) h.set(HEADERS.redrivenFrom, String(event.redrivenFrom));
     injectIntoNatsHeaders(h);
     const ack = await viaNats(`enqueueing an event for '${event.functionName}'`, () =>

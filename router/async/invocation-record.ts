@@ -1,5 +1,5 @@
 /** Why an asynchronous invocation ended. */
-export type RecordCondition = 'Success' | 'RetriesExhausted' | 'EventAgeExceeded' | 'FunctionNotFound' | 'ConcurrencyZero' | 'PayloadTooLarge';
+export type RecordCondition = 'Success' | 'RetriesExhausted' | 'EventAgeExceeded' | 'FunctionNotFound' | 'ConcurrencyZero' | 'PayloadTooLarge' | 'RecursiveInvocation' | 'AccessDenied';
 
 /** What is known of one async invocation's last attempt. */
 export interface RecordInput {

@@ -44,8 +44,8 @@ export class FunctionRegistry {
   }
 
   /** Creates a function; FunctionAlreadyExists when the name is taken. */
-  async create(config: FunctionConfig, runtime: RuntimeName, code: CodeRef, layers: ResolvedLayer[]): Promise<FunctionRecord> {
-    const record: FunctionRecord = { config, runtime, code, layers, version: LATEST, revisionId: randomUUID(), lastModifiedMs: Date.now() };
+  async create(config: FunctionConfig, runtime: RuntimeName, code: CodeRef, layers: ResolvedLayer[], tenant: string): Promise<FunctionRecord> {
+    const record: FunctionRecord = { tenant, config, runtime, code, layers, version: LATEST, revisionId: randomUUID(), lastModifiedMs: Date.now() };
     try {
       await viaNats(`storing function '${config.name}'`, () => this.kv.create(functionKey(config.name), JSON.stringify(record)));
     } catch (cause) {

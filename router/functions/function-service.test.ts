@@ -19,6 +19,7 @@ function current(): FunctionConfig {
     tags: { team: 'media' },
     async: DEFAULT_ASYNC_CONFIG,
     networkDisabled: false,
+    recursiveLoop: 'Terminate',
   };
 }
 

@@ -7,7 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { context, defaultTextMapGetter, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
-import { isAcceptedToken, parseBearer } from '../../sdk/platform/auth';
+import { parseBearer } from '../../sdk/platform/auth';
+import { depthAfter, tenantOf, type Principal } from '../../sdk/core/identity';
+import type { AccessControl } from '../auth/access-control';
+import type { Authenticator } from '../auth/authenticator';
 import { StratusError, toStratusError } from '../../sdk/core/errors';
 import { functionArn, type FunctionRecord } from '../../sdk/core/function-config';
 import { FUNCTION_URL_PREFIX, type FunctionUrlRecord, type RouteAuth } from '../../sdk/core/http-route';
@@ -30,14 +33,16 @@ export interface HttpGatewayDeps {
   routes: RouteSource;
   functions: { get(name: string): Promise<FunctionRecord | undefined> };
   invoker: Pick<Invoker, 'invoke'>;
+  /** Who a `token` route's caller is. */
+  auth: Pick<Authenticator, 'authenticate'>;
+  /** Whether that caller, or a route's tenant, may invoke the function. */
+  access: Pick<AccessControl, 'check' | 'ownerNow'>;
   tracer: Tracer;
   logger: Logger;
 }
 
 /** Options for {@link HttpGateway}. */
 export interface HttpGatewayOptions {
-  /** API tokens a `token` route or URL accepts as `Authorization: Bearer <token>`. */
-  tokens: readonly string[];
   region: string;
   accountId: string;
   /** Time allowed on top of the function's timeout for placement, cold start and transit. */
@@ -57,6 +62,8 @@ interface Target {
   /** The path the function sees: a function URL's path without its /fn/<name> prefix. */
   eventPath: string;
   apiId: string;
+  /** The route's id (its owner decides on whose behalf it invokes); undefined for a function URL. */
+  routeId: string | undefined;
   /** A function URL whose function is gone answers 404, a route to it 500 (API Gateway's answers). */
   isFunctionUrl: boolean;
 }
@@ -120,16 +127,23 @@ export class HttpGateway {
     // OpenTelemetry's server span name: method and route template, never the raw path (unbounded cardinality).
     span.updateName(`${method} ${target.template}`);
     span.setAttributes({ 'http.route': target.template, 'stratus.route_key': target.routeKey, 'faas.invoked_name': target.functionName, 'faas.invocation_id': requestId });
-    const denied = this.authorize(req, target.auth);
-    if (denied) {
+    const caller = await this.caller(req, target);
+    if (typeof caller === 'string') {
       discardBody(req, this.options.maxPayloadBytes);
-      return unauthorized(denied);
+      return unauthorized(caller);
     }
     const record = await this.deps.functions.get(target.functionName);
     if (!record) {
       discardBody(req, this.options.maxPayloadBytes);
       if (target.isFunctionUrl) return notFound();
       throw new StratusError('FunctionNotFound', `the route ${target.routeKey} invokes function '${target.functionName}', which does not exist: deploy it or point the route elsewhere`);
+    }
+    // A public route invokes on its tenant's behalf; a function URL is the function's own.
+    const principal: Principal = caller ?? { kind: 'source', source: 'route', name: target.routeKey, tenant: target.routeId ? this.deps.access.ownerNow('route', target.routeId) : tenantOf(record), depth: 0 };
+    const decision = await this.deps.access.check(principal, 'function:invoke', { kind: 'function', name: record.config.name, tenant: tenantOf(record) });
+    if (!decision.allowed) {
+      discardBody(req, this.options.maxPayloadBytes);
+      throw new StratusError('AccessDenied', `${decision.reason}: ${decision.fix}`);
     }
     if (record.config.reservedConcurrency === 0) {
       discardBody(req, this.options.maxPayloadBytes);
@@ -164,6 +178,7 @@ export class HttpGateway {
       tailLogs: false,
       clientContext: '',
       invokedFunctionArn: functionArn(this.options.region, this.options.accountId, target.functionName),
+      depth: depthAfter(caller),
     });
     span.setAttribute('faas.coldstart', result.coldStart);
     if (result.functionFailed) return functionFailed(target.functionName, result.errorType, requestId);
@@ -190,6 +205,7 @@ export class HttpGateway {
         eventPath,
         apiId: url.functionName,
         isFunctionUrl: true,
+        routeId: undefined,
       };
     }
     const match = this.deps.routes.table().match(method, rawPath);
@@ -204,18 +220,20 @@ export class HttpGateway {
       eventPath: rawPath,
       apiId: ROUTES_API_ID,
       isFunctionUrl: false,
+      routeId: route.id,
     };
   }
 
-  /** Undefined when the request may proceed, else why not. */
-  private authorize(req: IncomingMessage, auth: RouteAuth): string | undefined {
+  /** The caller of a `token` endpoint, undefined for a public one, or why the request may not proceed. */
+  private async caller(req: IncomingMessage, target: Target): Promise<Principal | undefined | string> {
+    const auth = target.auth;
     switch (auth) {
       case 'none':
         return undefined;
       case 'token': {
         const token = parseBearer(req.headers.authorization);
         if (!token) return 'this endpoint needs an API token: send Authorization: Bearer <token>';
-        return isAcceptedToken(token, this.options.tokens) ? undefined : 'the bearer token is not one of this cluster\'s API tokens: send a valid token';
+        return this.deps.auth.authenticate(token).catch((err: unknown) => toStratusError(err).message);
       }
       default: {
         const unknown: never = auth;

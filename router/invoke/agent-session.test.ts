@@ -73,7 +73,7 @@ class ScriptedAgent {
 }
 
 function request(requestId: string): AgentInvokeRequest {
-  return { requestId, spec: Buffer.from('spec'), payload: Buffer.from(requestId), tailLogs: false, deadlineMs: Date.now() + 10_000, clientContext: '', invokedFunctionArn: '', traceparent: '', tracestate: '' };
+  return { requestId, spec: Buffer.from('spec'), payload: Buffer.from(requestId), tailLogs: false, deadlineMs: Date.now() + 10_000, clientContext: '', invokedFunctionArn: '', traceparent: '', tracestate: '', sessionToken: '', apiEndpoint: '' };
 }
 
 function payloadOf(r: AgentInvokeResponse | AgentCallFailure): string {

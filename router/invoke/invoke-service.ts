@@ -10,6 +10,7 @@ import { StratusError } from '../../sdk/core/errors';
 import { functionArn, validateFunctionName } from '../../sdk/core/function-config';
 import { requireJsonPayload } from '../../sdk/core/json-payload';
 import { LIMITS } from '../../sdk/core/limits';
+import { depthAfter, tenantOf } from '../../sdk/core/identity';
 import type { FunctionCache } from '../functions/function-cache';
 import { resolveInvokeTarget } from '../functions/invoke-target';
 import { unary, type HandlerContext } from '../grpc-handler';
@@ -41,14 +42,17 @@ export function createInvokeService(ctx: HandlerContext, deps: InvokeServiceDeps
         call.off('cancelled', onCancelled);
         callback(err, value);
       };
-      unary<InvokeRequest, InvokeResponse>(ctx, 'stratus.InvokeService/Invoke', async (req, span) => {
+      unary<InvokeRequest, InvokeResponse>(ctx, 'stratus.InvokeService/Invoke', async (req, span, caller) => {
         const name = validateFunctionName(req.functionName);
         span.setAttribute('faas.invoked_name', name);
         if (req.payload.length > LIMITS.maxSyncPayloadBytes) {
           throw new StratusError('PayloadTooLarge', `the payload is ${req.payload.length} bytes, over the ${LIMITS.maxSyncPayloadBytes}-byte limit for synchronous invocations: send a reference to the data instead`);
         }
-        requireJsonPayload(req.payload, 'payload');
         const record = await resolveInvokeTarget(deps.cache, name, req.qualifier);
+        await ctx.access.authorize(caller, 'function:invoke', { kind: 'function', name, tenant: tenantOf(record) });
+        // Lambda's DryRun: the caller may invoke and the function exists; nothing runs.
+        if (req.dryRun) return { requestId: '', executedVersion: record.version, payload: Buffer.alloc(0), logTail: '', statusCode: 204, functionError: undefined, report: undefined };
+        requireJsonPayload(req.payload, 'payload');
         if (record.config.reservedConcurrency === 0) {
           throw new StratusError('TooManyRequests', `function '${name}' is stopped: its reserved concurrency is 0; raise it to invoke the function`, { retryable: false });
         }
@@ -65,10 +69,12 @@ export function createInvokeService(ctx: HandlerContext, deps: InvokeServiceDeps
           clientContext: req.clientContext,
           invokedFunctionArn: functionArn(deps.region, deps.accountId, name, req.qualifier || undefined),
           signal: cancelled.signal,
+          depth: depthAfter(caller),
         });
         span.setAttribute('faas.coldstart', result.coldStart);
         return {
           requestId,
+          statusCode: 200,
           executedVersion: record.version,
           payload: result.payload,
           functionError: result.functionFailed

@@ -18,6 +18,17 @@ export interface InvokerOptions {
   throttleRetryAfterMs: number;
   /** Most invocations running at once in the whole cluster (Lambda's account limit; default 1000). */
   clusterConcurrencyLimit: number;
+  /** Longest chain of functions invoking each other (through the API, subjects, async calls, destinations) before it is stopped. Default 16. */
+  recursionLimit?: number;
+  /** The router API address handed to functions (STRATUS_ENDPOINT), for their SDK calls. */
+  apiEndpoint?: string;
+  /** Mints an invocation's execution role credentials; without it functions get none. */
+  credentials?: FunctionCredentials;
+}
+
+/** Mints the short-lived credentials of a function's execution role for one invocation (router/auth/session-tokens.ts). */
+export interface FunctionCredentials {
+  mint(record: FunctionRecord, depth: number, requestId: string, deadlineMs: number): string;
 }
 
 /** One synchronous invocation to place. */
@@ -31,6 +42,8 @@ export interface SyncInvocation {
   invokedFunctionArn: string;
   /** Aborts when the caller gives up; the agent is then told to drop the invocation. */
   signal?: AbortSignal;
+  /** Functions in the call chain, this one included (1 when a user or an event started it). Default 1. */
+  depth?: number;
 }
 
 /**
@@ -78,6 +91,16 @@ export class Invoker {
   /** Runs the invocation somewhere, or throws a StratusError saying why not. */
   async invoke(inv: SyncInvocation): Promise<SyncResult> {
     const { record } = inv;
+    const depth = inv.depth ?? 1;
+    const limit = this.options.recursionLimit ?? 16;
+    if (depth > limit && record.config.recursiveLoop !== 'Allow') {
+      throw new StratusError(
+        'RecursiveInvocation',
+        `function '${record.config.name}' would be call ${depth} of a chain of functions invoking each other, over the recursion limit of ${limit}: the chain was stopped. If the loop is intended, set the function's recursive loop to Allow (stratus deploy --recursive-loop Allow)`,
+        { retryable: false },
+      );
+    }
+    const sessionToken = record.config.role && this.options.credentials ? this.options.credentials.mint(record, depth, inv.requestId, inv.deadlineMs) : '';
     const exclude = new Set<string>();
     const waitUntil = Math.min(inv.deadlineMs, Date.now() + this.options.placementWaitMs);
     const spec = encodedSpec(record);
@@ -127,6 +150,8 @@ export class Invoker {
           invokedFunctionArn: inv.invokedFunctionArn,
           traceparent: '',
           tracestate: '',
+          sessionToken,
+          apiEndpoint: this.options.apiEndpoint ?? '',
         },
         inv.deadlineMs,
         Math.min(this.options.agentConnectTimeoutMs, remainingMs(inv.deadlineMs)),

@@ -132,7 +132,7 @@ export async function createMappings(deps: MappingDeps, options: MappingOptions)
     { routerId: options.routerId, tickMs, takeoverGraceMs: 2 * tickMs, rebalance: options.rebalance, minHoldMs: 30_000, stopGraceMs: 10_000 },
   );
   return {
-    mappingService: (ctx) => createMappingService(ctx, manager),
+    mappingService: (ctx) => createMappingService(ctx, manager, deps.cache),
     usersOf: (kind, name) => manager.usersOf(kind, name),
     start: () => {
       mirror.start();

@@ -11,6 +11,8 @@ export const MAX_SCHEDULES = 1000;
 
 /** What a caller asks for. */
 export interface CreateScheduleInput {
+  /** The tenant that owns the schedule. */
+  tenant: string;
   functionName: string;
   expression: string;
   timezone: string;
@@ -55,6 +57,7 @@ export class ScheduleManager {
     const createdMs = Date.now();
     const record: ScheduleRecord = {
       id: newScheduleId(),
+      tenant: input.tenant,
       functionName,
       expression: input.expression.trim(),
       timezone: input.timezone,

@@ -10,6 +10,8 @@ import type { ScheduleState } from './tick-plan';
 
 /** A schedule and its firing state. Only the state changes after creation. */
 export interface ScheduleRecord extends ScheduleDefinition {
+  /** The tenant that created the schedule: its ticks invoke on that tenant's behalf. Absent: the default tenant. */
+  tenant?: string;
   /** Also the anchor of rate ticks. */
   createdMs: number;
   state: ScheduleState;

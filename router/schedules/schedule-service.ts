@@ -1,6 +1,11 @@
 import type { Schedule, ScheduleServiceServer } from '../../proto/gen/stratus/v1/schedules';
 import { missedTicksFromPb, missedTicksToPb } from '../../sdk/core/wire/schedule-codec';
 import { unary, type HandlerContext } from '../grpc-handler';
+import { StratusError } from '../../sdk/core/errors';
+import { validateFunctionName } from '../../sdk/core/function-config';
+import { tenantOf } from '../../sdk/core/identity';
+import type { FunctionCache } from '../functions/function-cache';
+import { ownsSource, sourceTenant } from '../auth/source-ownership';
 import { upcomingTick, type ScheduleManager } from './schedule-manager';
 import type { ScheduleRecord } from './schedule-registry';
 
@@ -19,12 +24,19 @@ function toPb(s: ScheduleRecord, nowMs: number): Schedule {
   };
 }
 
-/** ScheduleService: create, list and delete schedules. */
-export function createScheduleService(ctx: HandlerContext, manager: ScheduleManager): ScheduleServiceServer {
+/** ScheduleService: create, list and delete schedules, each owned by the tenant that created it. */
+export function createScheduleService(ctx: HandlerContext, manager: ScheduleManager, cache: FunctionCache): ScheduleServiceServer {
+  const { access } = ctx;
   return {
-    createSchedule: unary(ctx, 'stratus.ScheduleService/CreateSchedule', async (req, span) => {
+    createSchedule: unary(ctx, 'stratus.ScheduleService/CreateSchedule', async (req, span, caller) => {
       span.setAttribute('faas.name', req.functionName);
+      const target = await cache.get(validateFunctionName(req.functionName));
+      if (!target) throw new StratusError('FunctionNotFound', `function '${req.functionName}' does not exist: deploy it first (stratus deploy ${req.functionName} <folder>), then add the schedule`);
+      const tenant = sourceTenant(caller, target);
+      await access.authorize(caller, 'function:write', { kind: 'function', name: req.functionName, tenant: caller.tenant });
+      await access.authorize({ kind: 'source', source: 'schedule', name: '*', tenant, depth: 0 }, 'function:invoke', { kind: 'function', name: target.config.name, tenant: tenantOf(target) });
       const record = await manager.create({
+        tenant,
         functionName: req.functionName,
         expression: req.expression,
         timezone: req.timezone,
@@ -33,11 +45,15 @@ export function createScheduleService(ctx: HandlerContext, manager: ScheduleMana
       });
       return toPb(record, Date.now());
     }),
-    listSchedules: unary(ctx, 'stratus.ScheduleService/ListSchedules', async (req) => {
+    listSchedules: unary(ctx, 'stratus.ScheduleService/ListSchedules', async (req, _span, caller) => {
+      await access.authorize(caller, 'function:read', { kind: 'function', name: req.functionName || '*', tenant: caller.tenant });
       const now = Date.now();
-      return { schedules: (await manager.list(req.functionName || undefined)).map((s) => toPb(s, now)) };
+      return { schedules: (await manager.list(req.functionName || undefined)).filter((s) => ownsSource(caller, tenantOf(s))).map((s) => toPb(s, now)) };
     }),
-    deleteSchedule: unary(ctx, 'stratus.ScheduleService/DeleteSchedule', async (req) => {
+    deleteSchedule: unary(ctx, 'stratus.ScheduleService/DeleteSchedule', async (req, _span, caller) => {
+      await access.authorize(caller, 'function:write', { kind: 'function', name: '*', tenant: caller.tenant });
+      const existing = (await manager.list()).find((s) => s.id === req.id);
+      if (existing && !ownsSource(caller, tenantOf(existing))) throw new StratusError('AccessDenied', `schedule ${req.id} belongs to another tenant: only its tenant may delete it`);
       await manager.delete(req.id);
       return {};
     }),

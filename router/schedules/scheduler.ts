@@ -3,6 +3,10 @@ import { toStratusError } from '../../sdk/core/errors';
 import type { Logger } from '../../sdk/platform/logger';
 import type { AsyncMetrics } from '../async/async-metrics';
 import type { AsyncQueue } from '../async/async-queue';
+import { invocationRecord } from '../async/invocation-record';
+import { functionArn } from '../../sdk/core/function-config';
+import { tenantOf } from '../../sdk/core/identity';
+import type { AccessControl } from '../auth/access-control';
 import type { FunctionCache } from '../functions/function-cache';
 import type { KvMirror } from '../../sdk/platform/kv-mirror';
 import { compileExpression } from './schedule-manager';
@@ -42,6 +46,8 @@ export interface SchedulerDeps {
   /** Starts pulling a function's async events on this router. */
   watchAsync: (functionName: string) => void;
   metrics: AsyncMetrics;
+  /** Whether a schedule's tenant may still invoke its function (decided per tick from memory). */
+  access: Pick<AccessControl, 'checkNow'>;
   tracer: Tracer;
   logger: Logger;
 }
@@ -201,7 +207,8 @@ export class Scheduler {
 
   private async fire(record: ScheduleRecord, tickMs: number): Promise<void> {
     const fn = record.functionName;
-    if (!(await this.deps.cache.get(fn))) {
+    const target = await this.deps.cache.get(fn);
+    if (!target) {
       if (!this.warned.has(record.id)) {
         this.warned.add(record.id);
         this.deps.logger.warn('schedule function does not exist; its ticks are dropped until it is deployed again or the schedule is deleted', { schedule: record.id, fn });
@@ -215,6 +222,15 @@ export class Scheduler {
       span.setAttribute('faas.cron', record.expression);
       try {
         const payload = tickPayload(record.payload, { scheduleId: record.id, tickMs, requestId, region: this.options.region, accountId: this.options.accountId });
+        const decision = this.deps.access.checkNow({ kind: 'source', source: 'schedule', name: record.id, tenant: tenantOf(record), depth: 0 }, 'function:invoke', { kind: 'function', name: fn, tenant: tenantOf(target) });
+        if (!decision.allowed) {
+          // The function's owner does not (or no longer) let this schedule invoke it: the tick is kept where the function's failures go.
+          const rec = invocationRecord({ requestId, functionArn: functionArn(this.options.region, this.options.accountId, fn), condition: 'AccessDenied', approximateInvokeCount: 0, requestPayload: payload, platformError: { errorType: 'AccessDenied', errorMessage: `${decision.reason}: ${decision.fix}` } });
+          await this.deps.queue.deadLetter(fn, Buffer.from(JSON.stringify(rec)), requestId, 'AccessDenied', 'json');
+          this.deps.metrics.count(fn, 'accessDenied');
+          this.deps.metrics.count(fn, 'deadLettered');
+          return;
+        }
         const { duplicate } = await this.deps.queue.enqueue({ functionName: fn, qualifier: '', payload, requestId, enqueuedAtMs: Date.now(), attempt: 0 });
         this.deps.metrics.count(fn, duplicate ? 'duplicates' : 'accepted');
         this.deps.logger.debug('schedule tick enqueued', { schedule: record.id, tick: new Date(tickMs).toISOString(), duplicate });

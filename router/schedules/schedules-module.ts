@@ -6,6 +6,7 @@ import type { Logger } from '../../sdk/platform/logger';
 import { BUCKETS } from '../../sdk/platform/nats-layout';
 import type { AsyncIntakeDeps } from '../async/async-intake';
 import type { HandlerContext } from '../grpc-handler';
+import type { AccessControl } from '../auth/access-control';
 import type { RouterOptions } from '../router-options';
 import { ScheduleManager } from './schedule-manager';
 import { ScheduleRegistry } from './schedule-registry';
@@ -14,6 +15,7 @@ import { Scheduler } from './scheduler';
 
 /** What schedules need from the router: what accepting async events needs, plus these. */
 export interface SchedulesDeps extends AsyncIntakeDeps {
+  access: AccessControl;
   nc: NatsConnection;
   tracer: Tracer;
   logger: Logger;
@@ -36,7 +38,7 @@ export async function createSchedules(deps: SchedulesDeps, options: RouterOption
   // The mirror calls into the scheduler only once started, after both exist.
   const schedules = registry.mirror(logger, (id, record) => scheduler.changed(id, record));
   const scheduler = new Scheduler(
-    { registry, schedules, queue: deps.queue, cache: deps.cache, watchAsync: deps.watchAsync, metrics: deps.metrics, tracer: deps.tracer, logger },
+    { registry, schedules, queue: deps.queue, cache: deps.cache, watchAsync: deps.watchAsync, metrics: deps.metrics, access: deps.access, tracer: deps.tracer, logger },
     {
       routerId: options.routerId,
       lateToleranceMs: 5000,
@@ -53,7 +55,7 @@ export async function createSchedules(deps: SchedulesDeps, options: RouterOption
   );
   const manager = new ScheduleManager(registry, deps.cache, { minPeriodMs: options.scheduleMinPeriodMs });
   return {
-    scheduleService: (ctx) => createScheduleService(ctx, manager),
+    scheduleService: (ctx) => createScheduleService(ctx, manager, deps.cache),
     start: () => {
       scheduler.start();
       schedules.start();

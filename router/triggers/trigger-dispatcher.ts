@@ -7,7 +7,9 @@ import { toStratusError } from '../../sdk/core/errors';
 import { functionArn } from '../../sdk/core/function-config';
 import { LIMITS } from '../../sdk/core/limits';
 import type { Logger } from '../../sdk/platform/logger';
-import { STREAMS, triggerConsumerName } from '../../sdk/platform/nats-layout';
+import { HEADERS, STREAMS, triggerConsumerName } from '../../sdk/platform/nats-layout';
+import { tenantOf, type SourcePrincipal } from '../../sdk/core/identity';
+import type { AccessControl } from '../auth/access-control';
 import type { AsyncMetrics } from '../async/async-metrics';
 import type { AsyncQueue } from '../async/async-queue';
 import { invocationRecord } from '../async/invocation-record';
@@ -45,6 +47,8 @@ export interface TriggerDispatcherDeps {
   /** Starts pulling a function's async events on this router. */
   watchAsync: (functionName: string) => void;
   metrics: AsyncMetrics;
+  /** Whether a trigger's tenant may still invoke its function (decided per event from memory). */
+  access: Pick<AccessControl, 'checkNow'>;
   tracer: Tracer;
   logger: Logger;
 }
@@ -59,6 +63,8 @@ export interface TriggerCounters {
   noFunction: number;
   /** Events whose envelope was over the async event limit; dead-lettered. */
   tooLarge: number;
+  /** Events the function's policy did not let the trigger's tenant deliver; dead-lettered as AccessDenied. */
+  denied: number;
   /** Enqueue failures; the event is redelivered later. */
   failed: number;
 }
@@ -82,7 +88,7 @@ export class TriggerDispatcher {
   private readonly warnedMissing = new Set<string>();
   private reconcileTimer: NodeJS.Timeout | undefined;
   private running = false;
-  readonly counters: TriggerCounters = { enqueued: 0, duplicates: 0, filtered: 0, noFunction: 0, tooLarge: 0, failed: 0 };
+  readonly counters: TriggerCounters = { enqueued: 0, duplicates: 0, filtered: 0, noFunction: 0, tooLarge: 0, denied: 0, failed: 0 };
 
   constructor(
     private readonly deps: TriggerDispatcherDeps,
@@ -208,7 +214,8 @@ export class TriggerDispatcher {
       return;
     }
     const fn = trigger.functionName;
-    if (!(await this.deps.cache.get(fn))) {
+    const target = await this.deps.cache.get(fn);
+    if (!target) {
       this.counters.noFunction += 1;
       if (!this.warnedMissing.has(trigger.id) && this.warnedMissing.size < 10_000) {
         this.warnedMissing.add(trigger.id);
@@ -235,7 +242,28 @@ export class TriggerDispatcher {
       await msg.ackAck();
       return;
     }
-    const { duplicate } = await this.deps.queue.enqueue({ functionName: fn, qualifier: '', payload, requestId, enqueuedAtMs: Date.now(), attempt: 0 });
+    // The publisher's own depth when a function published the event through the API; none from plain NATS clients.
+    const depth = Math.max(0, Number(msg.headers?.get(HEADERS.chainDepth)) || 0) + 1;
+    const source: SourcePrincipal = { kind: 'source', source: 'subject', name: msg.subject, tenant: tenantOf(trigger), depth };
+    const decision = this.deps.access.checkNow(source, 'function:invoke', { kind: 'function', name: fn, tenant: tenantOf(target) });
+    if (!decision.allowed) {
+      // The function's owner does not (or no longer) let this trigger invoke it: the event is kept where the function's failures go.
+      this.counters.denied += 1;
+      const record = invocationRecord({
+        requestId,
+        functionArn: functionArn(this.options.region, this.options.accountId, fn),
+        condition: 'AccessDenied',
+        approximateInvokeCount: 0,
+        requestPayload: payload,
+        platformError: { errorType: 'AccessDenied', errorMessage: `${decision.reason}: ${decision.fix}` },
+      });
+      await this.deps.queue.deadLetter(fn, Buffer.from(JSON.stringify(record)), requestId, 'AccessDenied', 'json');
+      this.deps.metrics.count(fn, 'accessDenied');
+      this.deps.metrics.count(fn, 'deadLettered');
+      await msg.ackAck();
+      return;
+    }
+    const { duplicate } = await this.deps.queue.enqueue({ functionName: fn, qualifier: '', payload, requestId, enqueuedAtMs: Date.now(), attempt: 0, depth });
     this.counters[duplicate ? 'duplicates' : 'enqueued'] += 1;
     this.deps.metrics.count(fn, duplicate ? 'duplicates' : 'accepted');
     this.deps.watchAsync(fn);

@@ -12,6 +12,8 @@ export const MAX_TRIGGERS = 1000;
 
 /** What a caller asks for. */
 export interface CreateTriggerInput {
+  /** The tenant that owns the trigger. */
+  tenant: string;
   functionName: string;
   subject: string;
   /** Filter as JSON text (see event-filter.ts); empty for none. */
@@ -43,7 +45,7 @@ export class TriggerManager {
     if (existing.length >= MAX_TRIGGERS) throw new StratusError('InvalidRequest', `the cluster has ${existing.length} triggers, the most it holds: delete unused ones (stratus triggers rm <id>)`);
     const desired = EventStream.subjectsFor([...existing.map((t) => t.subject), subject]);
     await this.stream.checkNoForeignOverlap(subject, desired);
-    const record: TriggerRecord = { id: newTriggerId(), functionName, subject, filter, createdMs: Date.now(), startSequence: (await this.stream.lastSequence()) + 1 };
+    const record: TriggerRecord = { id: newTriggerId(), tenant: input.tenant, functionName, subject, filter, createdMs: Date.now(), startSequence: (await this.stream.lastSequence()) + 1 };
     await this.registry.create(record);
     try {
       await this.reconcileSubjects();

@@ -10,6 +10,8 @@ import type { EventFilter } from './event-filter';
 /** A function's subscription to a subject pattern. Immutable: change one by deleting and adding. */
 export interface TriggerRecord {
   id: string;
+  /** The tenant that created the trigger: its events invoke on that tenant's behalf. Absent: the default tenant. */
+  tenant?: string;
   functionName: string;
   /** NATS subject pattern (`orders.*`, `audit.>`). */
   subject: string;

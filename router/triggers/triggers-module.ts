@@ -7,6 +7,7 @@ import type { Logger } from '../../sdk/platform/logger';
 import { BUCKETS } from '../../sdk/platform/nats-layout';
 import type { AsyncIntakeDeps } from '../async/async-intake';
 import type { HandlerContext } from '../grpc-handler';
+import type { AccessControl } from '../auth/access-control';
 import type { RouterOptions } from '../router-options';
 import { EventPublisher } from './event-publisher';
 import { EventStream } from './event-stream';
@@ -17,6 +18,7 @@ import { createEventService, createTriggerService } from './trigger-service';
 
 /** What subject triggers need from the router: what accepting async events needs, plus these. */
 export interface TriggersDeps extends AsyncIntakeDeps {
+  access: AccessControl;
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
@@ -45,12 +47,12 @@ export async function createTriggers(deps: TriggersDeps, options: RouterOptions 
   // The mirror calls into the dispatcher only once started, after both exist.
   const triggers = registry.mirror(logger, (id) => dispatcher.changed(id));
   const dispatcher = new TriggerDispatcher(
-    { js: deps.js, stream, manager, triggers, queue: deps.queue, cache: deps.cache, watchAsync: deps.watchAsync, metrics: deps.metrics, tracer: deps.tracer, logger },
+    { js: deps.js, stream, manager, triggers, queue: deps.queue, cache: deps.cache, watchAsync: deps.watchAsync, metrics: deps.metrics, access: deps.access, tracer: deps.tracer, logger },
     { fetchBatch: 64, fetchExpiresMs: 5000, reconcileIntervalMs: 30_000, retryBaseMs: 500, retryCapMs: 30_000, region: options.region, accountId: options.accountId },
   );
   const publisher = new EventPublisher(deps.nc, deps.js, () => triggers.values().map((t) => t.subject));
   return {
-    triggerService: (ctx) => createTriggerService(ctx, manager),
+    triggerService: (ctx) => createTriggerService(ctx, manager, deps.cache),
     eventService: (ctx) => createEventService(ctx, publisher),
     start: () => {
       dispatcher.start();

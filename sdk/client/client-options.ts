@@ -23,8 +23,11 @@ export interface StratusClientOptions {
   endpoints: string | string[];
   /** TLS to the routers: true (system roots) or options; implied by a grpcs:// or https:// endpoint. Default off. */
   tls?: boolean | ClientTlsOptions;
-  /** API bearer token. */
-  token: string;
+  /**
+   * API bearer token, or a function returning it on every call: inside a function the credentials
+   * change with each invocation (STRATUS_TOKEN), so StratusClient.fromFunctionEnvironment reads them per call.
+   */
+  token: string | (() => string);
   /** Deadline for calls that set none, in ms. Default 30000; invocations default to the function timeout plus this slack. */
   defaultTimeoutMs?: number;
   /** Longest to wait for a connection to one router before trying the next. Default 2000. */
@@ -41,7 +44,7 @@ export interface StratusClientOptions {
 export interface ResolvedClientOptions {
   endpoints: string[];
   tls: ResolvedClientTls | undefined;
-  token: string;
+  token: () => string;
   defaultTimeoutMs: number;
   connectTimeoutMs: number;
   maxAttempts: number;
@@ -59,10 +62,11 @@ export function resolveClientOptions(o: StratusClientOptions): ResolvedClientOpt
   const endpoints = given.map((e) => e.replace(/^(grpcs?|https?):\/\//, ''));
   if (endpoints.length === 0) throw new StratusError('InvalidRequest', 'no router endpoint: pass --endpoint, set STRATUS_ENDPOINT, or run stratus dev');
   if (!o.token) throw new StratusError('Unauthenticated', 'no API token: pass --token, set STRATUS_TOKEN, or run stratus dev (it writes a profile)');
+  const token = o.token;
   return {
     endpoints,
     tls: resolveTls(o.tls ?? secureScheme),
-    token: o.token,
+    token: typeof token === 'function' ? token : () => token,
     defaultTimeoutMs: o.defaultTimeoutMs ?? 30_000,
     connectTimeoutMs: o.connectTimeoutMs ?? 2000,
     maxAttempts: Math.max(1, o.maxAttempts ?? 3),

@@ -31,9 +31,11 @@ export async function invoke(t: RouterTransport, name: string, payload: Buffer |
     payload: body,
     logType: options.logType === 'Tail' ? LogType.LOG_TYPE_TAIL : LogType.LOG_TYPE_NONE,
     clientContext: options.clientContext === undefined ? '' : JSON.stringify(options.clientContext),
+    dryRun: options.dryRun ?? false,
   };
   const res = await t.call<InvokeResponse>('invoke', 'Invoke', deadline, options.signal, (s, md, opts, cb) => s.invoke.invoke(request, md, opts, cb));
   return {
+    statusCode: res.statusCode || 200,
     requestId: res.requestId,
     executedVersion: res.executedVersion,
     payload: res.payload,

@@ -125,7 +125,7 @@ export class RouterTransport {
 
   private once<T>(s: Stubs, deadline: number, signal: AbortSignal | undefined, send: Send<T>): Promise<T> {
     if (signal?.aborted) return Promise.reject(new StratusError('Cancelled', 'the call was cancelled'));
-    const metadata = injectIntoMetadata(withBearer(new grpc.Metadata(), this.options.token));
+    const metadata = injectIntoMetadata(withBearer(new grpc.Metadata(), this.options.token()));
     return new Promise<T>((resolve, reject) => {
       const call = send(s, metadata, Number.isFinite(deadline) ? { deadline } : {}, (err, res) => {
         signal?.removeEventListener('abort', onAbort);

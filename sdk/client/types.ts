@@ -29,6 +29,8 @@ export interface InvocationReport {
 
 /** The outcome of a synchronous invocation. */
 export interface InvokeResult {
+  /** Lambda's StatusCode: 200 when the function ran, 204 for a dry run. */
+  statusCode: number;
   requestId: string;
   executedVersion: string;
   /** The function's result bytes, or the error object when functionError is set. */
@@ -49,6 +51,8 @@ export interface InvokeOptions {
   /** Deadline for the call; default the function timeout plus slack. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Lambda's DryRun: only check that the caller may invoke and the function exists; nothing runs (statusCode 204). */
+  dryRun?: boolean;
 }
 
 /** Progress of an upload, for progress bars. */

@@ -21,7 +21,12 @@ export interface FunctionConfig {
   async: AsyncConfig;
   /** No network inside the sandbox. Default false (functions call APIs). */
   networkDisabled: boolean;
+  /** Lambda's recursive loop detection: 'Terminate' (default) stops chains at the recursion limit; 'Allow' lets them run. */
+  recursiveLoop: RecursiveLoop;
 }
+
+/** What happens when a chain of invocations reaches the recursion limit. */
+export type RecursiveLoop = 'Terminate' | 'Allow';
 
 /** Where an asynchronous invocation's record goes. */
 export interface Destination {
@@ -257,8 +262,15 @@ export function normalizeFunctionConfig(input: FunctionConfigInput): {
     tags: { ...(input.tags ?? {}) },
     async: normalizeAsyncConfig(input.async),
     networkDisabled: input.networkDisabled ?? false,
+    recursiveLoop: validateRecursiveLoop(input.recursiveLoop),
   };
   return { config, runtime };
+}
+
+function validateRecursiveLoop(value: string | undefined): RecursiveLoop {
+  if (value === undefined || value === '' || value === 'Terminate') return 'Terminate';
+  if (value === 'Allow') return 'Allow';
+  throw new StratusError('InvalidRequest', `recursive loop '${value}': use Terminate (stop chains at the recursion limit, the default) or Allow`);
 }
 
 /** The ARN-shaped identifier handed to functions as invokedFunctionArn. */

@@ -21,11 +21,6 @@ export function parseBearer(value: string | undefined): string | undefined {
   return value === undefined ? undefined : /^Bearer\s+(\S+)$/i.exec(value.trim())?.[1];
 }
 
-/** True when `token` is one of `accepted` (compared in constant time); for transports other than gRPC. */
-export function isAcceptedToken(token: string, accepted: readonly string[]): boolean {
-  return accepted.some((t) => same(t, token));
-}
-
 /** Throws Unauthenticated unless the call carries one of `accepted` (compared in constant time). */
 export function requireToken(metadata: Metadata, accepted: readonly string[], hint: string): void {
   const token = bearerToken(metadata);

@@ -17,6 +17,8 @@ export const BUCKETS = {
   schedules: 'stratus_schedules',
   /** JetStream KV: event source mappings, keyed mapping.<id>. */
   mappings: 'stratus_mappings',
+  /** JetStream KV: API tokens (hashed), execution roles, resource policies, resource owners, the session signing key. */
+  auth: 'stratus_auth',
   /** JetStream KV with a TTL: which router polls a mapping (lease.<id>) and which routers are alive (router.<id>). */
   mappingLeases: 'stratus_mapping_leases',
 } as const;
@@ -71,6 +73,12 @@ export const HEADERS = {
   enqueuedAt: 'Stratus-Enqueued-At',
   /** Function-error attempts made so far (a retry is republished with this raised). */
   attempt: 'Stratus-Attempt',
+  /**
+   * The recursion guard's count. On an async event: how many functions its invocation makes in
+   * the call chain, itself included. On an event published through the API by a function: that
+   * function's own count (absent when no function published it).
+   */
+  chainDepth: 'Stratus-Chain-Depth',
   /** Epoch ms before which a retried event must not run (its backoff). */
   notBefore: 'Stratus-Not-Before',
   /** The dead letter a redriven event came from. */

@@ -76,7 +76,7 @@ async function rawInvoke(functionName: string, payload: Buffer): Promise<grpc.Se
   try {
     return await new Promise<grpc.ServiceError | null>((resolve) =>
       raw.invoke(
-        { functionName, qualifier: '', payload, logType: LogType.LOG_TYPE_NONE, clientContext: '' },
+        { functionName, qualifier: '', payload, logType: LogType.LOG_TYPE_NONE, clientContext: '', dryRun: false },
         bearer(cluster.apiToken),
         { deadline: Date.now() + 10_000 },
         (e: grpc.ServiceError | null, _res?: InvokeResponse) => resolve(e),
@@ -134,7 +134,7 @@ describe('service errors', () => {
       const err = await new Promise<grpc.ServiceError | null>((resolve) =>
         raw.createFunction(
           {
-            config: { name, runtime: 'nodejs', handler: 'index.handler', memoryMb: 20000, timeoutSeconds: 0, environment: {}, description: '', layers: [], ephemeralStorageMb: 0, role: '', tags: {}, networkDisabled: false },
+            config: { name, runtime: 'nodejs', handler: 'index.handler', memoryMb: 20000, timeoutSeconds: 0, environment: {}, description: '', layers: [], ephemeralStorageMb: 0, role: '', tags: {}, networkDisabled: false, recursiveLoop: '' },
             codeSha256: '0'.repeat(64),
           },
           bearer(cluster.apiToken),
@@ -266,7 +266,7 @@ describe('service errors', () => {
     try {
       const err = await new Promise<grpc.ServiceError | null>((resolve) =>
         raw.invoke(
-          { functionName: 'anything', qualifier: '', payload: Buffer.alloc(0), logType: LogType.LOG_TYPE_NONE, clientContext: '' },
+          { functionName: 'anything', qualifier: '', payload: Buffer.alloc(0), logType: LogType.LOG_TYPE_NONE, clientContext: '', dryRun: false },
           new grpc.Metadata(),
           { deadline: Date.now() + 5000 },
           (e: grpc.ServiceError | null) => resolve(e),

@@ -1,3 +1,4 @@
+import { tenantOf } from '../identity';
 import type { AsyncConfig as AsyncConfigPb, CodeRef as CodeRefPb, Destination as DestinationPb, FunctionConfig as FunctionConfigPb, FunctionInfo } from '../../../proto/gen/stratus/v1/common';
 import { DEFAULT_ASYNC_CONFIG, type AsyncConfig, type BundleFormat, type CodeRef, type Destination, type FunctionConfig, type FunctionConfigInput, type FunctionConfigPatch, type FunctionRecord } from '../function-config';
 import { resolveRuntime } from '../runtimes';
@@ -39,6 +40,7 @@ export function functionConfigToPb(c: FunctionConfigPatch): FunctionConfigPb {
     tags: { ...(c.tags ?? {}) },
     async: asyncConfigToPb(c.async),
     networkDisabled: c.networkDisabled ?? false,
+    recursiveLoop: c.recursiveLoop ?? '',
   };
 }
 
@@ -59,6 +61,7 @@ export function functionConfigFromPb(pb: FunctionConfigPb | undefined): Function
     tags: { ...(pb?.tags ?? {}) },
     async: asyncConfigFromPb(pb?.async),
     networkDisabled: pb?.networkDisabled || undefined,
+    recursiveLoop: (pb?.recursiveLoop || undefined) as FunctionConfigInput['recursiveLoop'],
   };
 }
 
@@ -83,6 +86,7 @@ export function functionRecordToPb(r: FunctionRecord): FunctionInfo {
     lastModifiedMs: r.lastModifiedMs,
     resolvedRuntime: r.runtime,
     resolvedLayers: r.layers.map((l) => ({ ref: l.ref, code: codeRefToPb(l.code) })),
+    tenant: tenantOf(r),
   };
 }
 
@@ -104,8 +108,10 @@ export function functionRecordFromPb(pb: FunctionInfo): FunctionRecord {
     tags: { ...(c?.tags ?? {}) },
     async: { ...DEFAULT_ASYNC_CONFIG, ...(asyncConfigFromPb(c?.async) ?? {}) },
     networkDisabled: c?.networkDisabled ?? false,
+    recursiveLoop: c?.recursiveLoop === 'Allow' ? 'Allow' : 'Terminate',
   };
   return {
+    tenant: pb.tenant || undefined,
     config,
     runtime: resolveRuntime(pb.resolvedRuntime || config.runtime),
     code: codeRefFromPb(pb.code),

@@ -44,6 +44,16 @@ export interface AgentInvokeRequest {
    * agent decodes each distinct spec once: the bytes are the cache key.
    */
   spec: Buffer;
+  /**
+   * Short-lived credentials of the function's execution role for this invocation (empty without a
+   * role); the runtime hands them to the function as STRATUS_TOKEN.
+   */
+  sessionToken: string;
+  /**
+   * The router API address the function's SDK calls (STRATUS_ENDPOINT), unless the agent is
+   * configured with its own (STRATUS_FUNCTION_API_ENDPOINT).
+   */
+  apiEndpoint: string;
 }
 
 export interface AgentInvokeResult {
@@ -184,6 +194,8 @@ function createBaseAgentInvokeRequest(): AgentInvokeRequest {
     traceparent: "",
     tracestate: "",
     spec: Buffer.alloc(0),
+    sessionToken: "",
+    apiEndpoint: "",
   };
 }
 
@@ -215,6 +227,12 @@ export const AgentInvokeRequest: MessageFns<AgentInvokeRequest> = {
     }
     if (message.spec.length !== 0) {
       writer.uint32(82).bytes(message.spec);
+    }
+    if (message.sessionToken !== "") {
+      writer.uint32(90).string(message.sessionToken);
+    }
+    if (message.apiEndpoint !== "") {
+      writer.uint32(98).string(message.apiEndpoint);
     }
     return writer;
   },
@@ -304,6 +322,22 @@ export const AgentInvokeRequest: MessageFns<AgentInvokeRequest> = {
             message.spec = Buffer.from(reader.bytes());
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.sessionToken = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.apiEndpoint = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -347,6 +381,16 @@ export const AgentInvokeRequest: MessageFns<AgentInvokeRequest> = {
       traceparent: isSet(object.traceparent) ? globalThis.String(object.traceparent) : "",
       tracestate: isSet(object.tracestate) ? globalThis.String(object.tracestate) : "",
       spec: isSet(object.spec) ? Buffer.from(bytesFromBase64(object.spec)) : Buffer.alloc(0),
+      sessionToken: isSet(object.sessionToken)
+        ? globalThis.String(object.sessionToken)
+        : isSet(object.session_token)
+        ? globalThis.String(object.session_token)
+        : "",
+      apiEndpoint: isSet(object.apiEndpoint)
+        ? globalThis.String(object.apiEndpoint)
+        : isSet(object.api_endpoint)
+        ? globalThis.String(object.api_endpoint)
+        : "",
     };
   },
 
@@ -379,6 +423,12 @@ export const AgentInvokeRequest: MessageFns<AgentInvokeRequest> = {
     if (message.spec.length !== 0) {
       obj.spec = base64FromBytes(message.spec);
     }
+    if (message.sessionToken !== "") {
+      obj.sessionToken = message.sessionToken;
+    }
+    if (message.apiEndpoint !== "") {
+      obj.apiEndpoint = message.apiEndpoint;
+    }
     return obj;
   },
 
@@ -396,6 +446,8 @@ export const AgentInvokeRequest: MessageFns<AgentInvokeRequest> = {
     message.traceparent = object.traceparent ?? "";
     message.tracestate = object.tracestate ?? "";
     message.spec = object.spec ?? Buffer.alloc(0);
+    message.sessionToken = object.sessionToken ?? "";
+    message.apiEndpoint = object.apiEndpoint ?? "";
     return message;
   },
 };

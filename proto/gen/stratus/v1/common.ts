@@ -53,6 +53,11 @@ export interface FunctionConfig {
     | undefined;
   /** Cuts the function off the network (it still reaches its own Runtime API). Default: network on. */
   networkDisabled: boolean;
+  /**
+   * Lambda's recursive loop detection: "Terminate" (default) stops a chain of invocations at the
+   * cluster's recursion limit (16 hops by default); "Allow" lets this function's chains run on.
+   */
+  recursiveLoop: string;
 }
 
 export interface FunctionConfig_EnvironmentEntry {
@@ -104,6 +109,8 @@ export interface FunctionInfo {
   resolvedRuntime: string;
   /** config.layers resolved to their code, in order; fixed when the function is configured. */
   resolvedLayers: ResolvedLayer[];
+  /** The tenant (account) that owns the function. */
+  tenant: string;
 }
 
 /** A layer version a function uses, with its code. */
@@ -250,6 +257,7 @@ function createBaseFunctionConfig(): FunctionConfig {
     tags: {},
     async: undefined,
     networkDisabled: false,
+    recursiveLoop: "",
   };
 }
 
@@ -296,6 +304,9 @@ export const FunctionConfig: MessageFns<FunctionConfig> = {
     }
     if (message.networkDisabled !== false) {
       writer.uint32(112).bool(message.networkDisabled);
+    }
+    if (message.recursiveLoop !== "") {
+      writer.uint32(122).string(message.recursiveLoop);
     }
     return writer;
   },
@@ -431,6 +442,14 @@ export const FunctionConfig: MessageFns<FunctionConfig> = {
             message.networkDisabled = reader.bool();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.recursiveLoop = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -507,6 +526,11 @@ export const FunctionConfig: MessageFns<FunctionConfig> = {
         : isSet(object.network_disabled)
         ? globalThis.Boolean(object.network_disabled)
         : false,
+      recursiveLoop: isSet(object.recursiveLoop)
+        ? globalThis.String(object.recursiveLoop)
+        : isSet(object.recursive_loop)
+        ? globalThis.String(object.recursive_loop)
+        : "",
     };
   },
 
@@ -566,6 +590,9 @@ export const FunctionConfig: MessageFns<FunctionConfig> = {
     if (message.networkDisabled !== false) {
       obj.networkDisabled = message.networkDisabled;
     }
+    if (message.recursiveLoop !== "") {
+      obj.recursiveLoop = message.recursiveLoop;
+    }
     return obj;
   },
 
@@ -606,6 +633,7 @@ export const FunctionConfig: MessageFns<FunctionConfig> = {
       ? AsyncConfig.fromPartial(object.async)
       : undefined;
     message.networkDisabled = object.networkDisabled ?? false;
+    message.recursiveLoop = object.recursiveLoop ?? "";
     return message;
   },
 };
@@ -1013,6 +1041,7 @@ function createBaseFunctionInfo(): FunctionInfo {
     lastModifiedMs: 0,
     resolvedRuntime: "",
     resolvedLayers: [],
+    tenant: "",
   };
 }
 
@@ -1038,6 +1067,9 @@ export const FunctionInfo: MessageFns<FunctionInfo> = {
     }
     for (const v of message.resolvedLayers) {
       ResolvedLayer.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.tenant !== "") {
+      writer.uint32(66).string(message.tenant);
     }
     return writer;
   },
@@ -1111,6 +1143,14 @@ export const FunctionInfo: MessageFns<FunctionInfo> = {
             message.resolvedLayers.push(ResolvedLayer.decode(reader, reader.uint32()));
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.tenant = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1148,6 +1188,7 @@ export const FunctionInfo: MessageFns<FunctionInfo> = {
         : globalThis.Array.isArray(object?.resolved_layers)
         ? object.resolved_layers.map((e: any) => ResolvedLayer.fromJSON(e))
         : [],
+      tenant: isSet(object.tenant) ? globalThis.String(object.tenant) : "",
     };
   },
 
@@ -1174,6 +1215,9 @@ export const FunctionInfo: MessageFns<FunctionInfo> = {
     if (message.resolvedLayers?.length) {
       obj.resolvedLayers = message.resolvedLayers.map((e) => ResolvedLayer.toJSON(e));
     }
+    if (message.tenant !== "") {
+      obj.tenant = message.tenant;
+    }
     return obj;
   },
 
@@ -1191,6 +1235,7 @@ export const FunctionInfo: MessageFns<FunctionInfo> = {
     message.lastModifiedMs = object.lastModifiedMs ?? 0;
     message.resolvedRuntime = object.resolvedRuntime ?? "";
     message.resolvedLayers = object.resolvedLayers?.map((e) => ResolvedLayer.fromPartial(e)) || [];
+    message.tenant = object.tenant ?? "";
     return message;
   },
 };

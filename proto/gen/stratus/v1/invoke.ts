@@ -68,6 +68,11 @@ export interface InvokeRequest {
   logType: LogType;
   /** JSON client context, handed to the function as context.clientContext. */
   clientContext: string;
+  /**
+   * Lambda's DryRun invocation type: checks that the caller may invoke and that the function
+   * exists, runs nothing, and answers with status_code 204.
+   */
+  dryRun: boolean;
 }
 
 /** How a function failed. The call itself succeeded: the function ran (or tried to). */
@@ -102,6 +107,8 @@ export interface InvokeResponse {
     | undefined;
   /** Last 4 KB of the log when log_type was TAIL. */
   logTail: string;
+  /** Lambda's StatusCode: 200 for an invocation that ran, 204 for a dry run. */
+  statusCode: number;
   report?: InvocationReport | undefined;
 }
 
@@ -145,7 +152,7 @@ export interface InvokeAsyncBatchResponse {
 }
 
 function createBaseInvokeRequest(): InvokeRequest {
-  return { functionName: "", qualifier: "", payload: Buffer.alloc(0), logType: 0, clientContext: "" };
+  return { functionName: "", qualifier: "", payload: Buffer.alloc(0), logType: 0, clientContext: "", dryRun: false };
 }
 
 export const InvokeRequest: MessageFns<InvokeRequest> = {
@@ -164,6 +171,9 @@ export const InvokeRequest: MessageFns<InvokeRequest> = {
     }
     if (message.clientContext !== "") {
       writer.uint32(42).string(message.clientContext);
+    }
+    if (message.dryRun !== false) {
+      writer.uint32(48).bool(message.dryRun);
     }
     return writer;
   },
@@ -221,6 +231,14 @@ export const InvokeRequest: MessageFns<InvokeRequest> = {
             message.clientContext = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.dryRun = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -252,6 +270,11 @@ export const InvokeRequest: MessageFns<InvokeRequest> = {
         : isSet(object.client_context)
         ? globalThis.String(object.client_context)
         : "",
+      dryRun: isSet(object.dryRun)
+        ? globalThis.Boolean(object.dryRun)
+        : isSet(object.dry_run)
+        ? globalThis.Boolean(object.dry_run)
+        : false,
     };
   },
 
@@ -272,6 +295,9 @@ export const InvokeRequest: MessageFns<InvokeRequest> = {
     if (message.clientContext !== "") {
       obj.clientContext = message.clientContext;
     }
+    if (message.dryRun !== false) {
+      obj.dryRun = message.dryRun;
+    }
     return obj;
   },
 
@@ -285,6 +311,7 @@ export const InvokeRequest: MessageFns<InvokeRequest> = {
     message.payload = object.payload ?? Buffer.alloc(0);
     message.logType = object.logType ?? 0;
     message.clientContext = object.clientContext ?? "";
+    message.dryRun = object.dryRun ?? false;
     return message;
   },
 };
@@ -626,6 +653,7 @@ function createBaseInvokeResponse(): InvokeResponse {
     payload: Buffer.alloc(0),
     functionError: undefined,
     logTail: "",
+    statusCode: 0,
     report: undefined,
   };
 }
@@ -646,6 +674,9 @@ export const InvokeResponse: MessageFns<InvokeResponse> = {
     }
     if (message.logTail !== "") {
       writer.uint32(42).string(message.logTail);
+    }
+    if (message.statusCode !== 0) {
+      writer.uint32(56).uint32(message.statusCode);
     }
     if (message.report !== undefined) {
       InvocationReport.encode(message.report, writer.uint32(50).fork()).join();
@@ -706,6 +737,14 @@ export const InvokeResponse: MessageFns<InvokeResponse> = {
             message.logTail = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.statusCode = reader.uint32();
+            continue;
+          }
           case 6: {
             if (tag !== 50) {
               break;
@@ -749,6 +788,11 @@ export const InvokeResponse: MessageFns<InvokeResponse> = {
         : isSet(object.log_tail)
         ? globalThis.String(object.log_tail)
         : "",
+      statusCode: isSet(object.statusCode)
+        ? globalThis.Number(object.statusCode)
+        : isSet(object.status_code)
+        ? globalThis.Number(object.status_code)
+        : 0,
       report: isSet(object.report) ? InvocationReport.fromJSON(object.report) : undefined,
     };
   },
@@ -770,6 +814,9 @@ export const InvokeResponse: MessageFns<InvokeResponse> = {
     if (message.logTail !== "") {
       obj.logTail = message.logTail;
     }
+    if (message.statusCode !== 0) {
+      obj.statusCode = Math.round(message.statusCode);
+    }
     if (message.report !== undefined) {
       obj.report = InvocationReport.toJSON(message.report);
     }
@@ -788,6 +835,7 @@ export const InvokeResponse: MessageFns<InvokeResponse> = {
       ? FunctionError.fromPartial(object.functionError)
       : undefined;
     message.logTail = object.logTail ?? "";
+    message.statusCode = object.statusCode ?? 0;
     message.report = (object.report !== undefined && object.report !== null)
       ? InvocationReport.fromPartial(object.report)
       : undefined;
