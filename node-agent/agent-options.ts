@@ -47,6 +47,12 @@ export interface AgentOptions {
   memoryCheckMs: number;
   /** Billing granularity in ms. Default 1. */
   billingGranularityMs: number;
+  /**
+   * The router API address functions on this agent use (STRATUS_FUNCTION_API_ENDPOINT, e.g.
+   * 127.0.0.1:50051 with that port in STRATUS_SANDBOX_ALLOW_HOST_PORTS when the router shares the
+   * host). Default: the address of the router that sent the invocation.
+   */
+  functionApiEndpoint: string | undefined;
   /** Unpacked code kept on disk, bytes. Default 10 GiB. */
   codeCacheBytes: number;
   /** Replicas for the code object store when this agent creates it. Default: detected at start from the NATS cluster (3 from three servers up, else 1). */
@@ -116,6 +122,7 @@ export function agentOptionsFromEnv(env: NodeJS.ProcessEnv): AgentOptions {
     heartbeatMs: envNumber(env, 'STRATUS_HEARTBEAT_MS'),
     initTimeoutMs: envNumber(env, 'STRATUS_INIT_TIMEOUT_MS'),
     billingGranularityMs: envNumber(env, 'STRATUS_BILLING_GRANULARITY_MS'),
+    functionApiEndpoint: envString(env, 'STRATUS_FUNCTION_API_ENDPOINT'),
     replicas: envNumber(env, 'STRATUS_REPLICAS'),
     region: envString(env, 'STRATUS_REGION'),
     echoFunctionLogs: envBool(env, 'STRATUS_ECHO_FUNCTION_LOGS'),
@@ -184,6 +191,7 @@ export function resolveAgentOptions(input: Partial<Omit<AgentOptions, 'prestart'
     initTimeoutMs: positive('init timeout', input.initTimeoutMs, 10_000),
     memoryCheckMs: positive('memory check interval', input.memoryCheckMs, 100),
     billingGranularityMs: positive('billing granularity', input.billingGranularityMs, 1),
+    functionApiEndpoint: input.functionApiEndpoint || undefined,
     codeCacheBytes: positive('code cache size', input.codeCacheBytes, 10 * 1024 ** 3),
     replicas: input.replicas === undefined ? undefined : positive('replicas', input.replicas, 1),
     region: input.region || 'local',

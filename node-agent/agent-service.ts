@@ -149,6 +149,8 @@ export class AgentService {
             deadlineMs: req.deadlineMs,
             invokedFunctionArn: req.invokedFunctionArn,
             clientContext: req.clientContext || undefined,
+            sessionToken: req.sessionToken || undefined,
+            apiEndpoint: req.apiEndpoint || undefined,
             signal,
           });
           span.setAttribute('stratus.outcome', outcome.kind);

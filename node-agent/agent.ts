@@ -26,6 +26,10 @@ export interface AgentInvocation {
   signal?: AbortSignal;
   invokedFunctionArn?: string;
   clientContext?: string;
+  /** The function's execution-role credentials for this invocation (STRATUS_TOKEN inside), if it has a role. */
+  sessionToken?: string;
+  /** The router API address the function's SDK calls (STRATUS_ENDPOINT inside). */
+  apiEndpoint?: string;
 }
 
 /** What happened to an invocation on this agent. */
@@ -61,6 +65,8 @@ export interface AgentDeps {
   layerStack: LayerStack;
   initTimeoutMs: number;
   billingGranularityMs: number;
+  /** Where this agent's sandboxes reach a router's API (STRATUS_FUNCTION_API_ENDPOINT); unset: the invoking router's address. */
+  functionApiEndpoint?: string;
 }
 
 /**
@@ -168,6 +174,8 @@ export class Agent {
             deadlineMs,
             invokedFunctionArn: inv.invokedFunctionArn || functionArn(this.deps.region, this.deps.accountId, record.config.name),
             clientContext: inv.clientContext,
+            sessionToken: inv.sessionToken,
+            apiEndpoint: this.deps.functionApiEndpoint ?? inv.apiEndpoint,
             // The function's own spans become children of this invocation span.
             traceparent: toTraceparent(span.spanContext()),
             xrayTraceId: toXrayTraceHeader(span.spanContext()),

@@ -61,6 +61,12 @@ async function createSandboxProvider(options: AgentOptions, logger: Logger): Pro
     logger.warn('STRATUS_SANDBOX_NETWORK=host: functions share this host\'s network and can reach every port on it, other instances\' Runtime APIs included');
   }
   logger.info('sandbox ready', { bwrap: found.stdout.trim(), cgroups: cgroups.version, network: options.sandboxNetwork });
+  // The Stratus SDK functions may require ('stratus'): the installation's dist, node_modules and
+  // package.json, seen read-only where they are, when the sandbox user may reach them.
+  const sdkRoot = path.resolve(__dirname, '..', '..');
+  const sdkPaths = ['dist', 'node_modules', 'package.json'].map((p) => path.join(sdkRoot, p));
+  const reachable = await assertTraversable(sdkRoot, options.sandboxHostUid, options.sandboxHostGid).then(() => true, () => false);
+  if (!reachable) logger.warn('the sandbox user cannot reach the Stratus installation: functions cannot require the Stratus SDK; install Stratus under a folder others may pass through (e.g. /opt/stratus)', { sdkRoot });
   return new BwrapSandboxProvider({
     bwrapPath: options.bwrapPath,
     hostUid: options.sandboxHostUid,
@@ -70,6 +76,7 @@ async function createSandboxProvider(options: AgentOptions, logger: Logger): Pro
     maxProcesses: options.maxProcessesPerInstance,
     cgroups,
     binaries: [options.nodeBinary, options.pythonBinary],
+    readOnlyPaths: reachable ? sdkPaths : [],
     nodeBinary: options.nodeBinary,
     socketDir: path.join(options.dataDir, 'sockets'),
     network,
@@ -160,6 +167,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     runtimesDir,
     initTimeoutMs: options.initTimeoutMs,
     billingGranularityMs: options.billingGranularityMs,
+    functionApiEndpoint: options.functionApiEndpoint,
   });
 
   const server = createGrpcServer();

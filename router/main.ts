@@ -28,9 +28,9 @@ import { AuthServiceService, PolicyServiceService } from '../proto/gen/stratus/v
 import { tenantOf } from '../sdk/core/identity';
 import { AccessControl } from './auth/access-control';
 import { AuthStore } from './auth/auth-store';
-import { createAuthService } from './auth/auth-service';
+import { createAuthService } from './identity/auth-service';
 import { Authenticator } from './auth/authenticator';
-import { createPolicyService } from './auth/policy-service';
+import { createPolicyService } from './identity/policy-service';
 import { SessionTokens } from './auth/session-tokens';
 import { TokenStore } from './auth/tokens';
 import { AgentClients } from './invoke/agent-clients';

@@ -7,3 +7,4 @@ export type * from './client/event-source-types';
 export type * from './client/mapping-client';
 export type * from './client/table-client';
 export { StratusError, type ErrorCode } from './core/errors';
+export type * from './client/auth-client';

@@ -10,3 +10,10 @@ if (fs.existsSync(from)) {
   fs.rmSync(to, { recursive: true, force: true });
   fs.cpSync(from, to, { recursive: true, filter: (src) => !src.endsWith('.ts') && !src.includes('__pycache__') });
 }
+
+// require('stratus') inside a Node.js function: the runtime's node_modules (on its NODE_PATH) links to
+// this installation, whose package.json points at the SDK. Sandboxes mount the installation read-only.
+const link = path.join(root, 'dist', 'node-agent', 'runtimes', 'nodejs', 'node_modules', 'stratus');
+fs.mkdirSync(path.dirname(link), { recursive: true });
+fs.rmSync(link, { force: true });
+fs.symlinkSync(path.relative(path.dirname(link), root), link);

@@ -15,6 +15,10 @@ export interface RuntimeEvent {
   traceparent?: string;
   tracestate?: string;
   clientContext?: string;
+  /** Execution-role credentials of this invocation, as the Stratus-Session-Token header. */
+  sessionToken?: string;
+  /** The router API address, as the Stratus-Api-Endpoint header. */
+  apiEndpoint?: string;
 }
 
 /** An error body as a runtime posts it (both `trace` and `stackTrace` spellings occur). */
@@ -82,6 +86,8 @@ function eventHeaders(event: RuntimeEvent): http.OutgoingHttpHeaders {
   if (event.traceparent) headers.traceparent = event.traceparent;
   if (event.tracestate) headers.tracestate = event.tracestate;
   if (event.clientContext) headers['lambda-runtime-client-context'] = event.clientContext;
+  if (event.sessionToken) headers['stratus-session-token'] = event.sessionToken;
+  if (event.apiEndpoint) headers['stratus-api-endpoint'] = event.apiEndpoint;
   return headers;
 }
 

@@ -158,6 +158,8 @@ export interface BwrapOptions {
   cgroups: CgroupDriver;
   /** Binaries the runtimes exec (node, python3); folders outside /usr holding them are bound read-only. */
   binaries: string[];
+  /** More host paths every sandbox sees read-only at the same place (the Stratus SDK functions may require). */
+  readOnlyPaths?: string[];
   /** Node.js, to run the Runtime API forwarder in sandboxes without network. */
   nodeBinary: string;
   /** Folder for per-instance Runtime API sockets. */
@@ -197,6 +199,7 @@ export class BwrapSandboxProvider implements SandboxProvider {
         // Not installed here: the runtime that needs it reports that when it starts.
       }
     }
+    for (const p of options.readOnlyPaths ?? []) prefixes.add(p);
     this.extraBinds = [...prefixes];
   }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /** The `stratus` CLI's composition root: parses flags (commander), reads the environment, runs one command. */
 import { Command } from 'commander';
+import { registerAuthCommands, registerPermissionCommands, registerRoleCommands } from './commands/auth';
 import { registerClusterCommand } from './commands/cluster';
 import { registerDeployCommand } from './commands/deploy';
 import { registerDevCommand } from './commands/dev';
@@ -56,6 +57,9 @@ function buildProgram(env: NodeJS.ProcessEnv): Command {
   registerMappingCommands(program, run);
   registerTableCommands(program, run);
   registerBucketCommands(program, run);
+  registerAuthCommands(program, run);
+  registerRoleCommands(program, run);
+  registerPermissionCommands(program, run);
   return program;
 }
 

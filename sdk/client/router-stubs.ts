@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { AuthServiceClient, PolicyServiceClient } from '../../proto/gen/stratus/v1/auth';
 import { BucketServiceClient } from '../../proto/gen/stratus/v1/buckets';
 import { ClusterServiceClient } from '../../proto/gen/stratus/v1/cluster';
 import { DeadLetterServiceClient } from '../../proto/gen/stratus/v1/dead_letters';
@@ -28,6 +29,8 @@ export interface Stubs {
   mappings: MappingServiceClient;
   tables: TableServiceClient;
   buckets: BucketServiceClient;
+  auth: AuthServiceClient;
+  policies: PolicyServiceClient;
 }
 
 /** Opens a channel to `endpoint` (TLS when `tls` is given) and the stubs over it; nothing connects until the first call. */
@@ -58,6 +61,8 @@ export function createStubs(endpoint: string, tls: ResolvedClientTls | undefined
     mappings: new MappingServiceClient(endpoint, creds, opts),
     tables: new TableServiceClient(endpoint, creds, opts),
     buckets: new BucketServiceClient(endpoint, creds, opts),
+    auth: new AuthServiceClient(endpoint, creds, opts),
+    policies: new PolicyServiceClient(endpoint, creds, opts),
   };
 }
 
@@ -73,6 +78,8 @@ export function closeStubs(s: Stubs): void {
   s.events.close();
   s.schedules.close();
   s.mappings.close();
+  s.auth.close();
+  s.policies.close();
   s.tables.close();
   s.buckets.close();
   s.channel.close();

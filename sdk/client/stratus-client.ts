@@ -1,3 +1,4 @@
+import { StratusError } from '../core/errors';
 import type { CodeRef } from '../core/function-config';
 import { resolveClientOptions, type StratusClientOptions } from './client-options';
 import { AsyncBatcher } from './async-batcher';
@@ -6,6 +7,7 @@ import * as eventSources from './event-sources-api';
 import * as functions from './functions-api';
 import * as invocations from './invoke-api';
 import * as layers from './layers-api';
+import { AuthClient } from './auth-client';
 import { MappingClient } from './mapping-client';
 import * as routes from './routes-api';
 import { RouterTransport } from './router-transport';
@@ -29,12 +31,27 @@ export class StratusClient {
   readonly tables: TableClient;
   /** Buckets of objects (Object Store). */
   readonly buckets: BucketClient;
+  /** Identity and permissions: tokens, execution roles, resource policies. */
+  readonly auth: AuthClient;
+
+  /**
+   * A client for code running inside a function: it calls the router the invocation came through
+   * (STRATUS_ENDPOINT) with the invocation's execution-role credentials (STRATUS_TOKEN), both read
+   * on every call because they change with each invocation. A function without a role has no
+   * credentials, and every call fails with Unauthenticated.
+   */
+  static fromFunctionEnvironment(env: NodeJS.ProcessEnv = process.env, options: Partial<StratusClientOptions> = {}): StratusClient {
+    const endpoint = env.STRATUS_ENDPOINT;
+    if (!endpoint) throw new StratusError('InvalidRequest', 'STRATUS_ENDPOINT is not set: this runs outside a Stratus function, or the agent gives functions no router address (STRATUS_FUNCTION_API_ENDPOINT)');
+    return new StratusClient({ endpoints: endpoint, token: () => env.STRATUS_TOKEN ?? '', ...options });
+  }
 
   constructor(options: StratusClientOptions) {
     this.transport = new RouterTransport(resolveClientOptions(options));
     this.mappings = new MappingClient(this.transport.unary);
     this.tables = new TableClient(this.transport.unary);
     this.buckets = new BucketClient(this.transport.unary);
+    this.auth = new AuthClient(this.transport.unary);
     this.asyncBatcher = new AsyncBatcher(invocations.asyncBatchSender(this.transport));
   }
 

@@ -40,6 +40,7 @@ describe('normalizeFunctionConfig defaults', () => {
       tags: {},
       async: { maxRetryAttempts: 2, maxEventAgeSeconds: 21_600, onSuccess: undefined, onFailure: undefined },
       networkDisabled: false,
+      recursiveLoop: 'Terminate',
     });
   });
 

@@ -64,6 +64,8 @@ const H = {
   identity: 'lambda-runtime-cognito-identity',
   traceparent: 'traceparent',
   tracestate: 'tracestate',
+  sessionToken: 'stratus-session-token',
+  apiEndpoint: 'stratus-api-endpoint',
 } as const;
 
 // The RIE omits empty headers; treating "" as absent keeps both behaviours the same.
@@ -146,6 +148,10 @@ export function applyTraceEnvironment(headers: IncomingHttpHeaders, env: NodeJS.
     ['_X_AMZN_TRACE_ID', H.traceId],
     ['TRACEPARENT', H.traceparent],
     ['TRACESTATE', H.tracestate],
+    // The execution role's credentials and where to use them: the Stratus SDK reads these per call
+    // (StratusClient.fromFunctionEnvironment), as the AWS SDK reads AWS_* credentials in Lambda.
+    ['STRATUS_TOKEN', H.sessionToken],
+    ['STRATUS_ENDPOINT', H.apiEndpoint],
   ];
   for (const [variable, name] of pairs) {
     const value = header(headers, name);

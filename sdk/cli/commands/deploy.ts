@@ -20,6 +20,8 @@ interface DeployFlags {
   onFailure?: string;
   layer?: string[];
   network?: boolean;
+  role?: string;
+  recursiveLoop?: string;
 }
 
 /** `subject:orders.done` or `function:audit` → a Destination. */
@@ -69,6 +71,8 @@ export function registerDeployCommand(program: Command, run: (action: (ctx: CliC
     .option('--max-event-age <seconds>', 'async: how old an event may get before it is given up, 60-21600 (default 21600)')
     .option('--on-success <destination>', 'async: where success records go: subject:<subject> or function:<name>')
     .option('--on-failure <destination>', 'async: where failure records go (default: the dead-letter stream)')
+    .option('--role <name>', 'execution role: what the function may do through the platform (stratus roles put); none: nothing')
+    .option('--recursive-loop <mode>', 'Terminate (default: stop chains of functions invoking each other at the recursion limit) or Allow')
     .action((name: string, source: string, flags: DeployFlags) =>
       run(async ({ out, client }) => {
         const settings: FunctionSettings & { runtime?: string } = {
@@ -81,6 +85,8 @@ export function registerDeployCommand(program: Command, run: (action: (ctx: CliC
           reservedConcurrency: parseInteger('--reserved-concurrency', flags.reservedConcurrency),
           layers: flags.layer,
           networkDisabled: flags.network === false ? true : undefined,
+          role: flags.role,
+          recursiveLoop: flags.recursiveLoop as FunctionSettings['recursiveLoop'],
         };
         const asyncSettings: Partial<AsyncConfig> = {
           maxRetryAttempts: parseInteger('--max-retries', flags.maxRetries),

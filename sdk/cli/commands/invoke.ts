@@ -12,6 +12,7 @@ interface InvokeFlags {
   timeout?: string;
   async?: boolean;
   requestId?: string;
+  dryRun?: boolean;
 }
 
 async function readStdin(): Promise<Buffer> {
@@ -54,8 +55,16 @@ export function registerInvokeCommand(program: Command, run: (action: (ctx: CliC
     .option('--timeout <ms>', 'how long to wait for the result, in ms')
     .option('--async', 'enqueue the event and return its request id once it is stored (retried on failure)')
     .option('--request-id <id>', 'with --async: an id that makes enqueueing idempotent')
+    .option('--dry-run', 'only check that you may invoke the function and that it exists; nothing runs')
     .action((name: string, flags: InvokeFlags) =>
       run(async ({ out, client }) => {
+        if (flags.dryRun) {
+          if (flags.async) throw new StratusError('InvalidRequest', '--dry-run and --async do not go together: a dry run runs nothing either way');
+          const checked = await (await client()).invoke(name, undefined, { qualifier: flags.qualifier, dryRun: true });
+          if (out.json) out.printJson({ statusCode: checked.statusCode, executedVersion: checked.executedVersion });
+          else out.line(`${checked.statusCode}: you may invoke ${name} (${checked.executedVersion}); nothing ran`);
+          return EXIT.ok;
+        }
         const payload = await payloadFrom(flags);
         if (flags.requestId && !flags.async) throw new StratusError('InvalidRequest', '--request-id goes with --async');
         if (flags.async) {

@@ -83,6 +83,9 @@ def handle_invocation(client: RuntimeClient, handler: Handler, request: Invocati
     _set_env("_X_AMZN_TRACE_ID", request.trace_id)
     _set_env("TRACEPARENT", request.traceparent)
     _set_env("TRACESTATE", request.tracestate)
+    # The execution role's credentials for this invocation, and the router API to use them on.
+    _set_env("STRATUS_TOKEN", request.session_token)
+    _set_env("STRATUS_ENDPOINT", request.api_endpoint)
 
     error: Optional[Dict[str, Any]] = None
     try:

@@ -38,6 +38,8 @@ class InvocationRequest:
         self.cognito_identity: Optional[str] = headers.get("Lambda-Runtime-Cognito-Identity")
         self.tenant_id: Optional[str] = headers.get("Lambda-Runtime-Aws-Tenant-Id")
         self.traceparent: Optional[str] = headers.get("traceparent")
+        self.session_token: Optional[str] = headers.get("Stratus-Session-Token")
+        self.api_endpoint: Optional[str] = headers.get("Stratus-Api-Endpoint")
         self.tracestate: Optional[str] = headers.get("tracestate")
         self.content_type: Optional[str] = headers.get("Content-Type")
         self.body = body

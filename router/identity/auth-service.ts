@@ -3,7 +3,7 @@ import { normalizeActionPattern, normalizeRoleResource, type RoleDocument } from
 import { StratusError } from '../../sdk/core/errors';
 import { validateIdentityName, type Principal, type UserPrincipal } from '../../sdk/core/identity';
 import { unary, type HandlerContext } from '../grpc-handler';
-import type { TokenRecord, TokenStore } from './tokens';
+import type { TokenRecord, TokenStore } from '../auth/tokens';
 
 function tokenToPb(t: TokenRecord): TokenInfo {
   return { id: t.id, tenant: t.tenant, principal: t.principal, admin: t.admin, scopes: t.scopes, description: t.description, createdMs: t.createdMs, expiresMs: t.expiresMs, createdBy: t.createdBy };
