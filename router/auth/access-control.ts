@@ -34,7 +34,7 @@ export class AccessControl {
   async check(caller: Principal, action: Action, resource: ResourceRef): Promise<Decision> {
     const sameTenant = resource.tenant === undefined || resource.tenant === caller.tenant;
     const policy = sameTenant || !this.hasPolicy(resource.kind) ? [] : await this.policy(resource.kind, resource.name);
-    const role = caller.kind === 'role' ? await this.store.get<RoleDocument>(roleKey(caller.tenant, caller.role)) : undefined;
+    const role = caller.kind === 'role' && caller.role ? await this.store.get<RoleDocument>(roleKey(caller.tenant, caller.role)) : undefined;
     return decide(caller, action, resource, policy, role);
   }
 

@@ -136,6 +136,7 @@ export function createFunctionService(ctx: HandlerContext, deps: FunctionService
     }),
     getFunction: unary(ctx, 'stratus.FunctionService/GetFunction', async (req, _span, caller) => functionRecordToPb(await authorized(caller, 'function:read', validateFunctionName(req.name)))),
     listFunctions: unary(ctx, 'stratus.FunctionService/ListFunctions', async (req, _span, caller) => {
+      await access.authorize(caller, 'function:read', { kind: 'function', name: '*', tenant: caller.tenant });
       const max = req.maxItems > 0 ? Math.min(req.maxItems, 1000) : 50;
       // Other tenants' functions are left out, unless their policy lets the caller read them.
       const visible = (r: FunctionRecord): boolean => access.checkNow(caller, 'function:read', fnRef(r)).allowed;

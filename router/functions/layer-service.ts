@@ -28,9 +28,10 @@ export function createLayerService(ctx: HandlerContext, layers: LayerRegistry, c
       if (!existing) await access.claim('layer', name, owner);
       return toPb(await layers.publish(name, await codeStore.describe(req.codeSha256), runtimes, req.description));
     }),
-    listLayers: unary(ctx, 'stratus.LayerService/ListLayers', async (_req, _span, caller) => ({
-      layers: (await layers.latestOfEach()).filter((l) => access.checkNow(caller, 'layer:read', ref(l.name, access.ownerNow('layer', l.name))).allowed).map(toPb),
-    })),
+    listLayers: unary(ctx, 'stratus.LayerService/ListLayers', async (_req, _span, caller) => {
+      await access.authorize(caller, 'layer:read', ref('*', caller.tenant));
+      return { layers: (await layers.latestOfEach()).filter((l) => access.checkNow(caller, 'layer:read', ref(l.name, access.ownerNow('layer', l.name))).allowed).map(toPb) };
+    }),
     listLayerVersions: unary(ctx, 'stratus.LayerService/ListLayerVersions', async (req, _span, caller) => {
       await authorized(caller, 'layer:read', req.name);
       return { layers: (await layers.versions(req.name)).map(toPb) };

@@ -80,6 +80,7 @@ export function createRouteService(ctx: HandlerContext, deps: RouteServiceDeps):
       return functionUrlToPb(record, deps.httpBaseUrl());
     }),
     listFunctionUrls: unary(ctx, 'stratus.RouteService/ListFunctionUrls', async (_req, _span, caller) => {
+      await access.authorize(caller, 'function:read', { kind: 'function', name: '*', tenant: caller.tenant });
       const changes = await deps.registry.snapshot();
       const urls = changes.flatMap((c) => (c.kind === 'url' && c.record ? [c.record] : [])).sort((a, b) => a.functionName.localeCompare(b.functionName));
       const visible: typeof urls = [];

@@ -22,7 +22,7 @@ export interface InvokerOptions {
   recursionLimit?: number;
   /** The router API address handed to functions (STRATUS_ENDPOINT), for their SDK calls. */
   apiEndpoint?: string;
-  /** Mints an invocation's execution role credentials; without it functions get none. */
+  /** Mints an invocation's execution-role credentials; without it functions get none. */
   credentials?: FunctionCredentials;
 }
 
@@ -100,7 +100,9 @@ export class Invoker {
         { retryable: false },
       );
     }
-    const sessionToken = record.config.role && this.options.credentials ? this.options.credentials.mint(record, depth, inv.requestId, inv.deadlineMs) : '';
+    // Every invocation gets credentials, role or not: they carry the chain's depth, and a function
+    // without a role is then told it has none (AccessDenied) instead of being unknown.
+    const sessionToken = this.options.credentials ? this.options.credentials.mint(record, depth, inv.requestId, inv.deadlineMs) : '';
     const exclude = new Set<string>();
     const waitUntil = Math.min(inv.deadlineMs, Date.now() + this.options.placementWaitMs);
     const spec = encodedSpec(record);

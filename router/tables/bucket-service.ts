@@ -29,9 +29,10 @@ export function createBucketService(ctx: HandlerContext, buckets: BucketStore): 
         throw err;
       }
     }),
-    listBuckets: unary(ctx, 'stratus.BucketService/ListBuckets', async (_req, _span, caller) => ({
-      buckets: (await buckets.list()).filter((b) => access.checkNow(caller, 'bucket:read', { kind: 'bucket', name: b.name, tenant: access.ownerNow('bucket', b.name) }).allowed).map(bucketToPb),
-    })),
+    listBuckets: unary(ctx, 'stratus.BucketService/ListBuckets', async (_req, _span, caller) => {
+      await access.authorize(caller, 'bucket:read', { kind: 'bucket', name: '*', tenant: caller.tenant });
+      return { buckets: (await buckets.list()).filter((b) => access.checkNow(caller, 'bucket:read', { kind: 'bucket', name: b.name, tenant: access.ownerNow('bucket', b.name) }).allowed).map(bucketToPb) };
+    }),
     deleteBucket: unary(ctx, 'stratus.BucketService/DeleteBucket', async (req, _span, caller) => {
       await authorized(caller, 'bucket:write', req.name);
       await buckets.delete(req.name);

@@ -26,9 +26,10 @@ export function createTableService(ctx: HandlerContext, tables: TableStore): Tab
         throw err;
       }
     }),
-    listTables: unary(ctx, 'stratus.TableService/ListTables', async (_req, _span, caller) => ({
-      tables: (await tables.list()).filter((t) => access.checkNow(caller, 'table:read', { kind: 'table', name: t.name, tenant: access.ownerNow('table', t.name) }).allowed).map(toPb),
-    })),
+    listTables: unary(ctx, 'stratus.TableService/ListTables', async (_req, _span, caller) => {
+      await access.authorize(caller, 'table:read', { kind: 'table', name: '*', tenant: caller.tenant });
+      return { tables: (await tables.list()).filter((t) => access.checkNow(caller, 'table:read', { kind: 'table', name: t.name, tenant: access.ownerNow('table', t.name) }).allowed).map(toPb) };
+    }),
     deleteTable: unary(ctx, 'stratus.TableService/DeleteTable', async (req, _span, caller) => {
       await authorized(caller, 'table:write', req.name);
       await tables.delete(req.name);

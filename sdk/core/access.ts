@@ -200,9 +200,11 @@ export function decide(caller: Principal, action: Action, resource: ResourceRef,
   if (caller.kind === 'role') {
     const grants = role?.statements.some((st) => st.actions.some((a) => actionMatches(a, action)) && st.resources.some((r) => roleResourceMatches(r, resource)));
     if (!grants) {
-      const fix = role
-        ? `allow it in role '${caller.role}': stratus roles put ${caller.role} --allow ${action}=${resource.kind}:${resource.name}`
-        : `create role '${caller.role}' in tenant ${caller.tenant} (stratus roles put ${caller.role} --allow ${action}=${resource.kind}:${resource.name})`;
+      const allow = `--allow ${action}=${resource.kind}:${resource.name}`;
+      if (!caller.role) {
+        return { allowed: false, reason: `function '${caller.functionName}' has no execution role, so it may not ${what}`, fix: `give it one: stratus roles put <role> ${allow}, then stratus deploy ${caller.functionName} <folder> --role <role>` };
+      }
+      const fix = role ? `allow it in role '${caller.role}': stratus roles put ${caller.role} ${allow}` : `create role '${caller.role}' in tenant ${caller.tenant} (stratus roles put ${caller.role} ${allow})`;
       return { allowed: false, reason: role ? `role '${caller.role}' of function '${caller.functionName}' does not allow ${what}` : `function '${caller.functionName}' has role '${caller.role}', which does not exist`, fix };
     }
   }
