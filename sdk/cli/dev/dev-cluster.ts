@@ -189,6 +189,9 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
           STRATUS_NATS_USER: 'stratus-agent',
           STRATUS_NATS_PASSWORD: creds.nats.NATS_AGENT_PASSWORD,
           STRATUS_AGENT_ID: 'dev-agent', STRATUS_GRPC_HOST: '127.0.0.1', STRATUS_GRPC_PORT: String(o.agentPort), STRATUS_HTTP_PORT: String(agentHttp), STRATUS_DATA_DIR: path.join(dataDir, 'agent'),
+          // Functions call the router's API (with their role's credentials) through a port of their sandbox's loopback.
+          // Over TLS they would need the dev CA inside the sandbox, which they do not get yet.
+          ...(certs ? {} : { STRATUS_FUNCTION_API_ENDPOINT: `127.0.0.1:${o.grpcPort}`, STRATUS_SANDBOX_ALLOW_HOST_PORTS: String(o.grpcPort) }),
           ...o.agentEnv,
         },
         logFile: path.join(logDir, 'agent.log'),
