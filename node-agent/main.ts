@@ -27,6 +27,17 @@ import { PrestartPool } from './instances/prestart-pool';
 import { LIMITS } from '../sdk/core/limits';
 
 /** The sandbox the options ask for; fails start-up, saying what to install, when it cannot be had. */
+/** Where sandboxes see the Stratus installation (its dist, node_modules and package.json). */
+const SANDBOX_SDK_DIR = '/var/lang/stratus';
+
+/** Makes the Node.js runtime's node_modules/stratus link point at `target`. */
+async function pointSdkLink(runtimesDir: string, target: string): Promise<void> {
+  const link = path.join(runtimesDir, 'nodejs', 'node_modules', 'stratus');
+  await fs.mkdir(path.dirname(link), { recursive: true });
+  await fs.rm(link, { force: true });
+  await fs.symlink(target, link);
+}
+
 async function createSandboxProvider(options: AgentOptions, logger: Logger): Promise<SandboxProvider> {
   if (options.sandbox === 'process') {
     logger.warn('STRATUS_SANDBOX=process: instances run as plain child processes and are NOT isolated from each other or from this agent; use only where bubblewrap cannot run');
@@ -62,11 +73,12 @@ async function createSandboxProvider(options: AgentOptions, logger: Logger): Pro
   }
   logger.info('sandbox ready', { bwrap: found.stdout.trim(), cgroups: cgroups.version, network: options.sandboxNetwork });
   // The Stratus SDK functions may require ('stratus'): the installation's dist, node_modules and
-  // package.json, seen read-only where they are, when the sandbox user may reach them.
+  // package.json, read-only at SANDBOX_SDK_DIR (a fixed path: the installation may sit under /tmp,
+  // which is each sandbox's own), when the sandbox user may reach them.
   const sdkRoot = path.resolve(__dirname, '..', '..');
-  const sdkPaths = ['dist', 'node_modules', 'package.json'].map((p) => path.join(sdkRoot, p));
   const reachable = await assertTraversable(sdkRoot, options.sandboxHostUid, options.sandboxHostGid).then(() => true, () => false);
   if (!reachable) logger.warn('the sandbox user cannot reach the Stratus installation: functions cannot require the Stratus SDK; install Stratus under a folder others may pass through (e.g. /opt/stratus)', { sdkRoot });
+  const sdkMounts = reachable ? ['dist', 'node_modules', 'package.json'].map((p) => ({ host: path.join(sdkRoot, p), sandbox: path.posix.join(SANDBOX_SDK_DIR, p) })) : [];
   return new BwrapSandboxProvider({
     bwrapPath: options.bwrapPath,
     hostUid: options.sandboxHostUid,
@@ -76,7 +88,7 @@ async function createSandboxProvider(options: AgentOptions, logger: Logger): Pro
     maxProcesses: options.maxProcessesPerInstance,
     cgroups,
     binaries: [options.nodeBinary, options.pythonBinary],
-    readOnlyPaths: reachable ? sdkPaths : [],
+    readOnlyMounts: sdkMounts,
     nodeBinary: options.nodeBinary,
     socketDir: path.join(options.dataDir, 'sockets'),
     network,
@@ -120,6 +132,8 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   if (sandboxes.kind === 'bwrap') {
     await assertTraversable(codeDir, options.sandboxHostUid, options.sandboxHostGid);
     runtimesDir = await stageRuntimes(builtRuntimes, options.dataDir);
+    // Inside sandboxes, require('stratus') resolves to the SDK's fixed mount.
+    await pointSdkLink(runtimesDir, SANDBOX_SDK_DIR);
   }
 
   let heartbeat: HeartbeatPublisher | undefined;

@@ -158,8 +158,8 @@ export interface BwrapOptions {
   cgroups: CgroupDriver;
   /** Binaries the runtimes exec (node, python3); folders outside /usr holding them are bound read-only. */
   binaries: string[];
-  /** More host paths every sandbox sees read-only at the same place (the Stratus SDK functions may require). */
-  readOnlyPaths?: string[];
+  /** More host paths every sandbox sees read-only, at the sandbox path given (the Stratus SDK functions may require). */
+  readOnlyMounts?: Array<{ host: string; sandbox: string }>;
   /** Node.js, to run the Runtime API forwarder in sandboxes without network. */
   nodeBinary: string;
   /** Folder for per-instance Runtime API sockets. */
@@ -188,6 +188,7 @@ const ETC_FILES = ['/etc/resolv.conf', '/etc/hosts', '/etc/nsswitch.conf', '/etc
 export class BwrapSandboxProvider implements SandboxProvider {
   readonly kind = 'bwrap' as const;
   private readonly extraBinds: string[];
+  private readonly mounts: Array<{ host: string; sandbox: string }>;
 
   constructor(private readonly options: BwrapOptions) {
     const prefixes = new Set<string>();
@@ -199,8 +200,8 @@ export class BwrapSandboxProvider implements SandboxProvider {
         // Not installed here: the runtime that needs it reports that when it starts.
       }
     }
-    for (const p of options.readOnlyPaths ?? []) prefixes.add(p);
     this.extraBinds = [...prefixes];
+    this.mounts = options.readOnlyMounts ?? [];
   }
 
   async create(spec: SandboxSpec): Promise<InstanceSandbox> {
@@ -270,6 +271,7 @@ export class BwrapSandboxProvider implements SandboxProvider {
     }
     for (const file of ETC_FILES) args.push('--ro-bind-try', file, file);
     for (const prefix of this.extraBinds) args.push('--ro-bind', prefix, prefix);
+    for (const m of this.mounts) args.push('--ro-bind', m.host, m.sandbox);
     args.push('--proc', '/proc');
     if (b.ownNetwork) {
       // Its own network namespace, which pasta joins before the runtime runs (held on --block-fd).

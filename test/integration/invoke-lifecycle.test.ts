@@ -242,7 +242,9 @@ describe('handlers and context', () => {
     expect(env.AWS_REGION).toBeTruthy();
     expect(env.AWS_LAMBDA_RUNTIME_API).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(env.LAMBDA_TASK_ROOT).toBeTruthy();
-    const leaked = Object.entries(env).filter(([k, v]) => k.startsWith('STRATUS_') || v === cluster.clusterToken || v === cluster.apiToken);
+    // STRATUS_TOKEN and STRATUS_ENDPOINT are the invocation's own role credentials and router address, nothing of the agent's.
+    expect(env.STRATUS_TOKEN).toMatch(/^sts1\./);
+    const leaked = Object.entries(env).filter(([k, v]) => (k.startsWith('STRATUS_') && k !== 'STRATUS_TOKEN' && k !== 'STRATUS_ENDPOINT') || v === cluster.clusterToken || v === cluster.apiToken);
     expect(leaked).toEqual([]);
   });
 });

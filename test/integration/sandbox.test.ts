@@ -53,7 +53,8 @@ test('a function sees neither the agent\'s environment nor other processes when 
     return { uid: process.getuid(), stratusVars: Object.keys(process.env).filter((k) => k.startsWith('STRATUS') || k.startsWith('OTEL')), pids, init: fs.readFileSync('/proc/1/cmdline', 'utf8').split('\\0')[0] };`));
   const { result } = await run(name) as { result: { uid: number; stratusVars: string[]; pids: number[]; init: string } };
   expect(result.uid).toBe(993);
-  expect(result.stratusVars).toEqual([]);
+  // Only the invocation's own credentials and router address (README "Security"), nothing of the agent's.
+  expect(result.stratusVars.sort()).toEqual(['STRATUS_ENDPOINT', 'STRATUS_TOKEN']);
   // Only the sandbox's own init and the runtime: no agent, no other instance.
   expect(result.pids.length).toBeLessThanOrEqual(3);
   expect(result.init).not.toContain('node-agent');
