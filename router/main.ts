@@ -33,6 +33,9 @@ import { Authenticator } from './auth/authenticator';
 import { createPolicyService } from './identity/policy-service';
 import { SessionTokens } from './auth/session-tokens';
 import { TokenStore } from './auth/tokens';
+import { UsageServiceService } from '../proto/gen/stratus/v1/usage';
+import { UsageRecorder } from './metering/usage-recorder';
+import { createUsageService } from './metering/usage-service';
 import { AgentClients } from './invoke/agent-clients';
 import { AsyncDispatcher } from './async/async-dispatcher';
 import { createAsyncIntake } from './async/async-intake';
@@ -109,6 +112,9 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const view = new ClusterView({ missedHeartbeats: options.missedHeartbeats });
   const stopCluster = subscribeCluster(nc, view, logger);
   const clients = new AgentClients(options.clusterToken, options.agentClientEntries, agentCa ? { ca: agentCa, serverName: options.agentTlsServerName } : undefined);
+  const jsmForUsage = await jetstreamManager(nc);
+  const usage = new UsageRecorder(jetstream(nc), jsmForUsage, logger, { replicas, maxAgeMs: options.usageMaxAgeMs, waitMs: 2000, routerId: options.routerId });
+  await usage.ensureStream();
   const invoker = new Invoker(view, clients, tracer, {
     placementWaitMs: options.placementWaitMs,
     agentConnectTimeoutMs: options.agentConnectTimeoutMs,
@@ -120,7 +126,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
       // Valid for the invocation and a minute more: what it started may still be answering.
       mint: (record, depth, requestId, deadlineMs) => sessions.mint({ tenant: tenantOf(record), role: record.config.role, functionName: record.config.name, depth, requestId, expiresMs: deadlineMs + 60_000 }),
     },
-  });
+  }, usage);
 
   const jsm = await jetstreamManager(nc);
   for (const m of await mismatchedStreams(jsm, replicas).catch(() => [])) {
@@ -180,11 +186,13 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     region: options.region,
     accountId: options.accountId,
     defaultDeadlineSlackMs: options.invokeSlackMs,
+    countRecursionStopped: (fn) => metrics.count(fn, 'recursionStopped'),
     asyncIntake: createAsyncIntake(ctx, { cache, queue, watchAsync, metrics }),
   }));
   server.addService(DeadLetterServiceService, createDeadLetterService(ctx, new DeadLetters(jsm, queue), watchAsync, cache));
   server.addService(AuthServiceService, createAuthService(ctx, tokens));
   server.addService(PolicyServiceService, createPolicyService(ctx, registry));
+  server.addService(UsageServiceService, createUsageService(ctx, jsmForUsage, options.prices));
   server.addService(LayerServiceService, createLayerService(ctx, layers, codeStore));
   const routerView = new RouterView({ missedHeartbeats: options.missedHeartbeats, maxRouters: options.maxRouters });
   server.addService(ClusterServiceService, createClusterService(ctx, {
@@ -218,7 +226,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const health = new HealthServer(
     () => (stopRequested ? 'stopping' : nc.isClosed() ? 'NATS connection closed' : !authStore.healthy ? 'identity store watch not running' : (registryWatch.problem() ?? triggers.problem() ?? schedules.problem() ?? mappings.problem())),
     () => ({ routerId: options.routerId, grpcPort, agents: view.agents().length }),
-    () => metrics.prometheus() + mappings.prometheus(),
+    () => metrics.prometheus() + mappings.prometheus() + usage.prometheus(),
     tlsIdentity,
   );
   const gateway = new HttpGateway({ routes: liveRoutes, functions: cache, invoker, auth: authenticator, access, tracer, logger }, {
@@ -250,6 +258,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
       await Promise.all([triggers.stop(options.eventSourceStopGraceMs), schedules.stop(options.eventSourceStopGraceMs)]);
       // Mapping batches finish (or run again on the router that takes the lease over).
       await mappings.stop(options.shutdownGraceMs);
+      await usage.stop(options.shutdownGraceMs);
       await registryWatch.stop();
       await liveRoutes.stop();
       await authStore.stop();

@@ -3,6 +3,7 @@ import { StratusError } from '../sdk/core/errors';
 import { envList, envNumber, envString, natsTlsFromEnv } from '../sdk/platform/env';
 import { parseLogLevel, type LogLevel } from '../sdk/platform/logger';
 import { NO_NATS_TLS, type NatsTlsFiles } from '../sdk/platform/tls';
+import { DEFAULT_PRICES, type PriceTable } from './metering/usage-records';
 
 /** Everything a router is configured with. main.ts builds it from the environment with {@link routerOptionsFromEnv}. */
 export interface RouterOptions {
@@ -37,6 +38,10 @@ export interface RouterOptions {
   httpPort: number;
   /** Bootstrap administrator tokens (STRATUS_API_TOKENS), never stored; every other token lives hashed in the identity bucket. Required. */
   apiTokens: string[];
+  /** How long usage records are kept (STRATUS_USAGE_MAX_AGE_DAYS). Default 400 days: a year and the month before. */
+  usageMaxAgeMs: number;
+  /** The price table `stratus usage` prices with (STRATUS_PRICE_PER_MILLION_REQUESTS, STRATUS_PRICE_PER_GB_SECOND, STRATUS_FREE_REQUESTS, STRATUS_FREE_GB_SECONDS). Default Lambda's x86 prices and free tier. */
+  prices: PriceTable;
   /** Longest chain of functions invoking each other before it is stopped (STRATUS_RECURSION_LIMIT). Default 16 (Lambda's). */
   recursionLimit: number;
   /**
@@ -154,6 +159,14 @@ export function routerOptionsFromEnv(env: NodeJS.ProcessEnv): RouterOptions {
     httpPort: envNumber(env, 'STRATUS_HTTP_PORT'),
     apiTokens: envList(env, 'STRATUS_API_TOKENS'),
     recursionLimit: envNumber(env, 'STRATUS_RECURSION_LIMIT'),
+    usageMaxAgeMs: daysToMs(envNumber(env, 'STRATUS_USAGE_MAX_AGE_DAYS')),
+    prices: {
+      perMillionRequests: envNumber(env, 'STRATUS_PRICE_PER_MILLION_REQUESTS') ?? DEFAULT_PRICES.perMillionRequests,
+      perGbSecond: envNumber(env, 'STRATUS_PRICE_PER_GB_SECOND') ?? DEFAULT_PRICES.perGbSecond,
+      freeRequests: envNumber(env, 'STRATUS_FREE_REQUESTS') ?? DEFAULT_PRICES.freeRequests,
+      freeGbSeconds: envNumber(env, 'STRATUS_FREE_GB_SECONDS') ?? DEFAULT_PRICES.freeGbSeconds,
+      currency: envString(env, 'STRATUS_PRICE_CURRENCY') ?? DEFAULT_PRICES.currency,
+    },
     functionApiEndpoint: envString(env, 'STRATUS_FUNCTION_API_ENDPOINT'),
     clusterToken: envString(env, 'STRATUS_CLUSTER_TOKEN'),
     placementWaitMs: envNumber(env, 'STRATUS_PLACEMENT_WAIT_MS'),
@@ -204,6 +217,8 @@ export function resolveRouterOptions(input: Partial<RouterOptions>): RouterOptio
     httpPort: input.httpPort ?? 8080,
     apiTokens,
     recursionLimit: positiveInteger('STRATUS_RECURSION_LIMIT', input.recursionLimit ?? 16),
+    usageMaxAgeMs: input.usageMaxAgeMs ?? 400 * 24 * 3600 * 1000,
+    prices: checkPrices(input.prices ?? DEFAULT_PRICES),
     functionApiEndpoint: input.functionApiEndpoint || undefined,
     clusterToken: input.clusterToken,
     missedHeartbeats: input.missedHeartbeats ?? 3,
@@ -240,6 +255,17 @@ export function resolveRouterOptions(input: Partial<RouterOptions>): RouterOptio
     accountId: input.accountId || '000000000000',
     logLevel: input.logLevel ?? 'info',
   };
+}
+
+function daysToMs(days: number | undefined): number | undefined {
+  return days === undefined ? undefined : nonNegative('STRATUS_USAGE_MAX_AGE_DAYS', days) * 24 * 3600 * 1000;
+}
+
+function checkPrices(p: PriceTable): PriceTable {
+  for (const [name, value] of [['STRATUS_PRICE_PER_MILLION_REQUESTS', p.perMillionRequests], ['STRATUS_PRICE_PER_GB_SECOND', p.perGbSecond], ['STRATUS_FREE_REQUESTS', p.freeRequests], ['STRATUS_FREE_GB_SECONDS', p.freeGbSeconds]] as const) {
+    if (!Number.isFinite(value) || value < 0) throw new StratusError('InvalidRequest', `${name}=${value}: use a number, 0 or more`);
+  }
+  return p;
 }
 
 function positiveInteger(name: string, value: number): number {

@@ -8,3 +8,4 @@ export type * from './client/mapping-client';
 export type * from './client/table-client';
 export { StratusError, type ErrorCode } from './core/errors';
 export type * from './client/auth-client';
+export type * from './client/usage-client';

@@ -24,6 +24,8 @@ export interface InvokeServiceDeps {
   accountId: string;
   /** Time allowed on top of the function timeout when the caller sets no deadline (cold start, transit). */
   defaultDeadlineSlackMs: number;
+  /** Counts synchronous calls the recursion guard stopped (stratus_recursion_stopped_total). */
+  countRecursionStopped?: (functionName: string) => void;
   /** InvokeAsync and InvokeAsyncBatch (router/async/async-intake.ts). */
   asyncIntake: Pick<InvokeServiceServer, 'invokeAsync' | 'invokeAsyncBatch'>;
 }
@@ -70,6 +72,9 @@ export function createInvokeService(ctx: HandlerContext, deps: InvokeServiceDeps
           invokedFunctionArn: functionArn(deps.region, deps.accountId, name, req.qualifier || undefined),
           signal: cancelled.signal,
           depth: depthAfter(caller),
+        }).catch((err: unknown) => {
+          if (err instanceof StratusError && err.code === 'RecursiveInvocation') deps.countRecursionStopped?.(name);
+          throw err;
         });
         span.setAttribute('faas.coldstart', result.coldStart);
         return {

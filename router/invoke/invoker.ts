@@ -7,6 +7,8 @@ import { functionRecordToPb } from '../../sdk/core/wire/function-codec';
 import { fromGrpcError } from '../../sdk/core/wire/grpc-errors';
 import type { AgentCallFailure, AgentClients } from './agent-clients';
 import type { ClusterView } from '../cluster/cluster-view';
+import { tenantOf } from '../../sdk/core/identity';
+import type { UsageRecord } from '../metering/usage-records';
 
 /** Options for {@link Invoker}. */
 export interface InvokerOptions {
@@ -86,6 +88,8 @@ export class Invoker {
     private readonly clients: AgentClients,
     private readonly tracer: Tracer,
     private readonly options: InvokerOptions,
+    /** Meters every run (billed whether the function succeeded or failed; throttles and refusals are not). */
+    private readonly meter?: { record(r: UsageRecord): Promise<void> },
   ) {}
 
   /** Runs the invocation somewhere, or throws a StratusError saying why not. */
@@ -169,7 +173,11 @@ export class Invoker {
         throw this.afterSend(response, decision.agentId);
       }
       const outcome = response.outcome;
-      if (outcome?.$case === 'result') return { ...outcome.value, agentId: decision.agentId };
+      if (outcome?.$case === 'result') {
+        // Stored before the caller hears of it: usage survives this router dying right after.
+        await this.meter?.record({ tenant: tenantOf(record), functionName: record.config.name, requestId: inv.requestId, billedMs: outcome.value.billedDurationMs, memoryMb: record.config.memoryMb, atMs: Date.now() });
+        return { ...outcome.value, agentId: decision.agentId };
+      }
       if (outcome?.$case === 'failed') throw this.agentFailure(outcome.value, decision.agentId);
       exclude.add(decision.agentId);
     }

@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerAuthCommands, registerPermissionCommands, registerRoleCommands } from './commands/auth';
 import { registerClusterCommand } from './commands/cluster';
+import { registerUsageCommand } from './commands/usage';
 import { registerDeployCommand } from './commands/deploy';
 import { registerDevCommand } from './commands/dev';
 import { registerDlqCommands } from './commands/dlq';
@@ -60,6 +61,7 @@ function buildProgram(env: NodeJS.ProcessEnv): Command {
   registerAuthCommands(program, run);
   registerRoleCommands(program, run);
   registerPermissionCommands(program, run);
+  registerUsageCommand(program, run);
   return program;
 }
 

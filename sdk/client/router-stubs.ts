@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { AuthServiceClient, PolicyServiceClient } from '../../proto/gen/stratus/v1/auth';
 import { BucketServiceClient } from '../../proto/gen/stratus/v1/buckets';
+import { UsageServiceClient } from '../../proto/gen/stratus/v1/usage';
 import { ClusterServiceClient } from '../../proto/gen/stratus/v1/cluster';
 import { DeadLetterServiceClient } from '../../proto/gen/stratus/v1/dead_letters';
 import { FunctionServiceClient } from '../../proto/gen/stratus/v1/functions';
@@ -31,6 +32,7 @@ export interface Stubs {
   buckets: BucketServiceClient;
   auth: AuthServiceClient;
   policies: PolicyServiceClient;
+  usage: UsageServiceClient;
 }
 
 /** Opens a channel to `endpoint` (TLS when `tls` is given) and the stubs over it; nothing connects until the first call. */
@@ -63,6 +65,7 @@ export function createStubs(endpoint: string, tls: ResolvedClientTls | undefined
     buckets: new BucketServiceClient(endpoint, creds, opts),
     auth: new AuthServiceClient(endpoint, creds, opts),
     policies: new PolicyServiceClient(endpoint, creds, opts),
+    usage: new UsageServiceClient(endpoint, creds, opts),
   };
 }
 
@@ -80,6 +83,7 @@ export function closeStubs(s: Stubs): void {
   s.mappings.close();
   s.auth.close();
   s.policies.close();
+  s.usage.close();
   s.tables.close();
   s.buckets.close();
   s.channel.close();

@@ -8,6 +8,7 @@ import * as functions from './functions-api';
 import * as invocations from './invoke-api';
 import * as layers from './layers-api';
 import { AuthClient } from './auth-client';
+import { UsageClient } from './usage-client';
 import { MappingClient } from './mapping-client';
 import * as routes from './routes-api';
 import { RouterTransport } from './router-transport';
@@ -33,6 +34,8 @@ export class StratusClient {
   readonly buckets: BucketClient;
   /** Identity and permissions: tokens, execution roles, resource policies. */
   readonly auth: AuthClient;
+  /** Metering: a month's requests, billed duration, GB-seconds and cost. */
+  readonly usage: UsageClient;
 
   /**
    * A client for code running inside a function: it calls the router the invocation came through
@@ -52,6 +55,7 @@ export class StratusClient {
     this.tables = new TableClient(this.transport.unary);
     this.buckets = new BucketClient(this.transport.unary);
     this.auth = new AuthClient(this.transport.unary);
+    this.usage = new UsageClient(this.transport.unary);
     this.asyncBatcher = new AsyncBatcher(invocations.asyncBatchSender(this.transport));
   }
 

@@ -31,7 +31,14 @@ export const STREAMS = {
   deadLetters: 'STRATUS_DLQ',
   /** Events published to subjects that triggers subscribe to; its subjects are the union of the trigger patterns. */
   events: 'STRATUS_EVENTS',
+  /** Metered invocations, one subject per month and tenant (usageSubject): what `stratus usage` adds up. */
+  usage: 'STRATUS_USAGE',
 } as const;
+
+/** Subject of a tenant's usage records of one month ("2026-12"). */
+export function usageSubject(month: string, tenant: string): string {
+  return `stratus.usage.${month}.${tenant}`;
+}
 
 /**
  * Name of a mapping's durable consumer (its checkpoint). The epoch grows each time a router
