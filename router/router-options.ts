@@ -3,7 +3,7 @@ import { StratusError } from '../sdk/core/errors';
 import { envList, envNumber, envString, natsTlsFromEnv } from '../sdk/platform/env';
 import { parseLogLevel, type LogLevel } from '../sdk/platform/logger';
 import { NO_NATS_TLS, type NatsTlsFiles } from '../sdk/platform/tls';
-import { DEFAULT_PRICES, type PriceTable } from './metering/usage-records';
+import { DEFAULT_PRICES, type PriceTable } from '../sdk/core/usage';
 
 /** Everything a router is configured with. main.ts builds it from the environment with {@link routerOptionsFromEnv}. */
 export interface RouterOptions {

@@ -8,7 +8,7 @@ import { fromGrpcError } from '../../sdk/core/wire/grpc-errors';
 import type { AgentCallFailure, AgentClients } from './agent-clients';
 import type { ClusterView } from '../cluster/cluster-view';
 import { tenantOf } from '../../sdk/core/identity';
-import type { UsageRecord } from '../metering/usage-records';
+import type { UsageRecord } from '../../sdk/core/usage';
 
 /** Options for {@link Invoker}. */
 export interface InvokerOptions {

@@ -2,7 +2,7 @@ import type { JetStreamManager } from '@nats-io/jetstream';
 import { viaNats } from '../../sdk/platform/nats-errors';
 import { STREAMS, usageSubject } from '../../sdk/platform/nats-layout';
 import { decodeUsageMessage } from './usage-recorder';
-import { UsageTally, type PriceTable, type TenantUsage } from './usage-records';
+import { UsageTally, type PriceTable, type TenantUsage } from '../../sdk/core/usage';
 
 /**
  * Adds up a month's usage from the STRATUS_USAGE stream: every stored message of the month's

@@ -4,7 +4,7 @@ import { backoffMs, sleep } from '../../sdk/core/deadline';
 import { toStratusError } from '../../sdk/core/errors';
 import type { Logger } from '../../sdk/platform/logger';
 import { STREAMS, usageSubject } from '../../sdk/platform/nats-layout';
-import { monthOf, type UsageRecord } from './usage-records';
+import { monthOf, type UsageRecord } from '../../sdk/core/usage';
 
 /** Options for {@link UsageRecorder}. */
 export interface UsageRecorderOptions {

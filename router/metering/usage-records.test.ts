@@ -1,4 +1,4 @@
-import { DEFAULT_PRICES, gbSeconds, monthOf, priced, UsageTally, validateMonth } from './usage-records';
+import { DEFAULT_PRICES, gbSeconds, monthOf, priced, UsageTally, validateMonth } from '../../sdk/core/usage';
 import { decodeUsageMessage } from './usage-recorder';
 import { usageTenantFilter } from './usage-service';
 

@@ -4,7 +4,7 @@ import { StratusError } from '../../sdk/core/errors';
 import { validateIdentityName, type Principal } from '../../sdk/core/identity';
 import { unary, type HandlerContext } from '../grpc-handler';
 import { readUsage } from './usage-query';
-import { gbSeconds, validateMonth, type PriceTable } from './usage-records';
+import { gbSeconds, validateMonth, type PriceTable } from '../../sdk/core/usage';
 
 /** The tenant whose usage a caller may read: its own, or for administrators any (undefined: all). */
 export function usageTenantFilter(requested: string, caller: Principal): string | undefined {

@@ -2,7 +2,7 @@
  * Metering as pure functions: what one invocation costs, how a month's records add up per tenant
  * and function, and what they cost under a price table with a free tier.
  */
-import { StratusError } from '../../sdk/core/errors';
+import { StratusError } from './errors';
 
 /** One metered invocation. */
 export interface UsageRecord {
