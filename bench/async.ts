@@ -41,7 +41,7 @@ async function succeededCount(httpUrl: string, fn: string): Promise<number> {
  * its invocation has returned, just before its ack), so the count costs the path nothing.
  */
 export async function measureAsync(bench: BenchCluster, events: number): Promise<AsyncFigures> {
-  const nc = await connect({ servers: bench.cluster.natsUrl });
+  const nc = await connect({ servers: bench.cluster.natsUrl, user: bench.cluster.natsAdmin.user, pass: bench.cluster.natsAdmin.password });
   try {
     const jsm = await jetstreamManager(nc);
     const js = jetstream(nc);

@@ -13,6 +13,7 @@ import { measureAsync } from './async';
 import { measureBareSpawn, measureColdStarts, measureWarmAfterPause, NOOP_FUNCTIONS } from './cold-start';
 import { measureFootprint, type TreeMemory } from './footprint';
 import { measurePlacement } from './placement';
+import { measureSecurity } from './security';
 import { measureRouterMemory, type ProcessMemory } from './router-memory';
 import { measure, type LatencyStats } from './stats';
 import { writeResults } from './results-file';
@@ -55,10 +56,10 @@ async function grpcEchoBaseline(payload: Buffer, concurrency: number): Promise<L
 }
 
 /** A raw NATS request/reply to a responder in another process, for reference next to the gRPC echo. */
-async function natsRequestBaseline(natsUrl: string, payload: Buffer, concurrency: number): Promise<LatencyStats> {
-  const child = spawn(process.execPath, [path.join(__dirname, 'nats-echo-server.js'), natsUrl], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function natsRequestBaseline(nats: { url: string; user: string; password: string }, payload: Buffer, concurrency: number): Promise<LatencyStats> {
+  const child = spawn(process.execPath, [path.join(__dirname, 'nats-echo-server.js'), nats.url, nats.user, nats.password], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
-  const nc = await connect({ servers: natsUrl });
+  const nc = await connect({ servers: nats.url, user: nats.user, pass: nats.password });
   const call = async (): Promise<void> => {
     await nc.request('bench.echo', payload, { timeout: 10_000 });
   };
@@ -84,7 +85,7 @@ async function syncWarm(rows: Row[]): Promise<void> {
       await measure(Math.max(200, concurrency * 4), concurrency, invoke);
       const ours = await measure(N, concurrency, invoke);
       rows.push({ name: `sync warm invoke, ${concurrency} caller(s)`, ours, baselineName: 'raw grpc-js unary echo', baseline: await grpcEchoBaseline(payload, concurrency) });
-      rows.push({ name: `sync warm invoke, ${concurrency} caller(s)`, ours, baselineName: 'raw NATS request (reference)', baseline: await natsRequestBaseline(bench.cluster.natsUrl, payload, concurrency) });
+      rows.push({ name: `sync warm invoke, ${concurrency} caller(s)`, ours, baselineName: 'raw NATS request (reference)', baseline: await natsRequestBaseline(bench.cluster.natsAdmin, payload, concurrency) });
     }
   } finally {
     await bench.stop();
@@ -167,6 +168,18 @@ async function isolationCost(rows: Row[]): Promise<void> {
   for (const [name, ours] of Object.entries(isolated)) rows.push({ name: `${name}, own network (pasta)`, ours, baselineName: 'same, host network', baseline: shared[name] as LatencyStats });
 }
 
+async function securitySection(rows: Row[]): Promise<void> {
+  const bench = await startBenchCluster();
+  try {
+    const f = await measureSecurity(bench, quick ? 1000 : 5000);
+    rows.push({ name: 'sync warm invoke, tenant token (identity store, authorized)', ours: f.tenantInvoke, baselineName: 'same, bootstrap admin token', baseline: f.adminInvoke });
+    for (const c of [1, 64] as const) rows.push({ name: `usage record stored (group commit), ${c} caller(s)`, ours: f.usageRecord[c], baselineName: 'raw JetStream publish (acked)', baseline: f.rawPublish[c] });
+    rows.push({ name: 'function credentials: mint + verify', ours: f.sessionMintVerify, baselineName: 'one bare HMAC-SHA256', baseline: f.bareHmac, unit: 'us' });
+  } finally {
+    await bench.stop();
+  }
+}
+
 async function asyncPath(rows: Row[]): Promise<void> {
   const bench = await startBenchCluster();
   try {
@@ -239,7 +252,7 @@ function printTable(rows: Row[]): void {
 async function main(): Promise<void> {
   const rows: Row[] = [];
   // --only=sync,async runs just those sections; an unknown name is a usage error, not an empty table.
-  const sections = ['sync', 'cold', 'isolation', 'async', 'placement', 'footprint'];
+  const sections = ['sync', 'cold', 'isolation', 'security', 'async', 'placement', 'footprint'];
   const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
   const unknown = only?.filter((s) => !sections.includes(s)) ?? [];
   if (unknown.length > 0) throw new Error(`unknown bench section ${unknown.join(', ')}: choose from ${sections.join(', ')}`);
@@ -247,6 +260,7 @@ async function main(): Promise<void> {
   if (wanted('sync')) await syncWarm(rows);
   if (wanted('cold')) await coldStarts(rows);
   if (wanted('isolation')) await isolationCost(rows);
+  if (wanted('security')) await securitySection(rows);
   if (wanted('async')) await asyncPath(rows);
   if (wanted('placement')) {
     placementSection(rows);

@@ -43,7 +43,7 @@ function sleep(ms: number): Promise<void> {
 
 async function main(): Promise<void> {
   const bench = await startBenchCluster();
-  const nc = await connect({ servers: bench.cluster.natsUrl });
+  const nc = await connect({ servers: bench.cluster.natsUrl, user: bench.cluster.natsAdmin.user, pass: bench.cluster.natsAdmin.password });
   const rows: Row[] = [];
   try {
     const js = jetstream(nc);

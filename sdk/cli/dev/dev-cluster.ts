@@ -42,6 +42,8 @@ export interface DevCluster {
   caFile: string | undefined;
   natsUrl: string;
   natsClient: DevNatsClient;
+  /** The NATS administrator (every subject and JetStream API): for benchmarks and operators' tools. */
+  natsAdmin: DevNatsClient;
   httpUrl: string;
   logDir: string;
   /** Stops agent, router and NATS, in that order. Runs once. */
@@ -211,6 +213,7 @@ export async function startDevCluster(o: DevClusterOptions): Promise<DevCluster>
     caFile: certs?.caFile,
     natsUrl,
     natsClient: { url: natsUrl, user: 'stratus-client', password: creds.nats.NATS_CLIENT_PASSWORD, caFile: certs?.caFile },
+    natsAdmin: { url: natsUrl, user: 'stratus-admin', password: creds.nats.NATS_ADMIN_PASSWORD, caFile: certs?.caFile },
     httpUrl: `${certs ? 'https' : 'http'}://127.0.0.1:${o.httpPort}`,
     logDir,
     stop: () => (stopping ??= stopAll()),
