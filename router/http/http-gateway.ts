@@ -36,7 +36,7 @@ export interface HttpGatewayDeps {
   /** Who a `token` route's caller is. */
   auth: Pick<Authenticator, 'authenticate'>;
   /** Whether that caller, or a route's tenant, may invoke the function. */
-  access: Pick<AccessControl, 'check' | 'ownerNow'>;
+  access: Pick<AccessControl, 'check' | 'ownerOf'>;
   tracer: Tracer;
   logger: Logger;
 }
@@ -139,7 +139,7 @@ export class HttpGateway {
       throw new StratusError('FunctionNotFound', `the route ${target.routeKey} invokes function '${target.functionName}', which does not exist: deploy it or point the route elsewhere`);
     }
     // A public route invokes on its tenant's behalf; a function URL is the function's own.
-    const principal: Principal = caller ?? { kind: 'source', source: 'route', name: target.routeKey, tenant: target.routeId ? this.deps.access.ownerNow('route', target.routeId) : tenantOf(record), depth: 0 };
+    const principal: Principal = caller ?? { kind: 'source', source: 'route', name: target.routeKey, tenant: target.routeId ? await this.deps.access.ownerOf('route', target.routeId) : tenantOf(record), depth: 0 };
     const decision = await this.deps.access.check(principal, 'function:invoke', { kind: 'function', name: record.config.name, tenant: tenantOf(record) });
     if (!decision.allowed) {
       discardBody(req, this.options.maxPayloadBytes);

@@ -3,7 +3,7 @@ import { toStratusError } from '../../sdk/core/errors';
 import type { Logger } from '../../sdk/platform/logger';
 import type { AsyncMetrics } from '../async/async-metrics';
 import type { AsyncQueue } from '../async/async-queue';
-import { invocationRecord } from '../async/invocation-record';
+import { deadLetterUnrun } from '../async/unrun-event';
 import { functionArn } from '../../sdk/core/function-config';
 import { tenantOf } from '../../sdk/core/identity';
 import type { AccessControl } from '../auth/access-control';
@@ -225,10 +225,7 @@ export class Scheduler {
         const decision = this.deps.access.checkNow({ kind: 'source', source: 'schedule', name: record.id, tenant: tenantOf(record), depth: 0 }, 'function:invoke', { kind: 'function', name: fn, tenant: tenantOf(target) });
         if (!decision.allowed) {
           // The function's owner does not (or no longer) let this schedule invoke it: the tick is kept where the function's failures go.
-          const rec = invocationRecord({ requestId, functionArn: functionArn(this.options.region, this.options.accountId, fn), condition: 'AccessDenied', approximateInvokeCount: 0, requestPayload: payload, platformError: { errorType: 'AccessDenied', errorMessage: `${decision.reason}: ${decision.fix}` } });
-          await this.deps.queue.deadLetter(fn, Buffer.from(JSON.stringify(rec)), requestId, 'AccessDenied', 'json');
-          this.deps.metrics.count(fn, 'accessDenied');
-          this.deps.metrics.count(fn, 'deadLettered');
+          await deadLetterUnrun(this.deps, { functionName: fn, functionArn: functionArn(this.options.region, this.options.accountId, fn), requestId, condition: 'AccessDenied', requestPayload: Buffer.from(payload), errorMessage: `${decision.reason}: ${decision.fix}` });
           return;
         }
         const { duplicate } = await this.deps.queue.enqueue({ functionName: fn, qualifier: '', payload, requestId, enqueuedAtMs: Date.now(), attempt: 0 });

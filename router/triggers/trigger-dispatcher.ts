@@ -12,7 +12,7 @@ import { tenantOf, type SourcePrincipal } from '../../sdk/core/identity';
 import type { AccessControl } from '../auth/access-control';
 import type { AsyncMetrics } from '../async/async-metrics';
 import type { AsyncQueue } from '../async/async-queue';
-import { invocationRecord } from '../async/invocation-record';
+import { deadLetterUnrun } from '../async/unrun-event';
 import type { FunctionCache } from '../functions/function-cache';
 import type { KvMirror } from '../../sdk/platform/kv-mirror';
 import { buildEnvelope, eventRequestId } from './event-envelope';
@@ -229,16 +229,14 @@ export class TriggerDispatcher {
     if (payload.length > LIMITS.maxAsyncPayloadBytes) {
       // It can never be enqueued: keep a record of it where the function's failures go.
       this.counters.tooLarge += 1;
-      const record = invocationRecord({
-        requestId,
+      await deadLetterUnrun(this.deps, {
+        functionName: fn,
         functionArn: functionArn(this.options.region, this.options.accountId, fn),
+        requestId,
         condition: 'PayloadTooLarge',
-        approximateInvokeCount: 0,
         requestPayload: Buffer.from(JSON.stringify({ ...envelope, data: null, dataEncoding: undefined })),
-        platformError: { errorType: 'PayloadTooLarge', errorMessage: `the event's envelope is ${payload.length} bytes, over the ${LIMITS.maxAsyncPayloadBytes}-byte limit of asynchronous events: publish a reference to the data instead` },
+        errorMessage: `the event's envelope is ${payload.length} bytes, over the ${LIMITS.maxAsyncPayloadBytes}-byte limit of asynchronous events: publish a reference to the data instead`,
       });
-      await this.deps.queue.deadLetter(fn, Buffer.from(JSON.stringify(record)), requestId, 'PayloadTooLarge');
-      this.deps.metrics.count(fn, 'deadLettered');
       await msg.ackAck();
       return;
     }
@@ -249,17 +247,14 @@ export class TriggerDispatcher {
     if (!decision.allowed) {
       // The function's owner does not (or no longer) let this trigger invoke it: the event is kept where the function's failures go.
       this.counters.denied += 1;
-      const record = invocationRecord({
-        requestId,
+      await deadLetterUnrun(this.deps, {
+        functionName: fn,
         functionArn: functionArn(this.options.region, this.options.accountId, fn),
+        requestId,
         condition: 'AccessDenied',
-        approximateInvokeCount: 0,
         requestPayload: payload,
-        platformError: { errorType: 'AccessDenied', errorMessage: `${decision.reason}: ${decision.fix}` },
+        errorMessage: `${decision.reason}: ${decision.fix}`,
       });
-      await this.deps.queue.deadLetter(fn, Buffer.from(JSON.stringify(record)), requestId, 'AccessDenied', 'json');
-      this.deps.metrics.count(fn, 'accessDenied');
-      this.deps.metrics.count(fn, 'deadLettered');
       await msg.ackAck();
       return;
     }
