@@ -275,6 +275,32 @@ describe('tenants, permissions and roles', () => {
     expect(metrics).toMatch(new RegExp(`stratus_recursion_stopped_total\\{function="${looper}"\\} 1\\b`));
   }, 90_000);
 
+  test('synchronous chains stop at the limit unless the function allows its loop', async () => {
+    // Calls itself synchronously until n reaches the limit asked for; reports where it was stopped.
+    const chain = `
+const { StratusClient } = require('stratus');
+let client;
+exports.handler = async (event) => {
+  client ??= StratusClient.fromFunctionEnvironment();
+  if (event.n >= event.limit) return { reached: event.n };
+  try {
+    const r = await client.invoke(process.env.AWS_LAMBDA_FUNCTION_NAME, JSON.stringify({ n: event.n + 1, limit: event.limit }), { timeoutMs: 60000 });
+    return JSON.parse(r.payload.toString());
+  } catch (e) {
+    return { stoppedAt: event.n, code: e.code };
+  }
+};`;
+    const terminate = uniqueName('a-chain');
+    const allow = uniqueName('a-chain-allowed');
+    const role = 'self-chain';
+    await alice.auth.putRole(role, [{ actions: ['function:invoke'], resources: ['function:a-chain-*'] }]);
+    await alice.deploy({ name: terminate, source: functionDir({ 'index.js': chain }), settings: { runtime: 'nodejs', handler: 'index.handler', role, timeoutSeconds: 60 } });
+    await alice.deploy({ name: allow, source: functionDir({ 'index.js': chain }), settings: { runtime: 'nodejs', handler: 'index.handler', role, timeoutSeconds: 60, recursiveLoop: 'Allow' } });
+    // The 16th call may call no further: the 17th would pass the limit.
+    expect(JSON.parse((await alice.invoke(terminate, JSON.stringify({ n: 1, limit: 20 }))).payload.toString())).toEqual({ stoppedAt: 16, code: 'RecursiveInvocation' });
+    expect(JSON.parse((await alice.invoke(allow, JSON.stringify({ n: 1, limit: 20 }))).payload.toString())).toEqual({ reached: 20 });
+  }, 120_000);
+
   test('scoped tokens narrow what a principal may do; revoked tokens stop working at once', async () => {
     const { token } = await alice.auth.createToken({ principal: 'ci', scopes: ['function:invoke'] });
     const ci = cluster.client({ token });
