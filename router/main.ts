@@ -166,7 +166,17 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   // Tables refuse to delete a table a mapping reads; mappings refuse a source table that does not exist.
   const tables = createTables({ nc, jsm, usersOf: (kind, name) => mappings.usersOf(kind, name) }, { replicas });
   const mappings = await createMappings(
-    { nc, js, jsm, queue, cache, invoker, watchAsync, requireTable: (name) => tables.requireTable(name), requireBucket: (name) => tables.requireBucket(name), tracer, logger },
+    { nc, js, jsm, queue, cache, invoker, watchAsync, requireTable: (name) => tables.requireTable(name), requireBucket: (name) => tables.requireBucket(name),
+      refusal: (mapping, record) => {
+        // Its owner is written just after the mapping: until this router holds it, the check made at creation stands.
+        const owner = access.ownerIfKnown('mapping', mapping.id);
+        if (owner === undefined) return undefined;
+        const source = { kind: 'source' as const, source: 'mapping' as const, name: `${mapping.source.kind}:${mapping.source.name}`, tenant: owner, depth: 0 };
+        const d = access.checkNow(source, 'function:invoke', { kind: 'function', name: record.config.name, tenant: tenantOf(record) });
+        return d.allowed ? undefined : `${d.reason}: ${d.fix}`;
+      },
+      tracer,
+      logger },
     resolveMappingOptions({
       ...options.mappings,
       routerId: options.routerId,

@@ -96,6 +96,11 @@ export class AccessControl {
     return this.store.peek<{ tenant: string }>(ownerKey(kind, name))?.tenant ?? DEFAULT_TENANT;
   }
 
+  /** The owner this router holds in memory, or undefined when it holds none (yet). */
+  ownerIfKnown(kind: OwnedKind, name: string): string | undefined {
+    return this.store.peek<{ tenant: string }>(ownerKey(kind, name))?.tenant;
+  }
+
   /**
    * Records `tenant` as the owner of a new resource. A resource already owned by another tenant
    * stays theirs: AccessDenied (names are cluster-wide, as S3 bucket names are).

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { toStratusError } from '../../sdk/core/errors';
-import { functionArn } from '../../sdk/core/function-config';
+import { functionArn, type FunctionRecord } from '../../sdk/core/function-config';
 import type { FunctionCache } from '../functions/function-cache';
 import type { SyncInvocation, SyncResult } from '../invoke/invoker';
+import type { MappingRecord } from '../../sdk/core/mapping-config';
 import { parseBatchItemFailures, type InvokeOutcome } from './batch-policy';
 
 /** What the batch invoker needs of the router's invoker: one synchronous invocation. */
@@ -24,6 +25,12 @@ export interface BatchInvocation {
   summary: string;
 }
 
+/** The mapping a batch belongs to. */
+export type MappingRef = Pick<MappingRecord, 'id' | 'source'>;
+
+/** Why a mapping may not invoke its function, or undefined when it may. */
+export type MappingRefusal = (mapping: MappingRef, record: FunctionRecord) => string | undefined;
+
 /** Options for {@link BatchInvoker}. */
 export interface BatchInvokerOptions {
   region: string;
@@ -43,16 +50,21 @@ export class BatchInvoker {
     private readonly cache: Pick<FunctionCache, 'get'>,
     private readonly invoker: SyncInvoke,
     private readonly options: BatchInvokerOptions,
+    /** Why `mapping` may not (or no longer) invoke the function (its tenant lost the grant), or undefined when it may. */
+    private readonly refusal: MappingRefusal = () => undefined,
   ) {}
 
-  /** Runs one batch; never throws. */
-  async invoke(functionName: string, event: Buffer, seqs: readonly number[], reportItemFailures: boolean): Promise<BatchInvocation> {
+  /** Runs one batch of `mapping`; never throws. */
+  async invoke(functionName: string, event: Buffer, seqs: readonly number[], reportItemFailures: boolean, mapping?: MappingRef): Promise<BatchInvocation> {
     const requestId = randomUUID();
     const record = await this.cache.get(functionName).catch(() => undefined);
     if (!record) {
       const errorMessage = `function '${functionName}' does not exist: deploy it again or delete the mapping`;
       return { outcome: { kind: 'throttled' }, requestId, platformError: { errorType: 'FunctionNotFound', errorMessage }, summary: `PROBLEM: ${errorMessage}` };
     }
+    // As a Lambda mapping that lost its permission: the batch waits in the source and is retried with backoff.
+    const refused = mapping ? this.refusal(mapping, record) : undefined;
+    if (refused) return { outcome: { kind: 'throttled' }, requestId, platformError: { errorType: 'AccessDenied', errorMessage: refused }, summary: `PROBLEM: AccessDenied: ${refused}`.slice(0, 300) };
     let result: SyncResult;
     try {
       result = await this.invoker.invoke({

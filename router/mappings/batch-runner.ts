@@ -123,7 +123,7 @@ export class BatchRunner {
     this.deps.metrics.iteratorAge(m.id, m.functionName, Date.now() - newest);
     return this.deps.tracer.startActiveSpan('stratus.mapping.batch', { kind: SpanKind.CONSUMER, links, attributes: { 'faas.name': m.functionName, 'stratus.mapping.id': m.id, 'messaging.batch.message_count': records.length } }, async (span) => {
       try {
-        const run = await this.deps.invoker.invoke(m.functionName, Buffer.from(batchEvent(records.map((r) => r.json))), records.map((r) => r.seq), m.settings.reportBatchItemFailures);
+        const run = await this.deps.invoker.invoke(m.functionName, Buffer.from(batchEvent(records.map((r) => r.json))), records.map((r) => r.seq), m.settings.reportBatchItemFailures, m);
         span.setAttribute('faas.invocation_id', run.requestId);
         if (run.summary !== 'OK') span.setStatus({ code: SpanStatusCode.ERROR, message: run.summary });
         return run;

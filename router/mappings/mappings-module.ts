@@ -11,7 +11,7 @@ import { BUCKETS } from '../../sdk/platform/nats-layout';
 import type { AsyncQueue } from '../async/async-queue';
 import type { FunctionCache } from '../functions/function-cache';
 import type { HandlerContext } from '../grpc-handler';
-import { BatchInvoker, type SyncInvoke } from './batch-invoker';
+import { BatchInvoker, type MappingRefusal, type SyncInvoke } from './batch-invoker';
 import { BatchRunner } from './batch-runner';
 import { Checkpoints } from './checkpoint';
 import { FailureSink } from './failure-sink';
@@ -38,6 +38,8 @@ export interface MappingDeps {
   requireTable: (name: string) => Promise<void>;
   /** Throws NotFound unless the bucket a mapping reads exists. */
   requireBucket: (name: string) => Promise<void>;
+  /** Why a mapping's tenant may not (or no longer) invoke its function, decided per batch from memory; undefined: it may. */
+  refusal?: MappingRefusal;
   tracer: Tracer;
   logger: Logger;
 }
@@ -84,7 +86,7 @@ export async function createMappings(deps: MappingDeps, options: MappingOptions)
     accountId: options.accountId,
   });
   const metrics = new MappingMetrics(10_000);
-  const invoker = new BatchInvoker(deps.cache, deps.invoker, { region: options.region, accountId: options.accountId, invokeSlackMs: options.invokeSlackMs });
+  const invoker = new BatchInvoker(deps.cache, deps.invoker, { region: options.region, accountId: options.accountId, invokeSlackMs: options.invokeSlackMs }, deps.refusal);
   const failures = new FailureSink({ js, queue: deps.queue, cache: deps.cache, watchAsync: deps.watchAsync, logger });
   // Failure records may become asynchronous events (a function destination, a dead letter redriven): keep them within that limit.
   const maxFailureRecordBytes = Math.min((nc.info?.max_payload ?? 1024 * 1024) - 8192, LIMITS.maxAsyncPayloadBytes);

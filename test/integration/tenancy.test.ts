@@ -230,6 +230,22 @@ describe('tenants, permissions and roles', () => {
     expect((await alice.listDeadLetters(aSink)).deadLetters.filter((d) => d.condition === 'RetriesExhausted')).toHaveLength(1);
   });
 
+  test('a policy allowing a mapping lets another tenant\'s table feed the function; removing it holds the batches back as AccessDenied', async () => {
+    const table = uniqueName('b-table');
+    await bob.tables.create(table);
+    await denied(bob.mappings.create(aFn, { kind: 'table', name: table, filter: '' }), 'mapping');
+    await alice.auth.addPermission(aFn, { sid: 'b-table-feed', actions: ['function:invoke'], principal: 'mapping', source: `table:${table}`, sourceTenant: tenantB });
+    await waitFor('the grant to reach the router', async () => bob.mappings.create(aFn, { kind: 'table', name: table, filter: '' }, { settings: { batchSize: 1, maximumBatchingWindowMs: 0 } }).then(() => true, () => false), 5000, 100);
+    const [mapping] = (await bob.mappings.list(aFn)).filter((m) => m.source.name === table);
+    await bob.tables.put(table, 'k1', '{"v":1}');
+    await waitFor('the first change to run', async () => (await bob.mappings.get(mapping!.id)).lastProcessingResult === 'OK', 30_000, 200);
+    await alice.auth.removePermission(aFn, 'b-table-feed');
+    await new Promise((r) => setTimeout(r, 300));
+    await bob.tables.put(table, 'k2', '{"v":2}');
+    await waitFor('the next batch to be held back', async () => (await bob.mappings.get(mapping!.id)).lastProcessingResult.includes('AccessDenied'), 30_000, 200);
+    await bob.mappings.delete(mapping!.id);
+  }, 60_000);
+
   test('a function whose role allows invoking B can; without that permission, or without a role, it gets AccessDenied', async () => {
     const target = uniqueName('a-target');
     const other = uniqueName('a-other');
