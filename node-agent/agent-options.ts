@@ -48,6 +48,12 @@ export interface AgentOptions {
   /** Billing granularity in ms. Default 1. */
   billingGranularityMs: number;
   /**
+   * Function log streams: what one function may log on this agent (STRATUS_LOG_BUDGET_KB_PER_SECOND,
+   * default 1024 KB/s, bursts to STRATUS_LOG_BURST_KB, default 4096 KB), how long a line waits to be
+   * sent (STRATUS_LOG_FLUSH_MS, default 50) and how much may wait (STRATUS_LOG_BUFFER_MB, default 32).
+   */
+  logShipping: { budgetBytesPerSecond: number; burstBytes: number; flushMs: number; maxBufferedBytes: number };
+  /**
    * The router API address functions on this agent use (STRATUS_FUNCTION_API_ENDPOINT, e.g.
    * 127.0.0.1:50051 with that port in STRATUS_SANDBOX_ALLOW_HOST_PORTS when the router shares the
    * host). Default: the address of the router that sent the invocation.
@@ -122,6 +128,12 @@ export function agentOptionsFromEnv(env: NodeJS.ProcessEnv): AgentOptions {
     heartbeatMs: envNumber(env, 'STRATUS_HEARTBEAT_MS'),
     initTimeoutMs: envNumber(env, 'STRATUS_INIT_TIMEOUT_MS'),
     billingGranularityMs: envNumber(env, 'STRATUS_BILLING_GRANULARITY_MS'),
+    logShipping: {
+      budgetBytesPerSecond: kib(envNumber(env, 'STRATUS_LOG_BUDGET_KB_PER_SECOND')),
+      burstBytes: kib(envNumber(env, 'STRATUS_LOG_BURST_KB')),
+      flushMs: envNumber(env, 'STRATUS_LOG_FLUSH_MS'),
+      maxBufferedBytes: kib(envNumber(env, 'STRATUS_LOG_BUFFER_MB'), 1024 * 1024),
+    },
     functionApiEndpoint: envString(env, 'STRATUS_FUNCTION_API_ENDPOINT'),
     replicas: envNumber(env, 'STRATUS_REPLICAS'),
     region: envString(env, 'STRATUS_REGION'),
@@ -141,8 +153,14 @@ export function agentOptionsFromEnv(env: NodeJS.ProcessEnv): AgentOptions {
   });
 }
 
+function kib(v: number | undefined, unit = 1024): number | undefined {
+  return v === undefined ? undefined : v * unit;
+}
+
 /** Applies defaults and validates; the one place agent options are resolved. */
-export function resolveAgentOptions(input: Partial<Omit<AgentOptions, 'prestart'>> & { prestart?: Partial<AgentOptions['prestart']> }): AgentOptions {
+export function resolveAgentOptions(
+  input: Partial<Omit<AgentOptions, 'prestart' | 'logShipping'>> & { prestart?: Partial<AgentOptions['prestart']>; logShipping?: Partial<Record<keyof AgentOptions['logShipping'], number | undefined>> },
+): AgentOptions {
   const agentId = input.agentId || `${os.hostname()}-${Math.random().toString(36).slice(2, 8)}`;
   const clusterTokens = (input.clusterTokens ?? []).filter(Boolean);
   if (input.sandbox !== undefined && input.sandbox !== 'bwrap' && input.sandbox !== 'process') {
@@ -191,6 +209,12 @@ export function resolveAgentOptions(input: Partial<Omit<AgentOptions, 'prestart'
     initTimeoutMs: positive('init timeout', input.initTimeoutMs, 10_000),
     memoryCheckMs: positive('memory check interval', input.memoryCheckMs, 100),
     billingGranularityMs: positive('billing granularity', input.billingGranularityMs, 1),
+    logShipping: {
+      budgetBytesPerSecond: positive('STRATUS_LOG_BUDGET_KB_PER_SECOND', input.logShipping?.budgetBytesPerSecond, 1024 * 1024),
+      burstBytes: positive('STRATUS_LOG_BURST_KB', input.logShipping?.burstBytes, 4 * 1024 * 1024),
+      flushMs: positive('STRATUS_LOG_FLUSH_MS', input.logShipping?.flushMs, 50),
+      maxBufferedBytes: positive('STRATUS_LOG_BUFFER_MB', input.logShipping?.maxBufferedBytes, 32 * 1024 * 1024),
+    },
     functionApiEndpoint: input.functionApiEndpoint || undefined,
     codeCacheBytes: positive('code cache size', input.codeCacheBytes, 10 * 1024 ** 3),
     replicas: input.replicas === undefined ? undefined : positive('replicas', input.replicas, 1),

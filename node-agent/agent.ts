@@ -7,7 +7,8 @@ import { toTraceparent, toXrayTraceHeader } from '../sdk/core/trace-context';
 import type { CodeCache } from './instances/code-cache';
 import type { Instance } from './instances/instance';
 import type { InstancePool } from './instances/instance-pool';
-import { billedDuration, endLine, LogTail, reportLine, startLine } from './runtime-api/log-tail';
+import { billedDuration, JSON_PLATFORM_LINES, LogTail, TEXT_PLATFORM_LINES, type PlatformLines } from './runtime-api/log-tail';
+import { systemLineWanted, type LogLevel, type LogSource } from '../sdk/core/function-logs';
 import type { LayerStack } from './instances/layer-stack';
 import { InstanceStarter } from './instances/instance-starter';
 import type { SandboxProvider } from './sandbox/instance-sandbox';
@@ -47,6 +48,11 @@ export type AgentOutcome =
       coldStart: boolean;
     };
 
+/** Where the agent's platform lines and instances' lines go: the function's log stream (node-agent/logs/log-shipper.ts). */
+export interface FunctionLogSink {
+  line(functionName: string, instanceId: string, requestId: string | undefined, source: LogSource, message: string, level: LogLevel | ''): void;
+}
+
 /** Lifecycle of the agent. */
 export type AgentLifecycle = 'running' | 'draining' | 'closed';
 
@@ -65,6 +71,10 @@ export interface AgentDeps {
   layerStack: LayerStack;
   initTimeoutMs: number;
   billingGranularityMs: number;
+  /** The function log streams. */
+  logs: FunctionLogSink;
+  /** Told of every invocation this agent ran, for its metrics. */
+  onInvocation?: (record: FunctionRecord, outcome: Extract<AgentOutcome, { kind: 'completed' }>) => void;
   /** Where this agent's sandboxes reach a router's API (STRATUS_FUNCTION_API_ENDPOINT); unset: the invoking router's address. */
   functionApiEndpoint?: string;
 }
@@ -115,8 +125,24 @@ export class Agent {
   }
 
   private async run(instance: Instance, inv: AgentInvocation, cold: boolean): Promise<AgentOutcome> {
+    const outcome = await this.runOn(instance, inv, cold);
+    // Nothing ran (the warm runtime exited before taking the event): start over as a new arrival,
+    // on another instance here or refused for the router to place elsewhere.
+    if (outcome === NOT_STARTED) return this.invoke(inv);
+    if (outcome.kind === 'completed') this.deps.onInvocation?.(inv.record, outcome);
+    return outcome;
+  }
+
+  private async runOn(instance: Instance, inv: AgentInvocation, cold: boolean): Promise<AgentOutcome | typeof NOT_STARTED> {
     const { record } = inv;
     const tail = new LogTail();
+    const lines: PlatformLines = record.config.logging?.format === 'JSON' ? JSON_PLATFORM_LINES : TEXT_PLATFORM_LINES;
+    // A platform line goes to the tail and the log stream, unless the system log level hides it.
+    const platform = (text: string): void => {
+      if (record.config.logging && !systemLineWanted(record.config.logging, 'INFO')) return;
+      tail.push(text);
+      this.deps.logs.line(record.config.name, instance.id, inv.requestId, 'platform', text, 'INFO');
+    };
     let initDurationMs: number | undefined;
     if (cold) {
       // Failing to fetch code or plan the launch is the platform's error, not the function's.
@@ -140,8 +166,8 @@ export class Agent {
         this.deps.pool.remove(instance);
         // Lambda hands an init failure to the invocation that triggered it, as a function error.
         const r = started.report;
-        tail.push(startLine(inv.requestId, record.version));
-        tail.push(endLine(inv.requestId));
+        platform(lines.start(inv.requestId, record.version));
+        platform(lines.end(inv.requestId, 'failure'));
         return {
           kind: 'completed',
           payload: r.body,
@@ -162,7 +188,7 @@ export class Agent {
     // Lambda's own deadline, cut short by the caller's: past it the caller is gone, so the instance is killed as on a timeout.
     const deadlineMs = inv.deadlineMs > 0 ? Math.min(inv.deadlineMs, now + timeoutMs) : now + timeoutMs;
     const begin = performance.now();
-    tail.push(startLine(inv.requestId, record.version));
+    platform(lines.start(inv.requestId, record.version));
     const outcome = await this.deps.tracer.startActiveSpan('stratus.function.invoke', async (span) => {
       span.setAttribute('faas.invocation_id', inv.requestId);
       span.setAttribute('faas.coldstart', cold);
@@ -187,22 +213,22 @@ export class Agent {
         span.end();
       }
     });
-    // Nothing ran (the warm runtime exited before taking the event): start over as a new arrival,
-    // on another instance here or refused for the router to place elsewhere.
-    if (outcome.kind === 'error' && outcome.notStarted) return this.invoke(inv);
+    if (outcome.kind === 'error' && outcome.notStarted) return NOT_STARTED;
     const durationMs = performance.now() - begin;
     const maxMemoryUsedMb = await instance.maxMemoryUsedMb();
     const billedDurationMs = billedDuration(durationMs, this.deps.billingGranularityMs);
-    tail.push(endLine(inv.requestId));
-    tail.push(
-      reportLine({ requestId: inv.requestId, durationMs, billedDurationMs, memorySizeMb: record.config.memoryMb, maxMemoryUsedMb, initDurationMs }),
-    );
+    const status = outcome.kind === 'response' ? 'success' : outcome.report.errorType === 'Sandbox.Timedout' ? 'timeout' : outcome.fatal ? 'failure' : 'error';
+    platform(lines.end(inv.requestId, status));
+    platform(lines.report({ requestId: inv.requestId, durationMs, billedDurationMs, memorySizeMb: record.config.memoryMb, maxMemoryUsedMb, initDurationMs }, status));
     const base = { kind: 'completed' as const, logTail: tail.text(), durationMs, billedDurationMs, initDurationMs, maxMemoryUsedMb, coldStart: cold };
     if (outcome.kind === 'response') return { ...base, payload: outcome.payload };
     const r = outcome.report;
     return { ...base, payload: r.body, functionError: { errorType: r.errorType, errorMessage: r.errorMessage, stackTrace: r.stackTrace } };
   }
 }
+
+/** runOn's answer when the instance never took the event. */
+const NOT_STARTED = Symbol('not started');
 
 /** Throws when nothing should be started for `inv` any more: the caller aborted, or its deadline passed. */
 function checkCaller(inv: AgentInvocation, before: string): void {

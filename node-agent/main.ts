@@ -11,6 +11,11 @@ import { createLogger, type Logger } from '../sdk/platform/logger';
 import { connectNats, openCodeStore } from '../sdk/platform/nats-connect';
 import { chooseReplicas, describeReplicaChoice } from '../sdk/platform/replicas';
 import { installTelemetry } from '../sdk/platform/telemetry';
+import { installMetrics } from '../sdk/platform/metrics';
+import { jetstream } from '@nats-io/jetstream';
+import { levelOfLine } from '../sdk/core/function-logs';
+import { AgentMetrics } from './agent-metrics';
+import { LogShipper } from './logs/log-shipper';
 import { TLS_FILE_VARIABLES, grpcServerCredentials, isLoopbackHost, loadTlsIdentity } from '../sdk/platform/tls';
 import { Agent } from './agent';
 import { agentOptionsFromEnv, type AgentOptions } from './agent-options';
@@ -100,6 +105,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const logger = createLogger({ component: 'agent', agentId: options.agentId }, { level: options.logLevel });
   const telemetry = installTelemetry('stratus-agent', env);
   const tracer = trace.getTracer('stratus-agent');
+  const metrics = installMetrics('stratus-agent', env);
   // Read before anything connects: a bad certificate file fails start-up by its variable's name.
   const tlsIdentity = loadTlsIdentity(options.tlsCertFile, options.tlsKeyFile, TLS_FILE_VARIABLES);
   if (!tlsIdentity && !isLoopbackHost(options.grpcHost)) logger.warn('the gRPC endpoint serves plain text: invocation payloads cross the network unencrypted; set STRATUS_TLS_CERT_FILE and STRATUS_TLS_KEY_FILE');
@@ -120,6 +126,15 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const replicaChoice = await chooseReplicas(nc, { configured: options.replicas });
   logger.info(describeReplicaChoice(replicaChoice), { replicas: replicaChoice.replicas, cluster: replicaChoice.cluster, servers: replicaChoice.servers });
   const codeStore = await openCodeStore(nc, replicaChoice.replicas);
+  // Function lines go to their log streams (routers create them); an unacknowledged batch is retried, then counted as dropped.
+  const js = jetstream(nc, { timeout: 5000 });
+  const logs = new LogShipper(
+    async (subject, data) => {
+      await js.publish(subject, data);
+    },
+    { agentId: options.agentId, ...options.logShipping, maxBatchBytes: 256 * 1024, publishAttempts: 3 },
+  );
+  logs.start();
   const codeDir = path.join(options.dataDir, 'code');
   await fs.mkdir(codeDir, { recursive: true });
   // Sandboxes start as an unprivileged user: it may pass through to the code folders it is given,
@@ -162,9 +177,10 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     memoryCheckMs: options.memoryCheckMs,
     logger,
     onChange: () => heartbeat?.poke(),
-    logSink: options.echoFunctionLogs
-      ? (line, requestId) => process.stdout.write(`${JSON.stringify({ requestId, line })}\n`)
-      : () => undefined,
+    logSink: (from, line, requestId, source) => {
+      logs.line(from.record.config.name, from.id, requestId, source, line, levelOfLine(line));
+      if (options.echoFunctionLogs) process.stdout.write(`${JSON.stringify({ function: from.record.config.name, requestId, line })}\n`);
+    },
   });
   const codeCache = new CodeCache(codeStore, { dir: codeDir, maxBytes: options.codeCacheBytes, inUse: (sha) => pool.usesCode(sha), logger });
   const agent = new Agent({
@@ -182,7 +198,10 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     initTimeoutMs: options.initTimeoutMs,
     billingGranularityMs: options.billingGranularityMs,
     functionApiEndpoint: options.functionApiEndpoint,
+    logs,
+    onInvocation: (record, outcome) => agentMetrics.invoked(record, outcome),
   });
+  const agentMetrics = new AgentMetrics(metrics.meter, { pool, logs, memoryTotalMb: options.memoryMb, slotsTotal: options.maxInstances });
 
   const server = createGrpcServer();
   const agentService = new AgentService({ agent, agentId: options.agentId, clusterTokens: options.clusterTokens, tracer, logger });
@@ -210,6 +229,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const health = new HealthServer(
     () => (nc.isClosed() ? 'NATS connection closed' : agent.lifecycle !== 'running' ? 'draining' : undefined),
     () => ({ agentId: options.agentId, grpcPort, busy: pool.busyCount() }),
+    () => metrics.prometheus(),
   );
   const httpPort = options.httpPort >= 0 ? await health.listen(options.grpcHost, options.httpPort) : undefined;
   logger.info('agent ready', { grpcPort, httpPort, address, tls: tlsIdentity ? tlsIdentity.subject : false, memoryMb: options.memoryMb, maxInstances: options.maxInstances });
@@ -230,11 +250,13 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
       heartbeat?.announceGone(options.agentId);
       await prestart?.close();
       await pool.close();
+      // The last lines of the last invocations are stored before the connection goes.
+      await logs.close(2000);
       agentService.close();
       await shutdownGrpcServer(server, 2000);
       await health.close();
       await nc.drain().catch(() => undefined);
-      await telemetry.shutdown();
+      await Promise.all([telemetry.shutdown(), metrics.shutdown()]);
       logger.info('agent stopped');
     })());
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

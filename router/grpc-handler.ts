@@ -1,4 +1,4 @@
-import type { Metadata, sendUnaryData, ServerReadableStream, ServerUnaryCall } from '@grpc/grpc-js';
+import type { Metadata, sendUnaryData, ServerReadableStream, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import { context, SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
 import { bearerToken } from '../sdk/platform/auth';
 import type { Principal } from '../sdk/core/identity';
@@ -53,5 +53,43 @@ export function unary<Req, Res>(ctx: HandlerContext, name: string, handler: (req
 export function clientStream<Req, Res>(ctx: HandlerContext, name: string, handler: (stream: AsyncIterable<Req>, span: Span, caller: Principal) => Promise<Res>) {
   return (call: ServerReadableStream<Req, Res>, callback: sendUnaryData<Res>): void => {
     run(ctx, name, call.metadata, callback, (span, caller) => handler(call as AsyncIterable<Req>, span, caller)).catch((err: unknown) => answerFailed(ctx, name, err));
+  };
+}
+
+/** Writes one message of a server stream, waiting while the client is slow to read. */
+export type StreamWriter<Res> = (message: Res) => Promise<void>;
+
+/**
+ * Like {@link unary}, for server-streaming calls: the handler writes messages until it returns
+ * (the stream ends) or the caller cancels (the signal aborts; the handler should stop then).
+ */
+export function serverStream<Req, Res>(ctx: HandlerContext, name: string, handler: (req: Req, write: StreamWriter<Res>, signal: AbortSignal, caller: Principal, span: Span) => Promise<void>) {
+  return (call: ServerWritableStream<Req, Res>): void => {
+    const controller = new AbortController();
+    call.on('cancelled', () => controller.abort());
+    const write: StreamWriter<Res> = (message) =>
+      new Promise<void>((resolve) => {
+        if (controller.signal.aborted) return resolve();
+        if (call.write(message)) resolve();
+        else call.once('drain', () => resolve());
+      });
+    context
+      .with(extractFromMetadata(call.metadata), () =>
+        ctx.tracer.startActiveSpan(name, { kind: SpanKind.SERVER }, async (span) => {
+          try {
+            const caller = await ctx.auth.authenticate(bearerToken(call.metadata));
+            await handler(call.request, write, controller.signal, caller, span);
+            if (!controller.signal.aborted) call.end();
+          } catch (err) {
+            const e = toStratusError(err);
+            span.setStatus({ code: SpanStatusCode.ERROR, message: e.code });
+            if (e.code === 'Internal') ctx.logger.error(`${name} failed`, { err: e });
+            if (!controller.signal.aborted) call.emit('error', toGrpcStatus(e));
+          } finally {
+            span.end();
+          }
+        }),
+      )
+      .catch((err: unknown) => answerFailed(ctx, name, err));
   };
 }

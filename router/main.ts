@@ -23,6 +23,14 @@ import { connectNats, openCodeStore, requireMaxPayload } from '../sdk/platform/n
 import { BUCKETS } from '../sdk/platform/nats-layout';
 import { chooseReplicas, describeReplicaChoice, mismatchedStreams } from '../sdk/platform/replicas';
 import { installTelemetry } from '../sdk/platform/telemetry';
+import { installMetrics } from '../sdk/platform/metrics';
+import { InvocationServiceService, LogServiceService } from '../proto/gen/stratus/v1/observability';
+import { InvocationMetrics } from './observability/invocation-metrics';
+import { RecordingObserver } from './observability/invocation-observer';
+import { InvocationRecords } from './observability/invocation-records';
+import { createInvocationService } from './observability/invocation-service';
+import { createLogService } from './observability/log-service';
+import { LogStreams } from './observability/log-streams';
 import { TLS_FILE_VARIABLES, grpcServerCredentials, isLoopbackHost, loadCaBundle, loadTlsIdentity } from '../sdk/platform/tls';
 import { AuthServiceService, PolicyServiceService } from '../proto/gen/stratus/v1/auth';
 import { tenantOf } from '../sdk/core/identity';
@@ -72,6 +80,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const logger = createLogger({ component: 'router', routerId: options.routerId }, { level: options.logLevel });
   const telemetry = installTelemetry('stratus-router', env);
   const tracer = trace.getTracer('stratus-router');
+  const telemetryMetrics = installMetrics('stratus-router', env);
   // Read before anything connects: a bad certificate file fails start-up by its variable's name.
   const tlsIdentity = loadTlsIdentity(options.tlsCertFile, options.tlsKeyFile, TLS_FILE_VARIABLES);
   const agentCa = loadCaBundle(options.agentTlsCaFile, 'STRATUS_AGENT_TLS_CA_FILE');
@@ -115,7 +124,15 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const jsmForUsage = await jetstreamManager(nc);
   const usage = new UsageRecorder(jetstream(nc), jsmForUsage, logger, { replicas, maxAgeMs: options.usageMaxAgeMs, waitMs: 2000, routerId: options.routerId });
   await usage.ensureStream();
-  const invoker = new Invoker(view, clients, tracer, {
+  // Observability: per-function log streams, invocation records, metrics.
+  const logStreams = new LogStreams(jsmForUsage, logger, { replicas, retentionDays: options.logRetentionDays, maxMb: options.logMaxMb });
+  const invocationRecords = new InvocationRecords(jetstream(nc), jsmForUsage, logger, { replicas, retentionDays: options.invocationRetentionDays, maxMb: options.invocationMaxMb, routerId: options.routerId });
+  await invocationRecords.ensureStream();
+  const invocationMetrics = new InvocationMetrics(telemetryMetrics.meter, () => invoker.concurrency());
+  const invoker: Invoker = new Invoker(view, clients, tracer, {
+    observer: new RecordingObserver(invocationMetrics, invocationRecords),
+    logStreams,
+    logger,
     placementWaitMs: options.placementWaitMs,
     agentConnectTimeoutMs: options.agentConnectTimeoutMs,
     throttleRetryAfterMs: options.throttleRetryAfterMs,
@@ -141,6 +158,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   });
   await queue.ensureStreams();
   const metrics = new AsyncMetrics(options.asyncMetricsFunctions);
+  metrics.observe(telemetryMetrics.meter);
   const dispatcher = new AsyncDispatcher(
     { js, jsm, queue, cache, invoker, metrics, access, tracer, logger },
     {
@@ -189,7 +207,10 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
 
   const ctx = { auth: authenticator, access, tracer, logger };
   const server = createGrpcServer();
-  server.addService(FunctionServiceService, createFunctionService(ctx, { registry, cache, codeStore, layers }));
+  server.addService(FunctionServiceService, createFunctionService(ctx, { registry, cache, codeStore, layers, onDeleted: (name) => logStreams.remove(name) }));
+  const logDeps = { js, jsm, functions: cache, streams: logStreams };
+  server.addService(LogServiceService, createLogService(ctx, logDeps));
+  server.addService(InvocationServiceService, createInvocationService(ctx, invocationRecords, logDeps));
   server.addService(InvokeServiceService, createInvokeService(ctx, {
     cache,
     invoker,
@@ -236,7 +257,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const health = new HealthServer(
     () => (stopRequested ? 'stopping' : nc.isClosed() ? 'NATS connection closed' : !authStore.healthy ? 'identity store watch not running' : (registryWatch.problem() ?? triggers.problem() ?? schedules.problem() ?? mappings.problem())),
     () => ({ routerId: options.routerId, grpcPort, agents: view.agents().length }),
-    () => metrics.prometheus() + mappings.prometheus() + usage.prometheus(),
+    async () => (await telemetryMetrics.prometheus()) + mappings.prometheus() + usage.prometheus() + invocationRecords.prometheus(),
     tlsIdentity,
   );
   const gateway = new HttpGateway({ routes: liveRoutes, functions: cache, invoker, auth: authenticator, access, tracer, logger }, {
@@ -269,6 +290,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
       // Mapping batches finish (or run again on the router that takes the lease over).
       await mappings.stop(options.shutdownGraceMs);
       await usage.stop(options.shutdownGraceMs);
+      await invocationRecords.stop(options.shutdownGraceMs);
       await registryWatch.stop();
       await liveRoutes.stop();
       await authStore.stop();
@@ -276,7 +298,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
       clients.close();
       await health.close();
       await nc.drain().catch(() => undefined);
-      await telemetry.shutdown();
+      await Promise.all([telemetry.shutdown(), telemetryMetrics.shutdown()]);
       logger.info('router stopped');
     })());
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -39,6 +39,12 @@ export interface RouterOptions {
   /** Bootstrap administrator tokens (STRATUS_API_TOKENS), never stored; every other token lives hashed in the identity bucket. Required. */
   apiTokens: string[];
   /** How long usage records are kept (STRATUS_USAGE_MAX_AGE_DAYS). Default 400 days: a year and the month before. */
+  /** Function log streams: days and MB kept per function unless its logging config says otherwise (STRATUS_LOG_RETENTION_DAYS, default 7; STRATUS_LOG_MAX_MB, default 256). */
+  logRetentionDays: number;
+  logMaxMb: number;
+  /** Invocation records: days and MB kept for the whole cluster (STRATUS_INVOCATION_RETENTION_DAYS, default 7; STRATUS_INVOCATION_MAX_MB, default 1024). */
+  invocationRetentionDays: number;
+  invocationMaxMb: number;
   usageMaxAgeMs: number;
   /** The price table `stratus usage` prices with (STRATUS_PRICE_PER_MILLION_REQUESTS, STRATUS_PRICE_PER_GB_SECOND, STRATUS_FREE_REQUESTS, STRATUS_FREE_GB_SECONDS). Default Lambda's x86 prices and free tier. */
   prices: PriceTable;
@@ -160,6 +166,10 @@ export function routerOptionsFromEnv(env: NodeJS.ProcessEnv): RouterOptions {
     apiTokens: envList(env, 'STRATUS_API_TOKENS'),
     recursionLimit: envNumber(env, 'STRATUS_RECURSION_LIMIT'),
     usageMaxAgeMs: daysToMs(envNumber(env, 'STRATUS_USAGE_MAX_AGE_DAYS')),
+    logRetentionDays: envNumber(env, 'STRATUS_LOG_RETENTION_DAYS'),
+    logMaxMb: envNumber(env, 'STRATUS_LOG_MAX_MB'),
+    invocationRetentionDays: envNumber(env, 'STRATUS_INVOCATION_RETENTION_DAYS'),
+    invocationMaxMb: envNumber(env, 'STRATUS_INVOCATION_MAX_MB'),
     prices: {
       perMillionRequests: envNumber(env, 'STRATUS_PRICE_PER_MILLION_REQUESTS') ?? DEFAULT_PRICES.perMillionRequests,
       perGbSecond: envNumber(env, 'STRATUS_PRICE_PER_GB_SECOND') ?? DEFAULT_PRICES.perGbSecond,
@@ -218,6 +228,10 @@ export function resolveRouterOptions(input: Partial<RouterOptions>): RouterOptio
     apiTokens,
     recursionLimit: positiveInteger('STRATUS_RECURSION_LIMIT', input.recursionLimit ?? 16),
     usageMaxAgeMs: input.usageMaxAgeMs ?? 400 * 24 * 3600 * 1000,
+    logRetentionDays: wholeAtLeastOne('STRATUS_LOG_RETENTION_DAYS', input.logRetentionDays, 7),
+    logMaxMb: wholeAtLeastOne('STRATUS_LOG_MAX_MB', input.logMaxMb, 256),
+    invocationRetentionDays: wholeAtLeastOne('STRATUS_INVOCATION_RETENTION_DAYS', input.invocationRetentionDays, 7),
+    invocationMaxMb: wholeAtLeastOne('STRATUS_INVOCATION_MAX_MB', input.invocationMaxMb, 1024),
     prices: checkPrices(input.prices ?? DEFAULT_PRICES),
     functionApiEndpoint: input.functionApiEndpoint || undefined,
     clusterToken: input.clusterToken,
@@ -283,4 +297,10 @@ export function advertisedAddress(options: Pick<RouterOptions, 'advertiseAddress
   if (options.advertiseAddress) return options.advertiseAddress;
   const wildcard = options.host === '0.0.0.0' || options.host === '::' || options.host === '';
   return `${wildcard ? os.hostname() : options.host}:${grpcPort}`;
+}
+
+function wholeAtLeastOne(name: string, value: number | undefined, dflt: number): number {
+  const v = value ?? dflt;
+  if (!Number.isInteger(v) || v < 1) throw new StratusError('InvalidRequest', `${name}=${value} must be a whole number of at least 1`);
+  return v;
 }

@@ -9,3 +9,6 @@ export type * from './client/table-client';
 export { StratusError, type ErrorCode } from './core/errors';
 export type * from './client/auth-client';
 export type * from './client/usage-client';
+export type * from './client/observability-client';
+export type { LogEntry, LogLevel, LogFormat, LoggingConfig } from './core/function-logs';
+export type { InvocationRecord, InvocationStatus, InvocationTrigger } from './core/invocation-record';

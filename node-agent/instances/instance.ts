@@ -36,8 +36,8 @@ export interface InvokeLimits {
   signal?: AbortSignal;
 }
 
-/** Where an instance's output lines go besides the invocation's tail. */
-export type LogSink = (line: string, requestId: string | undefined) => void;
+/** Where an instance's output lines go besides the invocation's tail (the function's log stream). */
+export type LogSink = (from: { id: string; record: FunctionRecord }, line: string, requestId: string | undefined, source: 'stdout' | 'stderr') => void;
 
 /** What an instance needs beyond its launch plan. */
 export interface InstanceOptions {
@@ -80,6 +80,8 @@ export class Instance {
   private pending: Pending | undefined;
   private currentTail: LogTail | undefined;
   private currentRequestId: string | undefined;
+  /** The last invocation's id: output that trails its end (the pipes lag the result) is still its own. */
+  private lastRequestId: string | undefined;
   private readonly output = new OutputCounter();
   private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   private killedForMemory = false;
@@ -204,6 +206,7 @@ export class Instance {
     this.invocations += 1;
     this.currentTail = tail;
     this.currentRequestId = event.requestId;
+    this.lastRequestId = event.requestId;
     // Where the kernel enforces the limit (cgroups) there is nothing to watch.
     const watch = this.sandbox?.enforcesMemory ? undefined : setInterval(() => this.checkMemory().catch((err: unknown) => this.warn('could not check the instance\'s memory', err)), this.options.memoryCheckMs);
     watch?.unref();
@@ -321,12 +324,12 @@ export class Instance {
   }
 
   private attachOutput(child: ChildProcess): void {
-    const onLine = (line: string): void => {
+    const onLine = (line: string, source: 'stdout' | 'stderr'): void => {
       this.currentTail?.push(line);
-      this.options.logSink(line, this.currentRequestId);
+      this.options.logSink(this, line, this.currentRequestId ?? this.lastRequestId, source);
     };
-    const out = new LineSplitter(onLine);
-    const err = new LineSplitter(onLine);
+    const out = new LineSplitter((line) => onLine(line, 'stdout'));
+    const err = new LineSplitter((line) => onLine(line, 'stderr'));
     child.stdout?.on('data', (c: Buffer) => {
       out.write(c);
       this.output.received('out', c.length);

@@ -1,3 +1,4 @@
+import { runtimeLogEnvironment } from '../../sdk/core/function-logs';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { StratusError } from '../../sdk/core/errors';
@@ -59,6 +60,9 @@ function baseEnvironment(ctx: LaunchContext): Record<string, string> {
   const fixed = runtimeEnvironment(record.runtime, paths);
   return {
     ...fixed.defaults,
+    // The logging config sets the format and level; a variable the function set itself (the way
+    // before the config existed) still wins.
+    ...runtimeLogEnvironment(record.config.logging),
     ...record.config.environment,
     _HANDLER: record.config.handler,
     AWS_REGION: ctx.region,

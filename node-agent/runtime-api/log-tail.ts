@@ -58,6 +58,42 @@ export function reportLine(f: ReportFacts): string {
   );
 }
 
+/** The platform lines of an invocation, as Lambda writes them in a function's log format. */
+export interface PlatformLines {
+  start(requestId: string, version: string): string;
+  end(requestId: string, status: 'success' | 'error' | 'timeout' | 'failure'): string;
+  report(f: ReportFacts, status: 'success' | 'error' | 'timeout' | 'failure'): string;
+}
+
+/** START / END / REPORT in the classic text form. */
+export const TEXT_PLATFORM_LINES: PlatformLines = {
+  start: startLine,
+  end: (requestId) => endLine(requestId),
+  report: (f) => reportLine(f),
+};
+
+/** platform.start / platform.runtimeDone / platform.report, one JSON object per line (Lambda's JSON log format). */
+export const JSON_PLATFORM_LINES: PlatformLines = {
+  start: (requestId, version) => JSON.stringify({ time: new Date().toISOString(), type: 'platform.start', record: { requestId, version } }),
+  end: (requestId, status) => JSON.stringify({ time: new Date().toISOString(), type: 'platform.runtimeDone', record: { requestId, status } }),
+  report: (f, status) =>
+    JSON.stringify({
+      time: new Date().toISOString(),
+      type: 'platform.report',
+      record: {
+        requestId: f.requestId,
+        metrics: {
+          durationMs: Number(f.durationMs.toFixed(3)),
+          billedDurationMs: f.billedDurationMs,
+          memorySizeMB: f.memorySizeMb,
+          maxMemoryUsedMB: f.maxMemoryUsedMb,
+          ...(f.initDurationMs === undefined ? {} : { initDurationMs: Number(f.initDurationMs.toFixed(3)) }),
+        },
+        status,
+      },
+    }),
+};
+
 /** Billed duration: rounded up to the granularity (Lambda: 1 ms), at least one unit. */
 export function billedDuration(durationMs: number, granularityMs = 1): number {
   return Math.max(granularityMs, Math.ceil(durationMs / granularityMs) * granularityMs);

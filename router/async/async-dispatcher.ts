@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { JetStreamApiCodes, JetStreamApiError, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import { context, SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { extractFromNatsHeaders } from '../../sdk/platform/nats-trace-context';
 import { backoffMs, sleep } from '../../sdk/core/deadline';
 import { StratusError, toStratusError } from '../../sdk/core/errors';
@@ -287,8 +287,11 @@ export class AsyncDispatcher {
       return;
     }
     const parent = extractFromNatsHeaders(msg.headers);
+    const enqueued = trace.getSpanContext(parent);
+    // A child of the enqueue (one trace from the caller to the function) and, as OpenTelemetry's
+    // messaging conventions ask of a consumer, linked to it: a retry's dispatch links the same enqueue.
     await context.with(parent, () =>
-      this.deps.tracer.startActiveSpan('stratus.async.dispatch', { kind: SpanKind.CONSUMER }, async (span) => {
+      this.deps.tracer.startActiveSpan('stratus.async.dispatch', { kind: SpanKind.CONSUMER, links: enqueued ? [{ context: enqueued }] : [] }, async (span) => {
         span.setAttribute('faas.invocation_id', h.requestId);
         span.setAttribute('faas.name', fn);
         try {
@@ -339,6 +342,7 @@ export class AsyncDispatcher {
         clientContext: '',
         invokedFunctionArn: arn,
         depth: h.depth,
+        origin: { ...h.origin, acceptedAtMs: h.enqueuedAtMs, attempt: h.attempt },
       });
     } catch (err) {
       if (err instanceof StratusError && err.code === 'RecursiveInvocation') {
@@ -380,6 +384,7 @@ export class AsyncDispatcher {
         attempt: h.attempt + 1,
         notBeforeMs: Date.now() + this.options.retryBaseMs * 2 ** h.attempt,
         depth: h.depth,
+        origin: h.origin,
       });
       metrics.count(fn, 'retried');
       msg.ack();
@@ -453,7 +458,7 @@ export class AsyncDispatcher {
     const source = await this.deps.cache.get(fn);
     // A destination invokes on its function's tenant's behalf: across tenants the target's policy must allow it.
     await this.deps.access.authorize({ kind: 'source', source: 'destination', name: fn, tenant: source ? tenantOf(source) : DEFAULT_TENANT, depth }, 'function:invoke', { kind: 'function', name: dest.target, tenant: tenantOf(target) });
-    await this.deps.queue.enqueue({ functionName: dest.target, qualifier: '', payload: body, requestId: randomUUID(), enqueuedAtMs: Date.now(), attempt: 0, depth: depth + 1 });
+    await this.deps.queue.enqueue({ functionName: dest.target, qualifier: '', payload: body, requestId: randomUUID(), enqueuedAtMs: Date.now(), attempt: 0, depth: depth + 1, origin: { trigger: 'destination', source: fn } });
     this.watch(dest.target);
   }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { SpanKind } from '@opentelemetry/api';
 import type {
   InvokeAsyncBatchRequest,
   InvokeAsyncBatchResponse,
@@ -33,7 +34,7 @@ const REQUEST_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
  * Accepts one async event once JetStream has stored it, or throws why not (unknown function,
  * oversize event, malformed request id, NATS trouble).
  */
-async function acceptAsync(deps: AsyncIntakeDeps, req: InvokeAsyncRequest, caller: Principal, access: HandlerContext['access']): Promise<InvokeAsyncResponse> {
+async function acceptAsync(deps: AsyncIntakeDeps, req: InvokeAsyncRequest, caller: Principal, { access, tracer }: HandlerContext): Promise<InvokeAsyncResponse> {
   const name = validateFunctionName(req.functionName);
   if (req.payload.length > LIMITS.maxAsyncPayloadBytes) {
     throw new StratusError('PayloadTooLarge', `the event is ${req.payload.length} bytes, over the ${LIMITS.maxAsyncPayloadBytes}-byte limit for asynchronous invocations: send a reference to the data instead`);
@@ -45,15 +46,12 @@ async function acceptAsync(deps: AsyncIntakeDeps, req: InvokeAsyncRequest, calle
   const record = await resolveInvokeTarget(deps.cache, name, req.qualifier);
   await access.authorize(caller, 'function:invoke', { kind: 'function', name, tenant: tenantOf(record) });
   const requestId = req.requestId || randomUUID();
-  const { duplicate } = await deps.queue.enqueue({
-    functionName: name,
-    qualifier: req.qualifier,
-    payload: req.payload,
-    requestId,
-    enqueuedAtMs: Date.now(),
-    attempt: 0,
-    depth: depthAfter(caller),
-  });
+  // The producer span's context travels in the event's headers: the dispatch span links to it.
+  const { duplicate } = await tracer.startActiveSpan('stratus.async.enqueue', { kind: SpanKind.PRODUCER, attributes: { 'faas.invoked_name': name, 'faas.invocation_id': requestId } }, (span) =>
+    deps.queue
+      .enqueue({ functionName: name, qualifier: req.qualifier, payload: req.payload, requestId, enqueuedAtMs: Date.now(), attempt: 0, depth: depthAfter(caller) })
+      .finally(() => span.end()),
+  );
   deps.metrics.count(name, duplicate ? 'duplicates' : 'accepted');
   deps.watchAsync(name);
   return { requestId, duplicate };
@@ -64,7 +62,7 @@ export function createAsyncIntake(ctx: HandlerContext, deps: AsyncIntakeDeps): P
   return {
     invokeAsync: unary<InvokeAsyncRequest, InvokeAsyncResponse>(ctx, 'stratus.InvokeService/InvokeAsync', async (req, span, caller) => {
       span.setAttribute('faas.invoked_name', req.functionName);
-      const accepted = await acceptAsync(deps, req, caller, ctx.access);
+      const accepted = await acceptAsync(deps, req, caller, ctx);
       span.setAttribute('faas.invocation_id', accepted.requestId);
       return accepted;
     }),
@@ -76,7 +74,7 @@ export function createAsyncIntake(ctx: HandlerContext, deps: AsyncIntakeDeps): P
       // Every entry on its own: the publishes are pipelined, and one refused entry refuses nothing else.
       const results = await Promise.all(
         req.entries.map((entry) =>
-          acceptAsync(deps, entry, caller, ctx.access).then(
+          acceptAsync(deps, entry, caller, ctx).then(
             (accepted): InvokeAsyncBatchResult => ({ result: { $case: 'accepted', value: accepted } }),
             (err: unknown): InvokeAsyncBatchResult => {
               const e = toStratusError(err);

@@ -1,3 +1,4 @@
+import type { Meter } from '@opentelemetry/api';
 import { LRUCache } from 'lru-cache';
 
 /** Async counters of one function. */
@@ -51,26 +52,33 @@ export class AsyncMetrics {
     return out;
   }
 
-  /** Prometheus text exposition of the counters. */
-  prometheus(): string {
-    const names: Array<[keyof AsyncCounters, string, string]> = [
-      ['accepted', 'counter', 'stratus_async_accepted_total'],
-      ['duplicates', 'counter', 'stratus_async_duplicates_total'],
-      ['succeeded', 'counter', 'stratus_async_succeeded_total'],
-      ['retried', 'counter', 'stratus_async_retried_total'],
-      ['throttled', 'counter', 'stratus_async_throttled_total'],
-      ['deadLettered', 'counter', 'stratus_async_dead_lettered_total'],
-      ['destinationFailures', 'counter', 'stratus_async_destination_failures_total'],
-      ['recursionStopped', 'counter', 'stratus_recursion_stopped_total'],
-      ['accessDenied', 'counter', 'stratus_async_access_denied_total'],
-      ['lastEventAgeMs', 'gauge', 'stratus_async_event_age_ms'],
+  /**
+   * Reports the counters through OpenTelemetry (Prometheus at /metrics, OTLP when configured), under
+   * the names they have always had: stratus.async.accepted is stratus_async_accepted_total, and so on.
+   */
+  observe(meter: Meter): void {
+    const counters: Array<[Exclude<keyof AsyncCounters, 'lastEventAgeMs'>, string, string]> = [
+      ['accepted', 'stratus.async.accepted', 'Async events accepted'],
+      ['duplicates', 'stratus.async.duplicates', 'Async events dropped as repeats of one already accepted'],
+      ['succeeded', 'stratus.async.succeeded', 'Async events whose invocation succeeded'],
+      ['retried', 'stratus.async.retried', 'Retries scheduled after a function error'],
+      ['throttled', 'stratus.async.throttled', 'Deliveries put back for want of capacity or after a platform failure (no attempt used)'],
+      ['deadLettered', 'stratus.async.dead_lettered', 'Events sent to the dead letters'],
+      ['destinationFailures', 'stratus.async.destination_failures', 'Invocation records that could not reach their destination'],
+      ['recursionStopped', 'stratus.recursion_stopped', 'Invocations stopped by the recursion guard'],
+      ['accessDenied', 'stratus.async.access_denied', 'Events an event source or destination was not allowed to deliver'],
     ];
-    const lines: string[] = [];
-    for (const [key, type, metric] of names) {
-      lines.push(`# TYPE ${metric} ${type}`);
-      for (const [fn, c] of this.byFunction.entries()) lines.push(`${metric}{function="${fn}"} ${c[key]}`);
-    }
-    return `${lines.join('\n')}\n`;
+    const instruments = counters.map(([key, name, description]) => [key, meter.createObservableCounter(name, { description, unit: '{event}' })] as const);
+    const age = meter.createObservableGauge('stratus.async.event_age_ms', { description: 'Age of the last async event this router started', unit: 'ms' });
+    meter.addBatchObservableCallback(
+      (r) => {
+        for (const [fn, c] of this.byFunction.entries()) {
+          for (const [key, instrument] of instruments) r.observe(instrument, c[key], { function: fn });
+          r.observe(age, c.lastEventAgeMs, { function: fn });
+        }
+      },
+      [...instruments.map(([, i]) => i), age],
+    );
   }
 
   private get(fn: string): AsyncCounters {

@@ -1,5 +1,6 @@
 import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { INVOCATION_TRIGGERS, type InvocationTrigger } from '../../sdk/core/invocation-record';
 import { injectIntoNatsHeaders } from '../../sdk/platform/nats-trace-context';
 import { viaNats } from '../../sdk/platform/nats-errors';
 import { asyncConsumerName, asyncSubject, deadLetterSubject, HEADERS, STREAMS } from '../../sdk/platform/nats-layout';
@@ -29,6 +30,8 @@ export interface AsyncEvent {
   redrivenFrom?: number;
   /** Functions in the call chain the event's invocation will be, itself included. Default 1. */
   depth?: number;
+  /** The entry point that accepted it (its trigger, schedule...); default a plain async invoke. */
+  origin?: { trigger: InvocationTrigger; source: string };
 }
 
 /** The message headers of an async event, parsed. */
@@ -39,6 +42,16 @@ export interface AsyncEventHeaders {
   attempt: number;
   notBeforeMs: number;
   depth: number;
+  origin: { trigger: InvocationTrigger; source: string };
+}
+
+/** An event's origin header read back; anything unknown is a plain async invoke. */
+function readOrigin(value: string | undefined): { trigger: InvocationTrigger; source: string } {
+  if (!value) return { trigger: 'async', source: '' };
+  const colon = value.indexOf(':');
+  const trigger = colon < 0 ? value : value.slice(0, colon);
+  const known = (INVOCATION_TRIGGERS as readonly string[]).includes(trigger);
+  return known ? { trigger: trigger as InvocationTrigger, source: colon < 0 ? '' : value.slice(colon + 1) } : { trigger: 'async', source: '' };
 }
 
 
@@ -55,6 +68,7 @@ export function readEventHeaders(h: MsgHdrs | undefined, fallbackRequestId: stri
     attempt: num(HEADERS.attempt, 0),
     notBeforeMs: num(HEADERS.notBefore, 0),
     depth: Math.max(1, num(HEADERS.chainDepth, 1)),
+    origin: readOrigin(h?.get(HEADERS.origin) || undefined),
   };
 }
 
@@ -129,6 +143,7 @@ export class AsyncQueue {
     if (event.notBeforeMs) h.set(HEADERS.notBefore, String(event.notBeforeMs));
     if (event.depth !== undefined && event.depth > 1) h.set(HEADERS.chainDepth, String(event.depth));
     if (event.redrivenFrom !== undefined) h.set(HEADERS.redrivenFrom, String(event.redrivenFrom));
+    if (event.origin && event.origin.trigger !== 'async') h.set(HEADERS.origin, event.origin.source ? `${event.origin.trigger}:${event.origin.source}` : event.origin.trigger);
     injectIntoNatsHeaders(h);
     const ack = await viaNats(`enqueueing an event for '${event.functionName}'`, () =>
       this.js.publish(asyncSubject(event.functionName), event.payload, { headers: h, msgID: `${event.functionName}:${event.requestId}#${event.attempt}` }),

@@ -88,7 +88,7 @@ export class DeadLetters {
     for (const entry of targets) {
       const payload = eventBytes(entry);
       const requestId = randomUUID();
-      await this.queue.enqueue({ functionName: fn, qualifier: '', payload, requestId, enqueuedAtMs: Date.now(), attempt: 0, redrivenFrom: entry.sequence });
+      await this.queue.enqueue({ functionName: fn, qualifier: '', payload, requestId, enqueuedAtMs: Date.now(), attempt: 0, redrivenFrom: entry.sequence, origin: { trigger: 'redrive', source: String(entry.sequence) } });
       await viaNats('removing a redriven dead letter', () => this.jsm.streams.deleteMessage(STREAMS.deadLetters, entry.sequence));
       ids.push(requestId);
     }

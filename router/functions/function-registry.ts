@@ -6,6 +6,7 @@ import { casWrite, decodeRecord, isRevisionConflict, listKeys } from '../../sdk/
 import { LATEST, type CodeRef, type FunctionConfig, type FunctionRecord, type ResolvedLayer } from '../../sdk/core/function-config';
 import { functionKey, functionNameFromKey } from '../../sdk/platform/nats-layout';
 import type { RuntimeName } from '../../sdk/core/runtimes';
+import { DEFAULT_LOGGING } from '../../sdk/core/function-logs';
 
 /** A registry change seen through the KV watch. */
 export interface RegistryChange {
@@ -17,7 +18,10 @@ export interface RegistryChange {
 }
 
 function decode(entry: KvEntry | null): FunctionRecord | undefined {
-  return decodeRecord<FunctionRecord>(entry);
+  const record = decodeRecord<FunctionRecord>(entry);
+  // Records written before functions had a logging config get the default one.
+  if (record && !record.config.logging) return { ...record, config: { ...record.config, logging: DEFAULT_LOGGING } };
+  return record;
 }
 
 function notFound(name: string): StratusError {

@@ -1,3 +1,4 @@
+import { DEFAULT_LOGGING } from '../../sdk/core/function-logs';
 import { StratusError } from '../../sdk/core/errors';
 import type { FunctionConfig } from '../../sdk/core/function-config';
 import { DEFAULT_ASYNC_CONFIG, normalizeFunctionConfig } from '../../sdk/core/function-config';
@@ -20,6 +21,7 @@ function current(): FunctionConfig {
     async: DEFAULT_ASYNC_CONFIG,
     networkDisabled: false,
     recursiveLoop: 'Terminate',
+    logging: DEFAULT_LOGGING,
   };
 }
 

@@ -28,7 +28,13 @@ const MASK_FIELDS: Readonly<Record<string, keyof FunctionConfig>> = {
   async: 'async',
   network_disabled: 'networkDisabled',
   recursive_loop: 'recursiveLoop',
+  logging: 'logging',
 };
+
+/** A logging patch's fields that carry a value: an update changes those and keeps the rest. */
+function definedOnly(o: object | undefined): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined && v !== '' && v !== 0));
+}
 
 /** The fields of `patch` an update applies: those in the mask, or every field given a value. */
 export function applyConfigPatch(current: FunctionConfig, patch: FunctionConfigPatch, mask: readonly string[]): FunctionConfigInput {
@@ -37,13 +43,13 @@ export function applyConfigPatch(current: FunctionConfig, patch: FunctionConfigP
     for (const field of mask) {
       const key = MASK_FIELDS[field];
       if (!key) throw new StratusError('InvalidRequest', `unknown field '${field}' in update mask: use one of ${Object.keys(MASK_FIELDS).join(', ')}`);
-      next[key] = patch[key];
+      next[key] = key === 'logging' ? { ...current.logging, ...definedOnly(patch.logging) } : patch[key];
     }
   } else {
     for (const key of Object.values(MASK_FIELDS)) {
       const value = patch[key];
       const empty = value === undefined || value === '' || (Array.isArray(value) && value.length === 0) || (typeof value === 'object' && value !== null && Object.keys(value).length === 0);
-      if (!empty) next[key] = value;
+      if (!empty) next[key] = key === 'logging' ? { ...current.logging, ...definedOnly(patch.logging) } : value;
     }
   }
   return { ...(next as FunctionConfigInput), name: current.name, runtime: String(next.runtime ?? current.runtime) };
@@ -63,6 +69,8 @@ export interface FunctionServiceDeps {
   cache: FunctionCache;
   codeStore: CodeStore;
   layers: LayerRegistry;
+  /** Removes what a deleted function leaves besides its record (its log stream). */
+  onDeleted?: (name: string) => Promise<void>;
 }
 
 /** FunctionService: upload code, create, update, get, list and delete functions. */
@@ -160,6 +168,7 @@ export function createFunctionService(ctx: HandlerContext, deps: FunctionService
       await registry.delete(name);
       cache.forget(name);
       await access.dropPolicy('function', name);
+      await deps.onDeleted?.(name);
       return {};
     }),
   };

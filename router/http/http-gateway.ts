@@ -179,6 +179,7 @@ export class HttpGateway {
       clientContext: '',
       invokedFunctionArn: functionArn(this.options.region, this.options.accountId, target.functionName),
       depth: depthAfter(caller),
+      origin: { trigger: 'http', source: target.routeKey },
     });
     span.setAttribute('faas.coldstart', result.coldStart);
     if (result.functionFailed) return functionFailed(target.functionName, result.errorType, requestId);

@@ -1,7 +1,7 @@
 import { SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import { AgentFunctionSpec, type AgentFailure, type AgentInvokeResult } from '../../proto/gen/stratus/v1/agent';
 import { remainingMs } from '../../sdk/core/deadline';
-import { isErrorCode, StratusError } from '../../sdk/core/errors';
+import { isErrorCode, StratusError, toStratusError } from '../../sdk/core/errors';
 import type { FunctionRecord } from '../../sdk/core/function-config';
 import { functionRecordToPb } from '../../sdk/core/wire/function-codec';
 import { fromGrpcError } from '../../sdk/core/wire/grpc-errors';
@@ -9,6 +9,8 @@ import type { AgentCallFailure, AgentClients } from './agent-clients';
 import type { ClusterView } from '../cluster/cluster-view';
 import { tenantOf } from '../../sdk/core/identity';
 import type { UsageRecord } from '../../sdk/core/usage';
+import { statusOfFailure, statusOfResult, type InvocationOrigin, type InvocationRecord } from '../../sdk/core/invocation-record';
+import type { Logger } from '../../sdk/platform/logger';
 
 /** Options for {@link Invoker}. */
 export interface InvokerOptions {
@@ -26,6 +28,17 @@ export interface InvokerOptions {
   apiEndpoint?: string;
   /** Mints an invocation's execution-role credentials; without it functions get none. */
   credentials?: FunctionCredentials;
+  /** Told how every invocation ended (records and metrics); without it nothing is recorded. */
+  observer?: InvocationObserver;
+  /** Where the invoker reports what it could not do besides failing a call. */
+  logger?: Logger;
+  /** Makes sure a function's log stream exists before its first invocation is placed. */
+  logStreams?: { isReady(record: FunctionRecord): boolean; ensure(record: FunctionRecord): Promise<void> };
+}
+
+/** Receives the record of every invocation the invoker placed or refused (router/observability). */
+export interface InvocationObserver {
+  completed(record: InvocationRecord): void;
 }
 
 /** Mints the short-lived credentials of a function's execution role for one invocation (router/auth/session-tokens.ts). */
@@ -46,6 +59,8 @@ export interface SyncInvocation {
   signal?: AbortSignal;
   /** Functions in the call chain, this one included (1 when a user or an event started it). Default 1. */
   depth?: number;
+  /** The entry point it came through. Default a synchronous API call. */
+  origin?: InvocationOrigin;
 }
 
 /**
@@ -92,8 +107,57 @@ export class Invoker {
     private readonly meter?: { record(r: UsageRecord): Promise<void> },
   ) {}
 
-  /** Runs the invocation somewhere, or throws a StratusError saying why not. */
+  /** This router's calls in flight, per function (for stratus.concurrent_executions). */
+  concurrency(): ReadonlyMap<string, number> {
+    return this.inFlight;
+  }
+
+  /** Runs the invocation somewhere, or throws a StratusError saying why not; either way its record is kept. */
   async invoke(inv: SyncInvocation): Promise<SyncResult> {
+    const observer = this.options.observer;
+    if (!observer) return this.place(inv);
+    const startMs = Date.now();
+    try {
+      const result = await this.place(inv);
+      observer.completed(this.recordOf(inv, startMs, {
+        status: statusOfResult(result.functionFailed ? result.errorType || 'Unhandled' : undefined),
+        errorType: result.functionFailed ? result.errorType || 'Unhandled' : '',
+        errorMessage: result.functionFailed ? result.errorMessage : '',
+        durationMs: result.durationMs,
+        initDurationMs: result.initDurationMs,
+        coldStart: result.coldStart,
+        billedDurationMs: result.billedDurationMs,
+        maxMemoryUsedMb: result.maxMemoryUsedMb,
+        agentId: result.agentId,
+      }));
+      return result;
+    } catch (err) {
+      const e = toStratusError(err);
+      observer.completed(this.recordOf(inv, startMs, { status: statusOfFailure(e.code), errorType: e.code, errorMessage: e.message, durationMs: 0, initDurationMs: undefined, coldStart: false, billedDurationMs: 0, maxMemoryUsedMb: 0, agentId: '' }));
+      throw err;
+    }
+  }
+
+  private recordOf(inv: SyncInvocation, startMs: number, outcome: Pick<InvocationRecord, 'status' | 'errorType' | 'errorMessage' | 'durationMs' | 'initDurationMs' | 'coldStart' | 'billedDurationMs' | 'maxMemoryUsedMb' | 'agentId'>): InvocationRecord {
+    const origin = inv.origin ?? { trigger: 'sync', source: '' };
+    return {
+      requestId: inv.requestId,
+      functionName: inv.record.config.name,
+      version: inv.record.version,
+      tenant: tenantOf(inv.record),
+      trigger: origin.trigger,
+      source: origin.source,
+      startMs,
+      queueWaitMs: origin.acceptedAtMs ? Math.max(0, startMs - origin.acceptedAtMs) : 0,
+      memoryMb: inv.record.config.memoryMb,
+      attempt: origin.attempt ?? 0,
+      ...outcome,
+      // A record is not the place for a whole stack: the function's log has it.
+      errorMessage: outcome.errorMessage.length > 1024 ? `${outcome.errorMessage.slice(0, 1021)}...` : outcome.errorMessage,
+    };
+  }
+
+  private async place(inv: SyncInvocation): Promise<SyncResult> {
     const { record } = inv;
     const depth = inv.depth ?? 1;
     const limit = this.options.recursionLimit ?? 16;
@@ -110,6 +174,9 @@ export class Invoker {
     const exclude = new Set<string>();
     const waitUntil = Math.min(inv.deadlineMs, Date.now() + this.options.placementWaitMs);
     const spec = encodedSpec(record);
+    const logs = this.options.logStreams;
+    // Lines have nowhere to go until the function's log stream exists: made once, then free.
+    if (logs && !logs.isReady(record)) await logs.ensure(record).catch((err: unknown) => this.options.logger?.warn('could not prepare the function\'s log stream; its lines are dropped until it exists', { function: record.config.name, err: toStratusError(err) }));
     for (;;) {
       // A caller that went away while this waited for capacity must not be placed and booked.
       if (inv.signal?.aborted) throw new StratusError('Cancelled', 'the caller cancelled the call before it was placed; the function did not run');

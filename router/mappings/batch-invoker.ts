@@ -75,6 +75,7 @@ export class BatchInvoker {
         tailLogs: false,
         clientContext: '',
         invokedFunctionArn: functionArn(this.options.region, this.options.accountId, functionName),
+        origin: { trigger: 'mapping', source: mapping?.id ?? '' },
       });
     } catch (err) {
       const e = toStratusError(err);

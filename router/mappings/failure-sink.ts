@@ -59,7 +59,7 @@ export class FailureSink {
     }
     const target = await this.deps.cache.get(dest.target);
     if (!target) throw new Error(`destination function '${dest.target}' of the mappings of '${fn}' does not exist`);
-    await this.deps.queue.enqueue({ functionName: dest.target, qualifier: '', payload: body, requestId: randomUUID(), enqueuedAtMs: Date.now(), attempt: 0 });
+    await this.deps.queue.enqueue({ functionName: dest.target, qualifier: '', payload: body, requestId: randomUUID(), enqueuedAtMs: Date.now(), attempt: 0, origin: { trigger: 'destination', source: 'mapping' } });
     this.deps.watchAsync(dest.target);
   }
 }

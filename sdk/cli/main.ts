@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerAuthCommands, registerPermissionCommands, registerRoleCommands } from './commands/auth';
 import { registerClusterCommand } from './commands/cluster';
 import { registerUsageCommand } from './commands/usage';
+import { registerInvocationCommands, registerLogsCommand } from './commands/logs';
 import { registerDeployCommand } from './commands/deploy';
 import { registerDevCommand } from './commands/dev';
 import { registerDlqCommands } from './commands/dlq';
@@ -62,6 +63,8 @@ function buildProgram(env: NodeJS.ProcessEnv): Command {
   registerRoleCommands(program, run);
   registerPermissionCommands(program, run);
   registerUsageCommand(program, run);
+  registerLogsCommand(program, run);
+  registerInvocationCommands(program, run);
   return program;
 }
 

@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { AuthServiceClient, PolicyServiceClient } from '../../proto/gen/stratus/v1/auth';
 import { BucketServiceClient } from '../../proto/gen/stratus/v1/buckets';
 import { UsageServiceClient } from '../../proto/gen/stratus/v1/usage';
+import { InvocationServiceClient, LogServiceClient } from '../../proto/gen/stratus/v1/observability';
 import { ClusterServiceClient } from '../../proto/gen/stratus/v1/cluster';
 import { DeadLetterServiceClient } from '../../proto/gen/stratus/v1/dead_letters';
 import { FunctionServiceClient } from '../../proto/gen/stratus/v1/functions';
@@ -33,6 +34,8 @@ export interface Stubs {
   auth: AuthServiceClient;
   policies: PolicyServiceClient;
   usage: UsageServiceClient;
+  logs: LogServiceClient;
+  invocations: InvocationServiceClient;
 }
 
 /** Opens a channel to `endpoint` (TLS when `tls` is given) and the stubs over it; nothing connects until the first call. */
@@ -66,6 +69,8 @@ export function createStubs(endpoint: string, tls: ResolvedClientTls | undefined
     auth: new AuthServiceClient(endpoint, creds, opts),
     policies: new PolicyServiceClient(endpoint, creds, opts),
     usage: new UsageServiceClient(endpoint, creds, opts),
+    logs: new LogServiceClient(endpoint, creds, opts),
+    invocations: new InvocationServiceClient(endpoint, creds, opts),
   };
 }
 

@@ -68,6 +68,32 @@ export class RouterTransport {
     });
   }
 
+  /**
+   * Opens a server-streaming call on the first router that connects and yields its messages until
+   * the server ends it, the signal aborts (then it just stops) or it fails (a StratusError). Not
+   * retried once messages flowed: the caller knows where it got to.
+   */
+  async *serverStream<T>(method: string, signal: AbortSignal | undefined, open: (s: Stubs, md: grpc.Metadata) => grpc.ClientReadableStream<T>): AsyncGenerator<T> {
+    const target = await this.reach(Date.now() + this.options.defaultTimeoutMs);
+    if (target.kind === 'unreachable') throw target.error;
+    const call = open(target.stubs, injectIntoMetadata(withBearer(new grpc.Metadata(), this.options.token())));
+    const onAbort = (): void => call.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const span = tracer.startSpan(`stratus.client.${method}`, { kind: SpanKind.CLIENT });
+    try {
+      for await (const message of call as AsyncIterable<T>) yield message;
+    } catch (err) {
+      if (signal?.aborted) return;
+      const e = fromGrpcError(err as grpc.ServiceError);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: e.code });
+      throw e;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      call.cancel();
+      span.end();
+    }
+  }
+
   /** Closes every connection; a later call opens them again. */
   close(): void {
     for (const s of this.stubs.values()) closeStubs(s);

@@ -9,6 +9,8 @@ import * as invocations from './invoke-api';
 import * as layers from './layers-api';
 import { AuthClient } from './auth-client';
 import { UsageClient } from './usage-client';
+import { InvocationsClient, readLogs, type LogsOptions } from './observability-client';
+import type { LogEntry } from '../core/function-logs';
 import { MappingClient } from './mapping-client';
 import * as routes from './routes-api';
 import { RouterTransport } from './router-transport';
@@ -36,6 +38,8 @@ export class StratusClient {
   readonly auth: AuthClient;
   /** Metering: a month's requests, billed duration, GB-seconds and cost. */
   readonly usage: UsageClient;
+  /** Invocation records: what each invocation did, from any entry point. */
+  readonly invocations: InvocationsClient;
 
   /**
    * A client for code running inside a function: it calls the router the invocation came through
@@ -56,7 +60,17 @@ export class StratusClient {
     this.buckets = new BucketClient(this.transport.unary);
     this.auth = new AuthClient(this.transport.unary);
     this.usage = new UsageClient(this.transport.unary);
+    this.invocations = new InvocationsClient(this.transport);
     this.asyncBatcher = new AsyncBatcher(invocations.asyncBatchSender(this.transport));
+  }
+
+  /**
+   * A function's log lines (stdout, stderr and START / END / REPORT), in the order they were
+   * written, from its log stream: `for await (const line of client.logs('hello', { follow: true }))`.
+   * With `follow`, new lines arrive as they are stored until the loop breaks or `signal` aborts.
+   */
+  logs(functionName: string, options: LogsOptions = {}): AsyncGenerator<LogEntry> {
+    return readLogs(this.transport, functionName, options);
   }
 
   /** Uploads a bundle file (zip or tar.gz) in chunks; returns where it is stored. */

@@ -41,7 +41,16 @@ describe('normalizeFunctionConfig defaults', () => {
       async: { maxRetryAttempts: 2, maxEventAgeSeconds: 21_600, onSuccess: undefined, onFailure: undefined },
       networkDisabled: false,
       recursiveLoop: 'Terminate',
+      logging: { format: 'Text', applicationLogLevel: undefined, systemLogLevel: undefined, retentionDays: 0, maxMb: 0 },
     });
+  });
+
+  test('normalizeFunctionConfig validates the logging config as Lambda does: levels only with JSON logs', () => {
+    expect(normalizeFunctionConfig(input({ logging: { format: 'JSON', applicationLogLevel: 'WARN', systemLogLevel: 'WARN', retentionDays: 3, maxMb: 64 } })).config.logging).toEqual({ format: 'JSON', applicationLogLevel: 'WARN', systemLogLevel: 'WARN', retentionDays: 3, maxMb: 64 });
+    expect(() => normalizeFunctionConfig(input({ logging: { applicationLogLevel: 'INFO' } }))).toThrow(/JSON logs only: add --log-format JSON/);
+    expect(() => normalizeFunctionConfig(input({ logging: { format: 'Yaml' as never } }))).toThrow(/use Text or JSON/);
+    expect(() => normalizeFunctionConfig(input({ logging: { format: 'JSON', systemLogLevel: 'ERROR' as never } }))).toThrow(/use DEBUG, INFO or WARN/);
+    expect(() => normalizeFunctionConfig(input({ logging: { retentionDays: -1 } }))).toThrow(/log retention -1 days/);
   });
 
   test('normalizeFunctionConfig validates async settings and destinations when they are given', () => {

@@ -1,4 +1,5 @@
 import { StratusError } from './errors';
+import { normalizeLoggingConfig, type LoggingConfig } from './function-logs';
 import { LIMITS } from './limits';
 import { resolveRuntime, runtimeNeedsHandler, type RuntimeName } from './runtimes';
 
@@ -23,6 +24,8 @@ export interface FunctionConfig {
   networkDisabled: boolean;
   /** Lambda's recursive loop detection: 'Terminate' (default) stops chains at the recursion limit; 'Allow' lets them run. */
   recursiveLoop: RecursiveLoop;
+  /** How the function's lines are written and kept (Lambda's LoggingConfig). */
+  logging: LoggingConfig;
 }
 
 /** What happens when a chain of invocations reaches the recursion limit. */
@@ -46,7 +49,7 @@ export interface AsyncConfig {
 }
 
 /** Some fields of a configuration, as an update gives them. */
-export type FunctionConfigPatch = Partial<Omit<FunctionConfig, 'async'>> & { async?: Partial<AsyncConfig> };
+export type FunctionConfigPatch = Partial<Omit<FunctionConfig, 'async' | 'logging'>> & { async?: Partial<AsyncConfig>; logging?: Partial<LoggingConfig> };
 
 /** A configuration as a caller gives it: anything but name and runtime may be left out. */
 export type FunctionConfigInput = FunctionConfigPatch & { name: string; runtime: string };
@@ -263,6 +266,7 @@ export function normalizeFunctionConfig(input: FunctionConfigInput): {
     async: normalizeAsyncConfig(input.async),
     networkDisabled: input.networkDisabled ?? false,
     recursiveLoop: validateRecursiveLoop(input.recursiveLoop),
+    logging: normalizeLoggingConfig(input.logging),
   };
   return { config, runtime };
 }

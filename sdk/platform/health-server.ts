@@ -14,7 +14,7 @@ export class HealthServer {
     private readonly ready: ReadinessCheck,
     private readonly status: () => Record<string, unknown> = () => ({}),
     /** Prometheus text for `/metrics`, when the program has metrics. */
-    private readonly metrics?: () => string,
+    private readonly metrics?: () => string | Promise<string>,
     /** Serve HTTPS with this certificate and key (the router's gateway port), else plain HTTP. */
     tls?: { cert: Buffer; key: Buffer },
   ) {
@@ -22,9 +22,15 @@ export class HealthServer {
       const url = req.url ?? '';
       if (url === '/healthz') return this.send(res, 200, { status: 'ok' });
       if (url === '/metrics' && this.metrics) {
-        const text = this.metrics();
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
-        res.end(text);
+        Promise.resolve()
+          .then(() => this.metrics!())
+          .then(
+            (text) => {
+              res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': Buffer.byteLength(text) });
+              res.end(text);
+            },
+            (err: unknown) => this.send(res, 500, { error: `could not collect metrics: ${(err as Error).message}` }),
+          );
         return;
       }
       if (url === '/readyz') {

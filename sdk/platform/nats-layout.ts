@@ -33,7 +33,27 @@ export const STREAMS = {
   events: 'STRATUS_EVENTS',
   /** Metered invocations, one subject per month and tenant (usageSubject): what `stratus usage` adds up. */
   usage: 'STRATUS_USAGE',
+  /** Invocation records, one subject per function (invocationSubject): what `stratus invocations` queries. */
+  invocations: 'STRATUS_INVOCATIONS',
 } as const;
+
+/**
+ * A function's log stream: one stream per function (as a Lambda log group), so each keeps its
+ * lines for its own time and size; agents publish batches of lines on logSubject().
+ */
+export function logStreamName(fn: string): string {
+  return `STRATUS_LOGS_${fn}`;
+}
+
+/** Subject a function's log lines are published on. */
+export function logSubject(fn: string): string {
+  return `stratus.logs.${fn}`;
+}
+
+/** Subject a function's invocation records are published on. */
+export function invocationSubject(fn: string): string {
+  return `stratus.invocations.${fn}`;
+}
 
 /** Subject of a tenant's usage records of one month ("2026-12"). */
 export function usageSubject(month: string, tenant: string): string {
@@ -88,6 +108,8 @@ export const HEADERS = {
   chainDepth: 'Stratus-Chain-Depth',
   /** Epoch ms before which a retried event must not run (its backoff). */
   notBefore: 'Stratus-Not-Before',
+  /** Which entry point accepted the event: "async", or "<trigger|schedule|destination|redrive>:<id>" (invocation records). */
+  origin: 'Stratus-Origin',
   /** The dead letter a redriven event came from. */
   redrivenFrom: 'Stratus-Redriven-From',
   condition: 'Stratus-Condition',

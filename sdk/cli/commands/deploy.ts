@@ -3,6 +3,7 @@ import { SingleBar } from 'cli-progress';
 import type { FunctionSettings } from '../../client/types';
 import { StratusError } from '../../core/errors';
 import type { AsyncConfig, Destination } from '../../core/function-config';
+import type { LogFormat, LoggingConfig, LogLevel } from '../../core/function-logs';
 import type { CliContext } from '../context';
 import { humanBytes } from '../output';
 
@@ -22,6 +23,11 @@ interface DeployFlags {
   network?: boolean;
   role?: string;
   recursiveLoop?: string;
+  logFormat?: string;
+  appLogLevel?: string;
+  systemLogLevel?: string;
+  logRetentionDays?: string;
+  logMaxMb?: string;
 }
 
 /** `subject:orders.done` or `function:audit` → a Destination. */
@@ -73,6 +79,11 @@ export function registerDeployCommand(program: Command, run: (action: (ctx: CliC
     .option('--on-failure <destination>', 'async: where failure records go (default: the dead-letter stream)')
     .option('--role <name>', 'execution role: what the function may do through the platform (stratus roles put); none: nothing')
     .option('--recursive-loop <mode>', 'Terminate (default: stop chains of functions invoking each other at the recursion limit) or Allow')
+    .option('--log-format <format>', 'Text (default: tab-separated lines) or JSON (one object per line, with levels)')
+    .option('--app-log-level <level>', "JSON logs: the lowest level of the function's own lines kept (TRACE, DEBUG, INFO, WARN, ERROR, FATAL)")
+    .option('--system-log-level <level>', 'JSON logs: the lowest level of platform lines kept (DEBUG, INFO, WARN; START/END/REPORT are INFO)')
+    .option('--log-retention-days <days>', "days the function's log stream keeps lines (default: the cluster's, STRATUS_LOG_RETENTION_DAYS)")
+    .option('--log-max-mb <mb>', "MB the function's log stream keeps before the oldest lines go (default: the cluster's, STRATUS_LOG_MAX_MB)")
     .action((name: string, source: string, flags: DeployFlags) =>
       run(async ({ out, client }) => {
         const settings: FunctionSettings & { runtime?: string } = {
@@ -88,6 +99,14 @@ export function registerDeployCommand(program: Command, run: (action: (ctx: CliC
           role: flags.role,
           recursiveLoop: flags.recursiveLoop as FunctionSettings['recursiveLoop'],
         };
+        const logging = {
+          format: flags.logFormat === undefined ? undefined : (flags.logFormat.toLowerCase() === 'json' ? 'JSON' : flags.logFormat.toLowerCase() === 'text' ? 'Text' : flags.logFormat) as LogFormat,
+          applicationLogLevel: flags.appLogLevel?.toUpperCase() as LogLevel | undefined,
+          systemLogLevel: flags.systemLogLevel?.toUpperCase() as LoggingConfig['systemLogLevel'],
+          retentionDays: parseInteger('--log-retention-days', flags.logRetentionDays),
+          maxMb: parseInteger('--log-max-mb', flags.logMaxMb),
+        };
+        if (Object.values(logging).some((v) => v !== undefined)) settings.logging = logging;
         const asyncSettings: Partial<AsyncConfig> = {
           maxRetryAttempts: parseInteger('--max-retries', flags.maxRetries),
           maxEventAgeSeconds: parseInteger('--max-event-age', flags.maxEventAge),

@@ -1,7 +1,26 @@
 import { tenantOf } from '../identity';
-import type { AsyncConfig as AsyncConfigPb, CodeRef as CodeRefPb, Destination as DestinationPb, FunctionConfig as FunctionConfigPb, FunctionInfo } from '../../../proto/gen/stratus/v1/common';
+import type { LoggingConfig as LoggingConfigPb, AsyncConfig as AsyncConfigPb, CodeRef as CodeRefPb, Destination as DestinationPb, FunctionConfig as FunctionConfigPb, FunctionInfo } from '../../../proto/gen/stratus/v1/common';
 import { DEFAULT_ASYNC_CONFIG, type AsyncConfig, type BundleFormat, type CodeRef, type Destination, type FunctionConfig, type FunctionConfigInput, type FunctionConfigPatch, type FunctionRecord } from '../function-config';
+import { DEFAULT_LOGGING, type LogFormat, type LoggingConfig, type LogLevel } from '../function-logs';
 import { resolveRuntime } from '../runtimes';
+
+/** Domain LoggingConfig → wire. */
+export function loggingConfigToPb(l: Partial<LoggingConfig> | undefined): LoggingConfigPb | undefined {
+  if (!l) return undefined;
+  return { format: l.format ?? '', applicationLogLevel: l.applicationLogLevel ?? '', systemLogLevel: l.systemLogLevel ?? '', retentionDays: l.retentionDays ?? 0, maxMb: l.maxMb ?? 0 };
+}
+
+/** Wire LoggingConfig → partial domain config (empty values mean "not set"). */
+export function loggingConfigFromPb(pb: LoggingConfigPb | undefined): Partial<LoggingConfig> | undefined {
+  if (!pb) return undefined;
+  return {
+    format: (pb.format || undefined) as LogFormat | undefined,
+    applicationLogLevel: (pb.applicationLogLevel || undefined) as LogLevel | undefined,
+    systemLogLevel: (pb.systemLogLevel || undefined) as LoggingConfig['systemLogLevel'],
+    retentionDays: pb.retentionDays,
+    maxMb: pb.maxMb,
+  };
+}
 
 function destinationToPb(d: Destination | undefined): DestinationPb | undefined {
   return d ? { kind: d.kind, target: d.target } : undefined;
@@ -41,6 +60,7 @@ export function functionConfigToPb(c: FunctionConfigPatch): FunctionConfigPb {
     async: asyncConfigToPb(c.async),
     networkDisabled: c.networkDisabled ?? false,
     recursiveLoop: c.recursiveLoop ?? '',
+    logging: loggingConfigToPb(c.logging),
   };
 }
 
@@ -62,6 +82,7 @@ export function functionConfigFromPb(pb: FunctionConfigPb | undefined): Function
     async: asyncConfigFromPb(pb?.async),
     networkDisabled: pb?.networkDisabled || undefined,
     recursiveLoop: (pb?.recursiveLoop || undefined) as FunctionConfigInput['recursiveLoop'],
+    logging: loggingConfigFromPb(pb?.logging),
   };
 }
 
@@ -109,6 +130,7 @@ export function functionRecordFromPb(pb: FunctionInfo): FunctionRecord {
     async: { ...DEFAULT_ASYNC_CONFIG, ...(asyncConfigFromPb(c?.async) ?? {}) },
     networkDisabled: c?.networkDisabled ?? false,
     recursiveLoop: c?.recursiveLoop === 'Allow' ? 'Allow' : 'Terminate',
+    logging: { ...DEFAULT_LOGGING, ...definedOnly(loggingConfigFromPb(c?.logging)) },
   };
   return {
     tenant: pb.tenant || undefined,
@@ -120,4 +142,8 @@ export function functionRecordFromPb(pb: FunctionInfo): FunctionRecord {
     lastModifiedMs: pb.lastModifiedMs,
     layers: pb.resolvedLayers.map((l) => ({ ref: l.ref, code: codeRefFromPb(l.code) })),
   };
+}
+
+function definedOnly<T extends object>(o: T | undefined): Partial<T> {
+  return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -58,6 +58,8 @@ export interface FunctionConfig {
    * cluster's recursion limit (16 hops by default); "Allow" lets this function's chains run on.
    */
   recursiveLoop: string;
+  /** Lambda's logging config and the function's log stream retention. */
+  logging?: LoggingConfig | undefined;
 }
 
 export interface FunctionConfig_EnvironmentEntry {
@@ -68,6 +70,20 @@ export interface FunctionConfig_EnvironmentEntry {
 export interface FunctionConfig_TagsEntry {
   key: string;
   value: string;
+}
+
+/** How a function's lines are written and how long its log stream keeps them. */
+export interface LoggingConfig {
+  /** "Text" (default) or "JSON". */
+  format: string;
+  /** JSON only: TRACE, DEBUG, INFO, WARN, ERROR or FATAL; empty: everything. */
+  applicationLogLevel: string;
+  /** JSON only: DEBUG, INFO or WARN; empty: INFO. */
+  systemLogLevel: string;
+  /** Days kept; 0: the cluster's default. */
+  retentionDays: number;
+  /** Most MB kept; 0: the cluster's default. */
+  maxMb: number;
 }
 
 /** Where an asynchronous invocation's record is sent. */
@@ -258,6 +274,7 @@ function createBaseFunctionConfig(): FunctionConfig {
     async: undefined,
     networkDisabled: false,
     recursiveLoop: "",
+    logging: undefined,
   };
 }
 
@@ -307,6 +324,9 @@ export const FunctionConfig: MessageFns<FunctionConfig> = {
     }
     if (message.recursiveLoop !== "") {
       writer.uint32(122).string(message.recursiveLoop);
+    }
+    if (message.logging !== undefined) {
+      LoggingConfig.encode(message.logging, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -450,6 +470,14 @@ export const FunctionConfig: MessageFns<FunctionConfig> = {
             message.recursiveLoop = reader.string();
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.logging = LoggingConfig.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -531,6 +559,7 @@ export const FunctionConfig: MessageFns<FunctionConfig> = {
         : isSet(object.recursive_loop)
         ? globalThis.String(object.recursive_loop)
         : "",
+      logging: isSet(object.logging) ? LoggingConfig.fromJSON(object.logging) : undefined,
     };
   },
 
@@ -593,6 +622,9 @@ export const FunctionConfig: MessageFns<FunctionConfig> = {
     if (message.recursiveLoop !== "") {
       obj.recursiveLoop = message.recursiveLoop;
     }
+    if (message.logging !== undefined) {
+      obj.logging = LoggingConfig.toJSON(message.logging);
+    }
     return obj;
   },
 
@@ -634,6 +666,9 @@ export const FunctionConfig: MessageFns<FunctionConfig> = {
       : undefined;
     message.networkDisabled = object.networkDisabled ?? false;
     message.recursiveLoop = object.recursiveLoop ?? "";
+    message.logging = (object.logging !== undefined && object.logging !== null)
+      ? LoggingConfig.fromPartial(object.logging)
+      : undefined;
     return message;
   },
 };
@@ -806,6 +841,155 @@ export const FunctionConfig_TagsEntry: MessageFns<FunctionConfig_TagsEntry> = {
     const message = createBaseFunctionConfig_TagsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseLoggingConfig(): LoggingConfig {
+  return { format: "", applicationLogLevel: "", systemLogLevel: "", retentionDays: 0, maxMb: 0 };
+}
+
+export const LoggingConfig: MessageFns<LoggingConfig> = {
+  encode(message: LoggingConfig, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.format !== "") {
+      writer.uint32(10).string(message.format);
+    }
+    if (message.applicationLogLevel !== "") {
+      writer.uint32(18).string(message.applicationLogLevel);
+    }
+    if (message.systemLogLevel !== "") {
+      writer.uint32(26).string(message.systemLogLevel);
+    }
+    if (message.retentionDays !== 0) {
+      writer.uint32(32).uint32(message.retentionDays);
+    }
+    if (message.maxMb !== 0) {
+      writer.uint32(40).uint32(message.maxMb);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LoggingConfig {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLoggingConfig();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.format = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.applicationLogLevel = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.systemLogLevel = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.retentionDays = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.maxMb = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LoggingConfig {
+    return {
+      format: isSet(object.format) ? globalThis.String(object.format) : "",
+      applicationLogLevel: isSet(object.applicationLogLevel)
+        ? globalThis.String(object.applicationLogLevel)
+        : isSet(object.application_log_level)
+        ? globalThis.String(object.application_log_level)
+        : "",
+      systemLogLevel: isSet(object.systemLogLevel)
+        ? globalThis.String(object.systemLogLevel)
+        : isSet(object.system_log_level)
+        ? globalThis.String(object.system_log_level)
+        : "",
+      retentionDays: isSet(object.retentionDays)
+        ? globalThis.Number(object.retentionDays)
+        : isSet(object.retention_days)
+        ? globalThis.Number(object.retention_days)
+        : 0,
+      maxMb: isSet(object.maxMb)
+        ? globalThis.Number(object.maxMb)
+        : isSet(object.max_mb)
+        ? globalThis.Number(object.max_mb)
+        : 0,
+    };
+  },
+
+  toJSON(message: LoggingConfig): unknown {
+    const obj: any = {};
+    if (message.format !== "") {
+      obj.format = message.format;
+    }
+    if (message.applicationLogLevel !== "") {
+      obj.applicationLogLevel = message.applicationLogLevel;
+    }
+    if (message.systemLogLevel !== "") {
+      obj.systemLogLevel = message.systemLogLevel;
+    }
+    if (message.retentionDays !== 0) {
+      obj.retentionDays = Math.round(message.retentionDays);
+    }
+    if (message.maxMb !== 0) {
+      obj.maxMb = Math.round(message.maxMb);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LoggingConfig>, I>>(base?: I): LoggingConfig {
+    return LoggingConfig.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LoggingConfig>, I>>(object: I): LoggingConfig {
+    const message = createBaseLoggingConfig();
+    message.format = object.format ?? "";
+    message.applicationLogLevel = object.applicationLogLevel ?? "";
+    message.systemLogLevel = object.systemLogLevel ?? "";
+    message.retentionDays = object.retentionDays ?? 0;
+    message.maxMb = object.maxMb ?? 0;
     return message;
   },
 };
