@@ -14,6 +14,7 @@ import { measureBareSpawn, measureColdStarts, measureWarmAfterPause, NOOP_FUNCTI
 import { measureFootprint, type TreeMemory } from './footprint';
 import { measurePlacement } from './placement';
 import { measureSecurity } from './security';
+import { measureLogging } from './observability';
 import { measureRouterMemory, type ProcessMemory } from './router-memory';
 import { measure, type LatencyStats } from './stats';
 import { writeResults } from './results-file';
@@ -180,6 +181,17 @@ async function securitySection(rows: Row[]): Promise<void> {
   }
 }
 
+async function observabilitySection(rows: Row[]): Promise<void> {
+  const bench = await startBenchCluster();
+  try {
+    const f = await measureLogging(bench, quick ? 1000 : 5000);
+    rows.push({ name: 'sync warm invoke, function logs 1 line (to its log stream)', ours: f.oneLine, baselineName: 'same function, no line', baseline: f.silent });
+    rows.push({ name: 'sync warm invoke, function logs 100 lines', ours: f.hundredLines, baselineName: 'same function, no line', baseline: f.silent });
+  } finally {
+    await bench.stop();
+  }
+}
+
 async function asyncPath(rows: Row[]): Promise<void> {
   const bench = await startBenchCluster();
   try {
@@ -252,7 +264,7 @@ function printTable(rows: Row[]): void {
 async function main(): Promise<void> {
   const rows: Row[] = [];
   // --only=sync,async runs just those sections; an unknown name is a usage error, not an empty table.
-  const sections = ['sync', 'cold', 'isolation', 'security', 'async', 'placement', 'footprint'];
+  const sections = ['sync', 'cold', 'isolation', 'security', 'observability', 'async', 'placement', 'footprint'];
   const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
   const unknown = only?.filter((s) => !sections.includes(s)) ?? [];
   if (unknown.length > 0) throw new Error(`unknown bench section ${unknown.join(', ')}: choose from ${sections.join(', ')}`);
@@ -261,6 +273,7 @@ async function main(): Promise<void> {
   if (wanted('cold')) await coldStarts(rows);
   if (wanted('isolation')) await isolationCost(rows);
   if (wanted('security')) await securitySection(rows);
+  if (wanted('observability')) await observabilitySection(rows);
   if (wanted('async')) await asyncPath(rows);
   if (wanted('placement')) {
     placementSection(rows);

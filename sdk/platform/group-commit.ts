@@ -116,6 +116,8 @@ export class GroupCommit<T> {
   private async store(batch: Batch<T>): Promise<boolean> {
     try {
       await this.publish(batch.subject, this.options.encode(batch.records), batch.msgId);
+      // Stored: no longer pending, even before the loop drops the batch.
+      batch.records = [];
       for (const done of batch.done) done();
       return true;
     } catch (err) {

@@ -39,7 +39,8 @@ export function installMetrics(serviceName: string, env: NodeJS.ProcessEnv): Met
     readers,
     views,
   });
-  const serializer = new PrometheusSerializer();
+  // The same choices as the exporter's: no target_info series, no otel_scope_* labels (one scope per program).
+  const serializer = new PrometheusSerializer(undefined, false, undefined, true, true);
   let done: Promise<void> | undefined;
   return {
     meter: provider.getMeter(serviceName),

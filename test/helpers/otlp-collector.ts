@@ -15,6 +15,8 @@ export interface CollectedSpan {
   /** OTLP SpanKind number: 1 internal, 2 server, 3 client. */
   kind: number;
   attributes: Record<string, unknown>;
+  /** Spans this one links to (hex ids). */
+  links: Array<{ traceId: string; spanId: string }>;
 }
 
 /** A real OTLP/HTTP collector for traces, listening on 127.0.0.1. */
@@ -46,7 +48,7 @@ interface OtlpJsonRequest {
   resourceSpans?: Array<{
     resource?: { attributes?: OtlpKeyValue[] };
     scopeSpans?: Array<{
-      spans?: Array<{ name: string; traceId: string; spanId: string; parentSpanId?: string; kind?: number; attributes?: OtlpKeyValue[] }>;
+      spans?: Array<{ name: string; traceId: string; spanId: string; parentSpanId?: string; kind?: number; attributes?: OtlpKeyValue[]; links?: Array<{ traceId: string; spanId: string }> }>;
     }>;
   }>;
 }
@@ -77,6 +79,7 @@ function flatten(body: OtlpJsonRequest): CollectedSpan[] {
           parentSpanId: s.parentSpanId || undefined,
           kind: s.kind ?? 0,
           attributes: attributes(s.attributes),
+          links: (s.links ?? []).map((l) => ({ traceId: l.traceId, spanId: l.spanId })),
         });
       }
     }

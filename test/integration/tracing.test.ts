@@ -96,3 +96,27 @@ test('a warm invocation hands the function its own trace context when the instan
   const expected = `00-${second.traceId}-${fnSpan.spanId}-01`;
   expect(JSON.parse(second.result.payload.toString())).toEqual({ fromContext: expected, fromEnv: expected });
 });
+
+test('an async invocation is one trace: client, intake, enqueue, dispatch (linked to its enqueue), agent and function', async () => {
+  const name = await deployTraced('async-traced');
+  exporter.reset();
+  const { requestId } = await cluster.client().invokeAsync(name, '{}');
+  const clientSpan = exporter.getFinishedSpans().find((s) => s.name.startsWith('stratus.client.InvokeAsync'));
+  expect(clientSpan).toBeDefined();
+  const traceId = clientSpan!.spanContext().traceId;
+
+  const spans = await traceSpans(traceId, ['stratus.InvokeService/InvokeAsyncBatch', 'stratus.async.enqueue', 'stratus.async.dispatch', 'stratus.agent.invoke', 'stratus.function.invoke']);
+  const intake = spans['stratus.InvokeService/InvokeAsyncBatch'] as CollectedSpan;
+  const enqueue = spans['stratus.async.enqueue'] as CollectedSpan;
+  const dispatch = spans['stratus.async.dispatch'] as CollectedSpan;
+  const agentSpan = spans['stratus.agent.invoke'] as CollectedSpan;
+  const PRODUCER = 4;
+  const CONSUMER = 5;
+  expect(intake).toMatchObject({ serviceName: 'stratus-router', kind: SERVER, parentSpanId: clientSpan!.spanContext().spanId });
+  expect(enqueue).toMatchObject({ serviceName: 'stratus-router', kind: PRODUCER, parentSpanId: intake.spanId, attributes: expect.objectContaining({ 'faas.invocation_id': requestId }) });
+  expect(dispatch).toMatchObject({ serviceName: 'stratus-router', kind: CONSUMER, parentSpanId: enqueue.spanId, links: [{ traceId, spanId: enqueue.spanId }] });
+  const routerSpanIds = collector.spans.filter((s) => s.traceId === traceId && s.serviceName === 'stratus-router').map((s) => s.spanId);
+  expect(routerSpanIds).toContain(agentSpan.parentSpanId);
+  expect(spans['stratus.function.invoke']).toMatchObject({ serviceName: 'stratus-agent', parentSpanId: agentSpan.spanId });
+  expect(collector.rejected).toBe(0);
+});
