@@ -6,17 +6,12 @@
  */
 import type { StratusClient } from '../sdk/client/stratus-client';
 import { functionFolder, type BenchCluster } from './bench-cluster';
-import { measure, type LatencyStats } from './stats';
+import { measure, medianRound, type LatencyStats } from './stats';
 
 export interface LoggingFigures {
   silent: LatencyStats;
   oneLine: LatencyStats;
   hundredLines: LatencyStats;
-}
-
-/** The round with the median p50. */
-function medianRound(rounds: LatencyStats[]): LatencyStats {
-  return [...rounds].sort((a, b) => a.p50Ms - b.p50Ms)[Math.floor(rounds.length / 2)] as LatencyStats;
 }
 
 export async function measureLogging(bench: BenchCluster, n: number): Promise<LoggingFigures> {

@@ -16,7 +16,7 @@ import { UsageRecorder } from '../router/metering/usage-recorder';
 import { SessionTokens } from '../router/auth/session-tokens';
 import type { AuthStore } from '../router/auth/auth-store';
 import { functionFolder, type BenchCluster } from './bench-cluster';
-import { measure, type LatencyStats } from './stats';
+import { measure, medianRound, type LatencyStats } from './stats';
 
 export interface SecurityFigures {
   tenantInvoke: LatencyStats;
@@ -25,11 +25,6 @@ export interface SecurityFigures {
   rawPublish: Record<1 | 64, LatencyStats>;
   sessionMintVerify: LatencyStats;
   bareHmac: LatencyStats;
-}
-
-/** The round with the median p50. */
-function medianRound(rounds: LatencyStats[]): LatencyStats {
-  return [...rounds].sort((a, b) => a.p50Ms - b.p50Ms)[Math.floor(rounds.length / 2)] as LatencyStats;
 }
 
 export async function measureSecurity(bench: BenchCluster, n: number): Promise<SecurityFigures> {

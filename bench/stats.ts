@@ -38,3 +38,8 @@ export async function measure(total: number, concurrency: number, op: () => Prom
   );
   return summarize(samples, performance.now() - start);
 }
+
+/** The round with the median p50 (rounds of one figure, alternated with its baseline's). */
+export function medianRound(rounds: LatencyStats[]): LatencyStats {
+  return [...rounds].sort((a, b) => a.p50Ms - b.p50Ms)[Math.floor(rounds.length / 2)] as LatencyStats;
+}

@@ -212,6 +212,22 @@ describe('log streams, invocation records and metrics', () => {
     expect(missing.code).not.toBe(0);
   }, 120_000);
 
+  test("logs and records are the function owner's: another tenant and an unauthenticated caller are refused", async () => {
+    const fn = uniqueName('o-private');
+    await client.deploy({ name: fn, source: functionDir({ 'index.js': 'exports.handler = async () => { console.log("secret"); return 1; };' }), settings: { runtime: 'nodejs', handler: 'index.handler' } });
+    const { requestId } = await client.invoke(fn, '{}');
+    await waitFor('the record to be stored', async () => (await client.invocations.list(fn)).invocations.length === 1, 10_000, 100);
+    const { token } = await client.auth.createToken({ tenant: `other${process.pid}`, principal: 'mallory' });
+    const mallory = cluster.client({ token, maxAttempts: 1 });
+    await expect(collect(mallory.logs(fn))).rejects.toMatchObject({ code: 'AccessDenied' });
+    await expect(mallory.invocations.list(fn)).rejects.toMatchObject({ code: 'AccessDenied' });
+    await expect(mallory.invocations.get(requestId)).rejects.toMatchObject({ code: 'ResourceNotFound' });
+    expect((await mallory.invocations.list('')).invocations.filter((r) => r.functionName === fn)).toEqual([]);
+    const anonymous = cluster.client({ token: '', maxAttempts: 1 });
+    await expect(collect(anonymous.logs(fn))).rejects.toMatchObject({ code: 'Unauthenticated' });
+    await expect(anonymous.invocations.list(fn)).rejects.toMatchObject({ code: 'Unauthenticated' });
+  }, 60_000);
+
   test('metrics move by exactly the counts of a known mix of successes, errors, throttles and cold starts', async () => {
     const fn = uniqueName('o-metrics');
     await client.deploy({
