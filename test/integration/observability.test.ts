@@ -223,7 +223,7 @@ describe('log streams, invocation records and metrics', () => {
     await expect(mallory.invocations.list(fn)).rejects.toMatchObject({ code: 'AccessDenied' });
     await expect(mallory.invocations.get(requestId)).rejects.toMatchObject({ code: 'ResourceNotFound' });
     expect((await mallory.invocations.list('')).invocations.filter((r) => r.functionName === fn)).toEqual([]);
-    const anonymous = cluster.client({ token: '', maxAttempts: 1 });
+    const anonymous = cluster.client({ token: () => '', maxAttempts: 1 });
     await expect(collect(anonymous.logs(fn))).rejects.toMatchObject({ code: 'Unauthenticated' });
     await expect(anonymous.invocations.list(fn)).rejects.toMatchObject({ code: 'Unauthenticated' });
   }, 60_000);
