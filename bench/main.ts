@@ -132,6 +132,33 @@ async function coldStartsPrestarted(rows: Row[], bare: Record<string, LatencySta
 }
 
 /**
+ * What a /tmp of its own on disk (ephemeral-disk.ts: a sparse ext4 image, loop-mounted) costs a
+ * cold start, against today's tmpfs, in one run: new sandboxes (the disk is made on the start's
+ * path) and pre-started runtimes (made while they wait, so a start should not pay it).
+ */
+async function tmpCost(rows: Row[]): Promise<void> {
+  const figures = async (tmp: 'disk' | 'tmpfs'): Promise<Record<string, LatencyStats>> => {
+    const out: Record<string, LatencyStats> = {};
+    const fresh = await startBenchCluster({ STRATUS_SANDBOX_TMP: tmp, STRATUS_PRESTART_NODEJS: '0', STRATUS_PRESTART_PYTHON: '0' });
+    try {
+      for (const runtime of ['nodejs', 'python'] as const) out[`cold start ${runtime}, new sandbox`] = await measureColdStarts(fresh.client, runtime, COLD_ROUNDS);
+    } finally {
+      await fresh.stop();
+    }
+    const pooled = await startBenchCluster({ STRATUS_SANDBOX_TMP: tmp, STRATUS_PRESTART_NODEJS: '2', STRATUS_PRESTART_PYTHON: '0' });
+    try {
+      out['cold start nodejs, pre-started runtime'] = await measureColdStarts(pooled.client, 'nodejs', COLD_ROUNDS, { pauseMs: 600 });
+    } finally {
+      await pooled.stop();
+    }
+    return out;
+  };
+  const disk = await figures('disk');
+  const tmpfs = await figures('tmpfs');
+  for (const [name, ours] of Object.entries(disk)) rows.push({ name: `${name}, /tmp on its own disk`, ours, baselineName: 'same, /tmp a tmpfs', baseline: tmpfs[name] as LatencyStats });
+}
+
+/**
  * What a sandbox's own network (pasta, sandbox-network.ts) costs: the same starts and warm calls
  * with STRATUS_SANDBOX_NETWORK=isolated (ours, the default) and =host (the baseline), in one run.
  */
@@ -264,7 +291,7 @@ function printTable(rows: Row[]): void {
 async function main(): Promise<void> {
   const rows: Row[] = [];
   // --only=sync,async runs just those sections; an unknown name is a usage error, not an empty table.
-  const sections = ['sync', 'cold', 'isolation', 'security', 'observability', 'async', 'placement', 'footprint'];
+  const sections = ['sync', 'cold', 'isolation', 'tmp', 'security', 'observability', 'async', 'placement', 'footprint'];
   const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
   const unknown = only?.filter((s) => !sections.includes(s)) ?? [];
   if (unknown.length > 0) throw new Error(`unknown bench section ${unknown.join(', ')}: choose from ${sections.join(', ')}`);
@@ -272,6 +299,7 @@ async function main(): Promise<void> {
   if (wanted('sync')) await syncWarm(rows);
   if (wanted('cold')) await coldStarts(rows);
   if (wanted('isolation')) await isolationCost(rows);
+  if (wanted('tmp')) await tmpCost(rows);
   if (wanted('security')) await securitySection(rows);
   if (wanted('observability')) await observabilitySection(rows);
   if (wanted('async')) await asyncPath(rows);

@@ -35,6 +35,14 @@ export interface AgentOptions {
   clusterTokens: string[];
   /** Memory for instances in MB. Default 80% of the host's memory. */
   memoryMb: number;
+  /**
+   * Where instances' /tmp lives (STRATUS_SANDBOX_TMP): "disk" (each its own ext4 disk of its
+   * ephemeral storage, not charged to memory; needs root and loop devices), "tmpfs" (memory, charged
+   * to the instance), or "auto" (the default: disk where it can be made, else tmpfs with a warning).
+   */
+  sandboxTmp: 'auto' | 'disk' | 'tmpfs';
+  /** Disk for instances' /tmp in MB (STRATUS_AGENT_EPHEMERAL_MB). Default 80% of the space free under dataDir at start. */
+  ephemeralStorageMb: number | undefined;
   /** Most instances at once. Default 256. */
   maxInstances: number;
   /** Keep-alive: idle instances stop after this long. Default 600000 (10 min). */
@@ -123,6 +131,8 @@ export function agentOptionsFromEnv(env: NodeJS.ProcessEnv): AgentOptions {
     dataDir: envString(env, 'STRATUS_DATA_DIR'),
     clusterTokens: envList(env, 'STRATUS_CLUSTER_TOKEN'),
     memoryMb: envNumber(env, 'STRATUS_AGENT_MEMORY_MB'),
+    sandboxTmp: envString(env, 'STRATUS_SANDBOX_TMP') as AgentOptions['sandboxTmp'] | undefined,
+    ephemeralStorageMb: envNumber(env, 'STRATUS_AGENT_EPHEMERAL_MB'),
     maxInstances: envNumber(env, 'STRATUS_AGENT_MAX_INSTANCES'),
     idleTimeoutMs: envNumber(env, 'STRATUS_IDLE_TIMEOUT_MS'),
     heartbeatMs: envNumber(env, 'STRATUS_HEARTBEAT_MS'),
@@ -166,6 +176,9 @@ export function resolveAgentOptions(
   if (input.sandbox !== undefined && input.sandbox !== 'bwrap' && input.sandbox !== 'process') {
     throw new StratusError('InvalidRequest', `STRATUS_SANDBOX=${String(input.sandbox)}: use bwrap (isolated, the default) or process (no isolation)`);
   }
+  if (input.sandboxTmp !== undefined && !['auto', 'disk', 'tmpfs'].includes(input.sandboxTmp)) {
+    throw new StratusError('InvalidRequest', `STRATUS_SANDBOX_TMP=${String(input.sandboxTmp)}: use auto (the default), disk or tmpfs`);
+  }
   if (input.sandboxNetwork !== undefined && input.sandboxNetwork !== 'isolated' && input.sandboxNetwork !== 'host') {
     throw new StratusError('InvalidRequest', `STRATUS_SANDBOX_NETWORK=${String(input.sandboxNetwork)}: use isolated (the default) or host (functions can reach this host)`);
   }
@@ -203,6 +216,8 @@ export function resolveAgentOptions(
     dataDir: input.dataDir || path.join(os.tmpdir(), `stratus-agent-${agentId}`),
     clusterTokens,
     memoryMb: positive('memory', input.memoryMb, Math.floor((os.totalmem() / 1024 / 1024) * 0.8)),
+    sandboxTmp: input.sandboxTmp ?? 'auto',
+    ephemeralStorageMb: input.ephemeralStorageMb === undefined ? undefined : positive('STRATUS_AGENT_EPHEMERAL_MB', input.ephemeralStorageMb, 1),
     maxInstances: positive('max instances', input.maxInstances, 256),
     idleTimeoutMs: positive('idle timeout', input.idleTimeoutMs, 600_000),
     heartbeatMs: positive('heartbeat interval', input.heartbeatMs, 1000),

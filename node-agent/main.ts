@@ -22,6 +22,7 @@ import { agentOptionsFromEnv, type AgentOptions } from './agent-options';
 import { detectCgroups } from './sandbox/cgroups';
 import { assertTraversable, stageRuntimes } from './sandbox/host-paths';
 import { networkUnavailable, type SandboxNetworkOptions } from './sandbox/sandbox-network';
+import { EphemeralDisks } from './sandbox/ephemeral-disk';
 import { BwrapSandboxProvider, ProcessSandboxProvider, type SandboxProvider } from './sandbox/instance-sandbox';
 import { AgentService } from './agent-service';
 import { CodeCache } from './instances/code-cache';
@@ -43,7 +44,28 @@ async function pointSdkLink(runtimesDir: string, target: string): Promise<void> 
   await fs.symlink(target, link);
 }
 
-async function createSandboxProvider(options: AgentOptions, logger: Logger): Promise<SandboxProvider> {
+/** The disks instances' /tmp lives on, or undefined for tmpfs; fails start-up when disk was asked for and cannot be had. */
+async function createEphemeralDisks(options: AgentOptions, logger: Logger): Promise<{ disks: EphemeralDisks; totalMb: number } | undefined> {
+  if (options.sandboxTmp === 'tmpfs') return undefined;
+  const tools = { mkfsPath: 'mkfs.ext4', losetupPath: 'losetup', mountPath: 'mount', umountPath: 'umount' };
+  const why = await EphemeralDisks.unavailable(tools);
+  if (why) {
+    if (options.sandboxTmp === 'disk') throw new Error(`STRATUS_SANDBOX_TMP=disk, but instances' /tmp cannot be put on disk: ${why}`);
+    logger.warn(`instances' /tmp is a tmpfs, charged to their memory (a function cannot use more /tmp than its memory allows): ${why}; set STRATUS_SANDBOX_TMP=tmpfs to say this is intended`);
+    return undefined;
+  }
+  const dir = path.join(options.dataDir, 'ephemeral');
+  await fs.mkdir(dir, { recursive: true, mode: 0o711 });
+  await fs.chmod(dir, 0o711);
+  const disks = new EphemeralDisks({ dir, uid: options.sandboxHostUid, gid: options.sandboxHostGid, ...tools });
+  const left = await disks.sweep();
+  if (left > 0) logger.info('removed /tmp disks a previous run of this agent left behind', { disks: left });
+  const stat = await fs.statfs(dir);
+  const totalMb = options.ephemeralStorageMb ?? Math.floor((Number(stat.bavail) * Number(stat.bsize) * 0.8) / 1024 / 1024);
+  return { disks, totalMb };
+}
+
+async function createSandboxProvider(options: AgentOptions, logger: Logger, ephemeralDisks: EphemeralDisks | undefined): Promise<SandboxProvider> {
   if (options.sandbox === 'process') {
     logger.warn('STRATUS_SANDBOX=process: instances run as plain child processes and are NOT isolated from each other or from this agent; use only where bubblewrap cannot run');
     return new ProcessSandboxProvider();
@@ -97,6 +119,7 @@ async function createSandboxProvider(options: AgentOptions, logger: Logger): Pro
     nodeBinary: options.nodeBinary,
     socketDir: path.join(options.dataDir, 'sockets'),
     network,
+    ephemeralDisks,
   });
 }
 
@@ -141,7 +164,9 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   // but not list the data directory or read anything else in it.
   await fs.chmod(options.dataDir, 0o711);
   await fs.chmod(codeDir, 0o711);
-  const sandboxes = await createSandboxProvider(options, logger);
+  // Disks for /tmp need the bwrap sandbox (the process sandbox has no /tmp of its own).
+  const tmpDisks = options.sandbox === 'bwrap' ? await createEphemeralDisks(options, logger) : undefined;
+  const sandboxes = await createSandboxProvider(options, logger, tmpDisks?.disks);
   const builtRuntimes = path.join(__dirname, 'runtimes');
   let runtimesDir = builtRuntimes;
   if (sandboxes.kind === 'bwrap') {
@@ -164,7 +189,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
           pythonBinary: options.pythonBinary,
           memoryMb: LIMITS.defaultMemoryMb,
           ephemeralStorageMb: LIMITS.defaultEphemeralStorageMb,
-          hasRoom: (mb): boolean => pool.hasRoomForStandby(mb),
+          hasRoom: (mb, disk): boolean => pool.hasRoomForStandby(mb, disk),
           startTimeoutMs: options.initTimeoutMs,
           logger,
         })
@@ -173,6 +198,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     standbys: prestart,
     memoryMb: options.memoryMb,
     maxInstances: options.maxInstances,
+    diskMb: tmpDisks?.totalMb,
     idleTimeoutMs: options.idleTimeoutMs,
     memoryCheckMs: options.memoryCheckMs,
     logger,

@@ -11,6 +11,11 @@ export interface InstancePoolOptions {
   memoryMb: number;
   /** Most instances alive at once. */
   maxInstances: number;
+  /**
+   * Disk the agent may give to instances' /tmp, in MB, when /tmp is on disk (each instance books its
+   * ephemeral storage). Undefined: /tmp is memory (a tmpfs), and only memory is booked.
+   */
+  diskMb?: number;
   /** An instance idle this long is stopped. */
   idleTimeoutMs: number;
   memoryCheckMs: number;
@@ -24,7 +29,7 @@ export interface InstancePoolOptions {
    * idle instance; the heartbeat advertises their room as free, since taking it costs nothing.
    * Default: none.
    */
-  standbys?: Pick<PrestartPool, 'take' | 'giveBack' | 'bookedMemoryMb' | 'count' | 'reclaim'>;
+  standbys?: Pick<PrestartPool, 'take' | 'giveBack' | 'bookedMemoryMb' | 'bookedDiskMb' | 'count' | 'reclaim'>;
 }
 
 /** The pool's key for instances that may serve each other's invocations. */
@@ -70,7 +75,11 @@ export class InstancePool {
     const standbys = this.options.standbys;
     // Taken first, so that making room never reclaims the very runtime this instance will use.
     const standby = standbys?.take(record);
-    while (this.usedMemoryMb() + (standbys?.bookedMemoryMb() ?? 0) + need > this.options.memoryMb || this.byId.size + (standbys?.count() ?? 0) >= this.options.maxInstances) {
+    while (
+      this.usedMemoryMb() + (standbys?.bookedMemoryMb() ?? 0) + need > this.options.memoryMb ||
+      !this.diskFits(record.config.ephemeralStorageMb) ||
+      this.byId.size + (standbys?.count() ?? 0) >= this.options.maxInstances
+    ) {
       if (standbys?.reclaim()) continue;
       const victim = this.oldestIdle();
       if (!victim) {
@@ -106,11 +115,12 @@ export class InstancePool {
     return standby;
   }
 
-  /** Whether one more pre-started runtime of `memoryMb` fits besides the instances and the runtimes already waiting. */
-  hasRoomForStandby(memoryMb: number): boolean {
+  /** Whether one more pre-started runtime of `memoryMb` (and a /tmp of `diskMb`) fits besides the instances and the runtimes already waiting. */
+  hasRoomForStandby(memoryMb: number, diskMb = 0): boolean {
     const standbys = this.options.standbys;
     return (
       this.usedMemoryMb() + (standbys?.bookedMemoryMb() ?? 0) + memoryMb <= this.options.memoryMb &&
+      this.diskFits(diskMb) &&
       this.byId.size + (standbys?.count() ?? 0) < this.options.maxInstances
     );
   }
@@ -138,7 +148,7 @@ export class InstancePool {
   }
 
   /** Counts for the heartbeat. */
-  snapshot(): { memoryFreeMb: number; idleMemoryMb: number; slotsFree: number; functions: WarmCount[] } {
+  snapshot(): { memoryFreeMb: number; idleMemoryMb: number; slotsFree: number; diskFreeMb?: number; functions: WarmCount[] } {
     let idleMemoryMb = 0;
     const functions: WarmCount[] = [];
     for (const set of this.byKey.values()) {
@@ -159,6 +169,7 @@ export class InstancePool {
       memoryFreeMb: Math.max(0, this.options.memoryMb - this.usedMemoryMb()),
       idleMemoryMb,
       slotsFree: Math.max(0, this.options.maxInstances - this.byId.size),
+      ...(this.options.diskMb === undefined ? {} : { diskFreeMb: Math.max(0, this.options.diskMb - this.usedDiskMb() - (this.options.standbys?.bookedDiskMb() ?? 0)) }),
       functions,
     };
   }
@@ -176,6 +187,18 @@ export class InstancePool {
     const all = [...this.byId.values()];
     for (const i of all) this.remove(i);
     await Promise.all(all.map((i) => i.stop()));
+  }
+
+  /** Whether `need` MB more of /tmp disk fits (always, when /tmp is not on disk). */
+  private diskFits(need: number): boolean {
+    if (this.options.diskMb === undefined) return true;
+    return this.usedDiskMb() + (this.options.standbys?.bookedDiskMb() ?? 0) + need <= this.options.diskMb;
+  }
+
+  private usedDiskMb(): number {
+    let used = 0;
+    for (const i of this.byId.values()) used += i.record.config.ephemeralStorageMb;
+    return used;
   }
 
   private usedMemoryMb(): number {

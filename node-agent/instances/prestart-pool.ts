@@ -25,7 +25,7 @@ export interface PrestartPoolOptions {
   /** /tmp size the pre-started sandboxes get; only functions with this size take them. */
   ephemeralStorageMb: number;
   /** Whether the agent has room for one more process of `memoryMb` besides its instances and the waiting runtimes. */
-  hasRoom: (memoryMb: number) => boolean;
+  hasRoom: (memoryMb: number, diskMb: number) => boolean;
   /** A runtime not ready this long after its spawn is stopped and counted as a failed start. */
   startTimeoutMs: number;
   logger: Logger;
@@ -199,6 +199,11 @@ export class PrestartPool {
     return mb;
   }
 
+  /** /tmp disk booked by waiting (or starting) runtimes, MB (each has its own /tmp of the pool's size). */
+  bookedDiskMb(): number {
+    return this.standbys.size * this.options.ephemeralStorageMb;
+  }
+
   /** Waiting (or starting) runtimes, each holding a slot. */
   count(): number {
     return this.standbys.size;
@@ -253,7 +258,7 @@ export class PrestartPool {
       for (const s of this.standbys) if (s.runtime === runtime) have += 1;
       // One more start after the pause; it pauses again if that fails too.
       if (this.failures[runtime] >= MAX_FAILED_STARTS && Date.now() - this.pausedAtMs[runtime] >= FAILED_STARTS_PAUSE_MS) this.failures[runtime] = MAX_FAILED_STARTS - 1;
-      while (have < want && this.failures[runtime] < MAX_FAILED_STARTS && this.options.hasRoom(memoryMb)) {
+      while (have < want && this.failures[runtime] < MAX_FAILED_STARTS && this.options.hasRoom(memoryMb, this.options.ephemeralStorageMb)) {
         this.launch(new Standby(runtime, memoryMb));
         have += 1;
       }

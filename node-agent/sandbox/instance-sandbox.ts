@@ -1,3 +1,4 @@
+import type { EphemeralDisk, EphemeralDisks } from './ephemeral-disk';
 import { spawn, type ChildProcess, type IOType } from 'node:child_process';
 import { existsSync, lstatSync, promises as fs, realpathSync } from 'node:fs';
 import * as net from 'node:net';
@@ -166,6 +167,11 @@ export interface BwrapOptions {
   socketDir: string;
   /** Each sandbox with network gets its own network namespace, connected by pasta; undefined shares the host's (opt-out). */
   network: SandboxNetworkOptions | undefined;
+  /**
+   * Disks for /tmp (ephemeral-disk.ts): each instance's /tmp is its own ext4 disk of its ephemeral
+   * storage, not charged to its memory. Unset: a tmpfs of that size, which is charged to memory.
+   */
+  ephemeralDisks?: Pick<EphemeralDisks, 'create'>;
 }
 
 /** Descriptors of bwrap's --info-fd (it reports the sandbox's PID) and --block-fd (it waits there before running the runtime). */
@@ -206,14 +212,29 @@ export class BwrapSandboxProvider implements SandboxProvider {
 
   async create(spec: SandboxSpec): Promise<InstanceSandbox> {
     const { record } = spec;
-    const cgroup: CgroupHandle = await this.options.cgroups.create(`i-${spec.instanceId}`, limitsFor(record.config.memoryMb, this.options.maxProcesses));
+    const [cgroup, disk] = await this.cgroupAndDisk(`i-${spec.instanceId}`, spec.instanceId, record.config.memoryMb, record.config.ephemeralStorageMb);
     const o = this.options;
     const offline = record.config.networkDisabled;
     const socket = offline ? path.join(o.socketDir, `${spec.instanceId}.sock`) : undefined;
     if (socket) await fs.mkdir(o.socketDir, { recursive: true, mode: 0o711 });
     const ownNetwork = !offline && this.options.network !== undefined;
-    const args = this.bwrapArgs({ ephemeralStorageMb: record.config.ephemeralStorageMb, codeDir: spec.codeDir, layersDir: spec.layersDir, runtimesDir: spec.runtimesDir, socket, ownNetwork });
-    return this.sandbox(cgroup, args, socket, ownNetwork ? await RuntimeApiEndpoint.open() : undefined, async () => undefined);
+    const args = this.bwrapArgs({ ephemeralStorageMb: record.config.ephemeralStorageMb, tmpDisk: disk?.path, codeDir: spec.codeDir, layersDir: spec.layersDir, runtimesDir: spec.runtimesDir, socket, ownNetwork });
+    return this.sandbox(cgroup, args, socket, ownNetwork ? await RuntimeApiEndpoint.open() : undefined, async () => disk?.release());
+  }
+
+  /** The instance's cgroup and, when /tmp is on disk, its disk: made side by side (both take a few ms). */
+  private async cgroupAndDisk(cgroupName: string, instanceId: string, memoryMb: number, storageMb: number): Promise<[CgroupHandle, EphemeralDisk | undefined]> {
+    const [cgroup, disk] = await Promise.allSettled([
+      this.options.cgroups.create(cgroupName, limitsFor(memoryMb, this.options.maxProcesses)),
+      this.options.ephemeralDisks ? this.options.ephemeralDisks.create(instanceId, storageMb) : Promise.resolve(undefined),
+    ]);
+    if (cgroup.status === 'rejected' || disk.status === 'rejected') {
+      // Whichever was made is not left behind.
+      if (cgroup.status === 'fulfilled') await cgroup.value.destroy().catch(() => undefined);
+      if (disk.status === 'fulfilled') await disk.value?.release();
+      throw cgroup.status === 'rejected' ? cgroup.reason : (disk as PromiseRejectedResult).reason;
+    }
+    return [cgroup.value, disk.value];
   }
 
   /**
@@ -228,11 +249,15 @@ export class BwrapSandboxProvider implements SandboxProvider {
     await fs.mkdir(spec.slotDir, { recursive: true, mode: 0o711 });
     await fs.mkdir(taskDir, { mode: 0o755 });
     await fs.mkdir(optDir, { mode: 0o755 });
-    const cgroup: CgroupHandle = await this.options.cgroups.create(`s-${spec.instanceId}`, limitsFor(spec.memoryMb, this.options.maxProcesses));
+    // Its /tmp disk is made now, while it waits: a function that takes it pays nothing for it.
+    const [cgroup, disk] = await this.cgroupAndDisk(`s-${spec.instanceId}`, spec.instanceId, spec.memoryMb, spec.ephemeralStorageMb);
     const ownNetwork = this.options.network !== undefined;
-    const args = this.bwrapArgs({ ephemeralStorageMb: spec.ephemeralStorageMb, codeDir: taskDir, layersDir: optDir, runtimesDir: spec.runtimesDir, socket: undefined, ownNetwork });
+    const args = this.bwrapArgs({ ephemeralStorageMb: spec.ephemeralStorageMb, tmpDisk: disk?.path, codeDir: taskDir, layersDir: optDir, runtimesDir: spec.runtimesDir, socket: undefined, ownNetwork });
     let assigned = false;
-    const base = this.sandbox(cgroup, args, undefined, ownNetwork ? await RuntimeApiEndpoint.open() : undefined, () => fs.rm(spec.slotDir, { recursive: true, force: true }));
+    const base = this.sandbox(cgroup, args, undefined, ownNetwork ? await RuntimeApiEndpoint.open() : undefined, async () => {
+      await disk?.release();
+      await fs.rm(spec.slotDir, { recursive: true, force: true });
+    });
     return {
       ...base,
       assign: async (record, codeDir, layersDir) => {
@@ -249,7 +274,7 @@ export class BwrapSandboxProvider implements SandboxProvider {
   }
 
   /** bwrap's arguments for one instance; `socket` when the instance has no network. */
-  private bwrapArgs(b: { ephemeralStorageMb: number; codeDir: string; layersDir: string | undefined; runtimesDir: string; socket: string | undefined; ownNetwork: boolean }): string[] {
+  private bwrapArgs(b: { ephemeralStorageMb: number; tmpDisk: string | undefined; codeDir: string; layersDir: string | undefined; runtimesDir: string; socket: string | undefined; ownNetwork: boolean }): string[] {
     const o = this.options;
     const args: string[] = [
       '--unshare-user',
@@ -281,9 +306,10 @@ export class BwrapSandboxProvider implements SandboxProvider {
     } else {
       args.push('--dev', '/dev');
     }
+    // /tmp: the instance's own disk, or a tmpfs (whose pages count as the instance's memory).
+    if (b.tmpDisk) args.push('--bind', b.tmpDisk, '/tmp');
+    else args.push('--size', String(b.ephemeralStorageMb * 1024 * 1024), '--tmpfs', '/tmp');
     args.push(
-      '--size', String(b.ephemeralStorageMb * 1024 * 1024),
-      '--tmpfs', '/tmp',
       '--ro-bind', b.codeDir, '/var/task',
       '--ro-bind', b.runtimesDir, '/var/runtime',
     );

@@ -30,6 +30,8 @@ export interface AgentHeartbeat {
   idleMemoryMb: number;
   slotsTotal: number;
   slotsFree: number;
+  /** Disk for instances' /tmp not yet booked, MB; absent where /tmp is memory (a tmpfs). */
+  diskFreeMb?: number;
   functions: WarmCount[];
 }
 
