@@ -106,7 +106,8 @@ export class Agent {
     const warm = pool.takeIdle(inv.record);
     const instance = warm ?? pool.admit(inv.record);
     if (!instance) {
-      return { kind: 'refused', reason: 'AtCapacity', message: `no room for ${inv.record.config.memoryMb} MB more on this agent` };
+      const c = inv.record.config;
+      return { kind: 'refused', reason: 'AtCapacity', message: `no room for ${c.memoryMb} MB more memory${pool.tracksDisk ? ` and ${c.ephemeralStorageMb} MB of /tmp disk` : ''} on this agent` };
     }
     this.inflight += 1;
     try {

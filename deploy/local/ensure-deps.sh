@@ -12,6 +12,9 @@ command -v bwrap >/dev/null 2>&1 || need+=(bubblewrap)
 command -v pasta >/dev/null 2>&1 || need+=(passt)
 # openssl makes the local CA of `stratus dev --tls` and of the TLS tests.
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# Each instance's /tmp is an ext4 disk of its own, loop-mounted (node-agent/sandbox/ephemeral-disk.ts).
+command -v mkfs.ext4 >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.ext4 ] || [ -x /sbin/mkfs.ext4 ] || need+=(e2fsprogs)
+command -v losetup >/dev/null 2>&1 || [ -x /usr/sbin/losetup ] || [ -x /sbin/losetup ] || need+=(mount)
 if [ "${STRATUS_DEV_TOOLS:-0}" = 1 ]; then
   command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 fi

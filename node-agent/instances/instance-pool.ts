@@ -189,6 +189,11 @@ export class InstancePool {
     await Promise.all(all.map((i) => i.stop()));
   }
 
+  /** Whether instances' /tmp disk is booked here (it is on disk, not memory). */
+  get tracksDisk(): boolean {
+    return this.options.diskMb !== undefined;
+  }
+
   /** Whether `need` MB more of /tmp disk fits (always, when /tmp is not on disk). */
   private diskFits(need: number): boolean {
     if (this.options.diskMb === undefined) return true;
