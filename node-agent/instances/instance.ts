@@ -90,6 +90,8 @@ export class Instance {
   private readyWaiter: ((o: StartOutcome) => void) | undefined;
   private readonly exited: Promise<void>;
   private markExited!: () => void;
+  /** Settles once the sandbox is released after the process exited (its cgroup and /tmp disk gone). */
+  private released: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: InstanceOptions) {
     this.id = options.id;
@@ -255,10 +257,11 @@ export class Instance {
     return this.child?.pid && this.sandbox ? this.sandbox.peakMemoryMb(this.child.pid) : Promise.resolve(0);
   }
 
-  /** Kills the process group and closes the Runtime API; resolves when the process is gone. */
-  stop(): Promise<void> {
+  /** Kills the process group and closes the Runtime API; resolves when the process is gone and its sandbox released. */
+  async stop(): Promise<void> {
     this.terminate();
-    return this.child?.pid && !this.exitInfo ? this.exited : Promise.resolve();
+    if (this.child?.pid && !this.exitInfo) await this.exited;
+    await this.released;
   }
 
   /** Starts stopping the instance, for callers that need not wait for the process to be gone. Once-only. */
@@ -383,7 +386,7 @@ export class Instance {
     const pid = this.child?.pid;
     const sandbox = this.sandbox;
     if (pid && sandbox) {
-      oom
+      this.released = oom
         .then(() => sandbox.killAll(pid))
         .then(() => sandbox.release())
         .catch((err: unknown) => this.warn('could not release the sandbox of an exited instance', err));

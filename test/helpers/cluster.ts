@@ -1,5 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { StratusClient } from '../../sdk/client/stratus-client';
@@ -47,6 +48,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   const tls: Partial<StratusClientOptions> = options.tlsCa ? { tls: { ca: options.tlsCa } } : {};
   const routers: StratusProcess[] = [];
   const agents: StratusProcess[] = [];
+  /** Every agent this cluster started, those a test killed and dropped from `agents` too. */
+  const started: StratusProcess[] = [];
   const cluster: TestCluster = {
     nats,
     routers,
@@ -62,6 +65,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     addAgent: async (name, env = {}) => {
       const agent = await startAgent(name, { natsUrl: nats.url, clusterToken, logDir, env: { ...options.agentEnv, ...env } });
       agents.push(agent);
+      started.push(agent);
       return agent;
     },
     waitForAgents: async (count) => {
@@ -82,6 +86,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     stop: async () => {
       for (const c of clients) c.close();
       await Promise.all([...agents, ...routers].map((p) => p.stop(10_000)));
+      // Agents a test SIGKILLed leave their instances' /tmp disks mounted: unmount them, as the agent's next start would.
+      for (const a of started) sweepDisks(path.join(a.env.STRATUS_DATA_DIR ?? '/nonexistent', 'ephemeral'));
       await nats.stop();
     },
   };
@@ -114,4 +120,18 @@ let counter = 0;
 export function uniqueName(prefix: string): string {
   counter += 1;
   return `${prefix}-${process.pid}-${counter}`;
+}
+
+/** Unmounts and detaches the /tmp disks under `dir` (an agent's data directory's ephemeral/) that a killed agent left. */
+export function sweepDisks(dir: string): void {
+  const prefix = `${dir}/`;
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const mountPoint = line.split(' ')[4];
+    if (mountPoint?.startsWith(prefix)) spawnSync('umount', ['-l', mountPoint]);
+  }
+  const loops = spawnSync('losetup', ['--list', '--noheadings', '--raw', '--output', 'NAME,BACK-FILE'], { encoding: 'utf8' }).stdout ?? '';
+  for (const line of loops.split('\n')) {
+    const [device, backing] = line.trim().split(/\s+/, 2);
+    if (device && backing?.startsWith(prefix)) spawnSync('losetup', ['-d', device]);
+  }
 }
