@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 /** The router's composition root: reads the environment, connects, wires the API, handles signals. */
 import * as os from 'node:os';
+import * as path from 'node:path';
+import { ConsoleApi } from './console/console-api';
+import { ConsoleServer } from './console/console-server';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { trace } from '@opentelemetry/api';
@@ -207,11 +210,14 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
 
   const ctx = { auth: authenticator, access, tracer, logger };
   const server = createGrpcServer();
-  server.addService(FunctionServiceService, createFunctionService(ctx, { registry, cache, codeStore, layers, onDeleted: (name) => logStreams.remove(name) }));
+  const functionService = createFunctionService(ctx, { registry, cache, codeStore, layers, onDeleted: (name) => logStreams.remove(name) });
+  server.addService(FunctionServiceService, functionService);
   const logDeps = { js, jsm, functions: cache, streams: logStreams };
-  server.addService(LogServiceService, createLogService(ctx, logDeps));
-  server.addService(InvocationServiceService, createInvocationService(ctx, invocationRecords, logDeps));
-  server.addService(InvokeServiceService, createInvokeService(ctx, {
+  const logService = createLogService(ctx, logDeps);
+  const invocationService = createInvocationService(ctx, invocationRecords, logDeps);
+  server.addService(LogServiceService, logService);
+  server.addService(InvocationServiceService, invocationService);
+  const invokeService = createInvokeService(ctx, {
     cache,
     invoker,
     region: options.region,
@@ -219,14 +225,17 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     defaultDeadlineSlackMs: options.invokeSlackMs,
     countRecursionStopped: (fn) => metrics.count(fn, 'recursionStopped'),
     asyncIntake: createAsyncIntake(ctx, { cache, queue, watchAsync, metrics }),
-  }));
-  server.addService(DeadLetterServiceService, createDeadLetterService(ctx, new DeadLetters(jsm, queue), watchAsync, cache));
-  server.addService(AuthServiceService, createAuthService(ctx, tokens));
+  });
+  server.addService(InvokeServiceService, invokeService);
+  const deadLetterService = createDeadLetterService(ctx, new DeadLetters(jsm, queue), watchAsync, cache);
+  server.addService(DeadLetterServiceService, deadLetterService);
+  const authService = createAuthService(ctx, tokens);
+  server.addService(AuthServiceService, authService);
   server.addService(PolicyServiceService, createPolicyService(ctx, registry));
   server.addService(UsageServiceService, createUsageService(ctx, jsmForUsage, options.prices));
   server.addService(LayerServiceService, createLayerService(ctx, layers, codeStore));
   const routerView = new RouterView({ missedHeartbeats: options.missedHeartbeats, maxRouters: options.maxRouters });
-  server.addService(ClusterServiceService, createClusterService(ctx, {
+  const clusterService = createClusterService(ctx, {
     view,
     routers: routerView,
     routerId: options.routerId,
@@ -235,13 +244,17 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
       const record = await cache.get(name);
       return record !== undefined && access.checkNow(caller, 'function:read', { kind: 'function', name, tenant: tenantOf(record) }).allowed;
     },
-  }));
-  server.addService(TriggerServiceService, triggers.triggerService(ctx));
+  });
+  server.addService(ClusterServiceService, clusterService);
+  const triggerService = triggers.triggerService(ctx);
+  server.addService(TriggerServiceService, triggerService);
   server.addService(EventServiceService, triggers.eventService(ctx));
-  server.addService(ScheduleServiceService, schedules.scheduleService(ctx));
+  const scheduleService = schedules.scheduleService(ctx);
+  server.addService(ScheduleServiceService, scheduleService);
   triggers.start();
   schedules.start();
-  server.addService(MappingServiceService, mappings.mappingService(ctx));
+  const mappingService = mappings.mappingService(ctx);
+  server.addService(MappingServiceService, mappingService);
   server.addService(TableServiceService, tables.tableService(ctx));
   server.addService(BucketServiceService, tables.bucketService(ctx));
   mappings.start();
@@ -249,7 +262,8 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const liveRoutes = new LiveRoutes(routeRegistry, logger);
   await liveRoutes.start();
   let httpUrl: string | undefined;
-  server.addService(RouteServiceService, createRouteService(ctx, { registry: routeRegistry, live: liveRoutes, functions: cache, httpBaseUrl: () => httpUrl }));
+  const routeService = createRouteService(ctx, { registry: routeRegistry, live: liveRoutes, functions: cache, httpBaseUrl: () => httpUrl });
+  server.addService(RouteServiceService, routeService);
   const grpcPort = await bindGrpcServer(server, options.host, options.grpcPort, grpcServerCredentials(tlsIdentity));
 
   // Readiness fails as soon as the router starts stopping, so load balancers take it out first.
@@ -266,7 +280,14 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     deadlineSlackMs: options.invokeSlackMs,
     maxPayloadBytes: LIMITS.maxSyncPayloadBytes,
   });
-  health.serveOtherPaths(gateway.handle);
+  // The web console on the same port; its API calls the handlers above as the logged-in principal.
+  const webConsole = new ConsoleServer(
+    new ConsoleApi({ auth: authService, functions: functionService, invoke: invokeService, deadLetters: deadLetterService, cluster: clusterService, logs: logService, invocations: invocationService, routes: routeService, triggers: triggerService, schedules: scheduleService, mappings: mappingService }),
+    logger,
+    { staticDir: path.join(__dirname, 'console', 'static'), secureCookie: Boolean(tlsIdentity), sessionMaxAgeSeconds: 12 * 3600 },
+  );
+  await webConsole.load();
+  health.serveOtherPaths((req, res) => (webConsole.owns(req.url ?? '') ? webConsole.handle(req, res) : gateway.handle(req, res)));
   const httpPort = options.httpPort >= 0 ? await health.listen(options.host, options.httpPort) : undefined;
   if (httpPort !== undefined) httpUrl = httpBaseUrl(options.host, httpPort, os.hostname(), Boolean(tlsIdentity));
   const address = advertisedAddress(options, grpcPort);

@@ -17,3 +17,9 @@ const link = path.join(root, 'dist', 'node-agent', 'runtimes', 'nodejs', 'node_m
 fs.mkdirSync(path.dirname(link), { recursive: true });
 fs.rmSync(link, { force: true });
 fs.symlinkSync(path.relative(path.dirname(link), root), link);
+
+// The web console's pages are served by routers from dist/router/console/static.
+const consoleFrom = path.join(root, 'router', 'console', 'static');
+const consoleTo = path.join(root, 'dist', 'router', 'console', 'static');
+fs.rmSync(consoleTo, { recursive: true, force: true });
+fs.cpSync(consoleFrom, consoleTo, { recursive: true });

@@ -5,6 +5,7 @@ import { registerAuthCommands, registerPermissionCommands, registerRoleCommands 
 import { registerClusterCommand } from './commands/cluster';
 import { registerUsageCommand } from './commands/usage';
 import { registerInvocationCommands, registerLogsCommand } from './commands/logs';
+import { registerConsoleCommand } from './commands/console';
 import { registerDeployCommand } from './commands/deploy';
 import { registerDevCommand } from './commands/dev';
 import { registerDlqCommands } from './commands/dlq';
@@ -65,6 +66,7 @@ function buildProgram(env: NodeJS.ProcessEnv): Command {
   registerUsageCommand(program, run);
   registerLogsCommand(program, run);
   registerInvocationCommands(program, run);
+  registerConsoleCommand(program, run);
   return program;
 }
 

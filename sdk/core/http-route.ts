@@ -22,7 +22,7 @@ export const DEFAULT_ROUTE = '$default';
 export const FUNCTION_URL_PREFIX = '/fn/';
 
 /** Paths the router's HTTP port answers itself (health, readiness, metrics); no route may use them. */
-export const RESERVED_PATHS: readonly string[] = ['/healthz', '/readyz', '/metrics'];
+export const RESERVED_PATHS: readonly string[] = ['/healthz', '/readyz', '/metrics', '/console'];
 
 /** Auth of a route when none is given (API Gateway's default: a route is public). */
 export const DEFAULT_ROUTE_AUTH: RouteAuth = 'none';
@@ -122,7 +122,9 @@ export function describeRoute(input: { method: string; path: string; functionNam
     if (path === FUNCTION_URL_PREFIX.slice(0, -1) || path.startsWith(FUNCTION_URL_PREFIX)) {
       throw invalidPath(path, `is under ${FUNCTION_URL_PREFIX}, which function URLs use (give the function a URL with stratus url <function>)`);
     }
-    if (RESERVED_PATHS.includes(path.replace(/\/$/, ''))) throw invalidPath(path, 'is where the router answers health and metrics probes');
+    const bare = path.replace(/\/$/, '');
+    if (bare === '/console' || bare.startsWith('/console/')) throw invalidPath(path, 'is the web console\'s (stratus console opens it)');
+    if (RESERVED_PATHS.includes(bare)) throw invalidPath(path, 'is where the router answers health and metrics probes');
   }
   method = path === DEFAULT_ROUTE ? 'ANY' : method;
   const routeKey = routeKeyOf(method, path);
