@@ -15,6 +15,10 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # Each instance's /tmp is an ext4 disk of its own, loop-mounted (node-agent/sandbox/ephemeral-disk.ts).
 command -v mkfs.ext4 >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.ext4 ] || [ -x /sbin/mkfs.ext4 ] || need+=(e2fsprogs)
 command -v losetup >/dev/null 2>&1 || [ -x /usr/sbin/losetup ] || [ -x /sbin/losetup ] || need+=(mount)
+# The web console's browser tests (test/console) drive chromium; only the test suite needs it.
+if [ "${STRATUS_TEST_DEPS:-0}" = 1 ]; then
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+fi
 if [ "${STRATUS_DEV_TOOLS:-0}" = 1 ]; then
   command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 fi

@@ -86,6 +86,7 @@ export function registerDevCommand(program: Command, run: (action: (ctx: CliCont
           const summary = {
             endpoint: cluster.caFile ? `grpcs://${cluster.endpoint}` : cluster.endpoint,
             http: cluster.httpUrl,
+            console: `${cluster.httpUrl.replace(/\/$/, '')}/console`,
             nats: natsForClients,
             ...(cluster.caFile ? { ca: cluster.caFile } : {}),
             logs: cluster.logDir,
@@ -94,7 +95,7 @@ export function registerDevCommand(program: Command, run: (action: (ctx: CliCont
           if (out.json) out.printJson(summary);
           else {
             for (const [key, value] of Object.entries(summary)) out.line(`${key.padEnd(9)} ${value}`);
-            say('ready — try: npx stratus invoke hello --payload \'{"name":"Ada"}\'   (Ctrl+C stops the cluster)');
+            say('ready — try: npx stratus invoke hello --payload \'{"name":"Ada"}\', npx stratus logs hello -f, npx stratus console   (Ctrl+C stops the cluster)');
           }
           await stop;
           say('stopping');
