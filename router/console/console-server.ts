@@ -99,6 +99,9 @@ export class ConsoleServer {
     if (method === 'GET' && (p === '/console' || p === '/console/')) return this.file(res, 'index.html');
     const asset = /^\/console\/static\/([\w.-]+)$/.exec(p);
     if (method === 'GET' && asset) return this.file(res, asset[1]!);
+    // A cross-site form can post text, never JSON: requiring it keeps other sites from logging a
+    // browser in (as someone else) or out.
+    if (method !== 'GET' && !(req.headers['content-type'] ?? '').startsWith('application/json')) throw new StratusError('InvalidRequest', 'send console requests as JSON (Content-Type: application/json)');
     if (p === '/console/login' && method === 'POST') return this.login(req, res);
     if (p === '/console/logout' && method === 'POST') return send(res, 200, { ok: true }, { 'set-cookie': this.cookie('', 0) });
     if (!p.startsWith('/console/api/')) return send(res, 404, { error: { code: 'ResourceNotFound', message: `no console page at ${p}` } });

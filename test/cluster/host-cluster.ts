@@ -12,6 +12,7 @@ import type { ChildProcess } from 'node:child_process';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { StratusClient } from '../../sdk/client/stratus-client';
 import { natsPasswords, runNats, stageNatsNode, waitForNatsHealthy, type RunningNats, type StagedNats } from '../helpers/nats-cluster';
+import { sweepDisks } from '../helpers/cluster';
 import { waitFor } from '../helpers/ports';
 import { distEntry } from '../helpers/stratus-process';
 import { createNetwork, type Host, type TestNetwork } from './netns';
@@ -229,7 +230,11 @@ export async function startHostCluster(options: HostClusterOptions): Promise<Hos
     } finally {
       // Whatever happened above, the namespaces and the bridge go.
       net.teardown();
-      for (const d of dataDirs.values()) rmSync(d, { recursive: true, force: true });
+      for (const d of dataDirs.values()) {
+        // Agents that were killed leave their instances' /tmp disks mounted under their data directory.
+        sweepDisks(path.join(d, 'ephemeral'));
+        rmSync(d, { recursive: true, force: true });
+      }
       if (!keepLogs) rmSync(dir, { recursive: true, force: true });
     }
   }

@@ -88,8 +88,11 @@ if (!CHROMIUM && process.env.CI) throw new Error('chromium is not installed: apt
 
   test('refuses the API without a login, and a bad token at the login', async () => {
     expect((await fetch(`${base}/console/api/functions`)).status).toBe(401);
-    expect((await fetch(`${base}/console/api/functions/${fn}`, { method: 'PATCH', body: '{"memoryMb":512}' })).status).toBe(401);
-    const bad = await fetch(`${base}/console/login`, { method: 'POST', body: JSON.stringify({ token: 'stx_nope' }) });
+    const json = { 'content-type': 'application/json' };
+    expect((await fetch(`${base}/console/api/functions/${fn}`, { method: 'PATCH', headers: json, body: '{"memoryMb":512}' })).status).toBe(401);
+    // A cross-site form posts text: refused before anything else.
+    expect((await fetch(`${base}/console/login`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ token: cluster.apiToken }) })).status).toBe(400);
+    const bad = await fetch(`${base}/console/login`, { method: 'POST', headers: json, body: JSON.stringify({ token: 'stx_nope' }) });
     expect(bad.status).toBe(401);
     expect(bad.headers.get('set-cookie')).toBeNull();
     await page.goto(`${base}/console`);
@@ -150,6 +153,10 @@ if (!CHROMIUM && process.env.CI) throw new Error('chromium is not installed: apt
     const marker = `marker-${Date.now()}`;
     await client.invoke(fn, JSON.stringify({ marker }));
     await page.locator('#live-logs').filter({ hasText: marker }).waitFor({ timeout: 5000 });
+    // A recent invocation opens with its record and its lines.
+    await page.locator('#invocations button.request').first().click();
+    await page.locator('#invocation-detail').filter({ hasText: 'START RequestId' }).waitFor({ timeout: 10_000 });
+    expect(await page.locator('#invocation-detail').textContent()).toMatch(/"status": "(Success|Error)"[\s\S]*START RequestId/);
     await checkLayout(page, 'function');
     await shot(page, 'function');
   });

@@ -247,9 +247,20 @@ async function functionPage(name) {
   } }, field('payload', 'Event (JSON)', payload), el('p', {}, el('button', { class: 'primary', type: 'submit' }, 'Invoke')), invokeOut);
 
   const logs = el('pre', { id: 'live-logs', class: 'logs', 'aria-live': 'polite', 'aria-label': 'Live log lines' });
+  const invDetail = el('div', { id: 'invocation-detail', 'aria-live': 'polite' });
+  const showInvocation = async (id) => {
+    invDetail.replaceChildren(el('p', { class: 'muted' }, 'Loading…'));
+    try {
+      const r = await api('GET', `/invocations/${encodeURIComponent(id)}?function=${encodeURIComponent(name)}`);
+      const lines = (r.lines || []).map((l) => `${new Date(Number(l.timeMs)).toISOString().slice(11, 23)} ${l.message}`).join('\n');
+      invDetail.replaceChildren(el('h3', {}, `Invocation ${id}`), el('pre', {}, JSON.stringify(r.invocation, null, 2)), el('h3', {}, 'Its log lines'), el('pre', {}, lines || '(none kept)'));
+    } catch (err) {
+      invDetail.replaceChildren(alertBox(err));
+    }
+  };
   const logState = el('p', { class: 'muted', id: 'live-state' }, 'Connecting…');
   const invTable = el('table', { id: 'invocations' }, el('thead', {}, el('tr', {}, ['Start', 'Request', 'Trigger', 'Status', 'Duration', 'Start type', 'Memory'].map((h) => el('th', { scope: 'col' }, h)))),
-    el('tbody', {}, data.invocations.map((r) => el('tr', {}, el('td', {}, new Date(r.startMs).toLocaleTimeString()), el('td', {}, el('code', {}, r.requestId.slice(0, 8))), el('td', {}, r.trigger),
+    el('tbody', {}, data.invocations.map((r) => el('tr', {}, el('td', {}, new Date(r.startMs).toLocaleTimeString()), el('td', {}, el('button', { type: 'button', class: 'request', 'aria-label': `Show invocation ${r.requestId}`, onclick: () => showInvocation(r.requestId) }, r.requestId.slice(0, 8))), el('td', {}, r.trigger),
       el('td', { class: r.status === 'Success' ? 'ok' : 'bad' }, r.errorType && r.status !== 'Success' ? `${r.status} (${r.errorType})` : r.status), el('td', { class: 'num' }, ms(r.durationMs)), el('td', {}, r.coldStart ? 'cold' : 'warm'), el('td', { class: 'num' }, `${r.maxMemoryUsedMb}/${r.memoryMb} MB`)))));
 
   setPage(name, 'functions',
@@ -261,7 +272,7 @@ async function functionPage(name) {
       el('section', { 'aria-labelledby': 'h-config' }, el('h2', { id: 'h-config' }, 'Configuration'), configForm, el('h2', {}, 'Event sources'), sources),
       el('section', { 'aria-labelledby': 'h-invoke' }, el('h2', { id: 'h-invoke' }, 'Test invoke'), invokeForm)),
     el('section', { 'aria-labelledby': 'h-logs' }, el('h2', { id: 'h-logs' }, 'Live logs'), logState, logs),
-    el('section', { 'aria-labelledby': 'h-inv' }, el('h2', { id: 'h-inv' }, 'Recent invocations'), data.invocations.length ? invTable : el('p', { class: 'muted' }, 'None in the last hour')));
+    el('section', { 'aria-labelledby': 'h-inv' }, el('h2', { id: 'h-inv' }, 'Recent invocations'), data.invocations.length ? invTable : el('p', { class: 'muted' }, 'None in the last hour'), invDetail));
 
   // Live logs over server-sent events; the browser reconnects on its own if the router restarts.
   liveLogs = new EventSource(`/console/api/functions/${encodeURIComponent(name)}/logs?since=${Date.now() - 300_000}`);
@@ -364,7 +375,7 @@ async function start() {
 }
 
 document.getElementById('logout').addEventListener('click', async () => {
-  await fetch('/console/logout', { method: 'POST' });
+  await fetch('/console/logout', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
   showLogin('Logged out.');
 });
 window.addEventListener('hashchange', () => route());
