@@ -62,8 +62,8 @@ export class InvocationMetrics {
     if (r.status === 'Success') this.invocations.add(1, base);
     else this.errors.add(1, { ...base, 'error.type': this.errorType(r.functionName, r.errorType || r.status) });
     if (r.status === 'Timeout') this.timeouts.add(1, base);
-    // Platform failures never reached a function: no duration to record.
-    if (r.status !== 'Failed') this.duration.record(r.durationMs / 1000, base);
+    // Only what an agent ran has a duration (a platform timeout or failure has none to record).
+    if (r.agentId) this.duration.record(r.durationMs / 1000, base);
     if (r.coldStart) {
       this.coldStarts.add(1, { 'faas.name': r.functionName });
       if (r.initDurationMs !== undefined) this.initDuration.record(r.initDurationMs / 1000, { 'faas.name': r.functionName });

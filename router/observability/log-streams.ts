@@ -16,6 +16,8 @@ export interface LogStreamOptions {
 const DAY_NS = 86_400 * 1_000_000_000;
 /** JetStream's "stream name already in use with a different configuration". */
 const STREAM_NAME_IN_USE = 10058;
+/** How long a function whose stream could not be made waits before the next try. */
+const RETRY_AFTER_FAILURE_MS = 30_000;
 
 /**
  * Creates and sizes each function's log stream: one per function, so a function's retention (time
@@ -26,6 +28,8 @@ const STREAM_NAME_IN_USE = 10058;
 export class LogStreams {
   private readonly ready = new Map<string, string>();
   private readonly pending = new Map<string, Promise<void>>();
+  /** Functions whose stream could not be made, until when the next try waits: a failing NATS must not cost every invocation a round trip. */
+  private readonly failedUntil = new Map<string, number>();
 
   constructor(
     private readonly jsm: JetStreamManager,
@@ -42,6 +46,7 @@ export class LogStreams {
   /** Whether the function's stream is known to be there with its current limits (then ensure() costs nothing). */
   isReady(record: FunctionRecord): boolean {
     const { days, mb } = this.limits(record);
+    if ((this.failedUntil.get(record.config.name) ?? 0) > Date.now()) return true;
     return this.ready.get(record.config.name) === `${days}:${mb}`;
   }
 
@@ -76,7 +81,13 @@ export class LogStreams {
         });
       }
       this.ready.set(fn, key);
-    }).finally(() => this.pending.delete(`${fn}@${key}`));
+      this.failedUntil.delete(fn);
+    })
+      .catch((err: unknown) => {
+        this.failedUntil.set(fn, Date.now() + RETRY_AFTER_FAILURE_MS);
+        throw err;
+      })
+      .finally(() => this.pending.delete(`${fn}@${key}`));
     this.pending.set(`${fn}@${key}`, work);
     return work;
   }
