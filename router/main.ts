@@ -58,6 +58,8 @@ import { createClusterService } from './cluster/cluster-service';
 import { subscribeCluster } from './cluster/cluster-subscriber';
 import { ClusterView } from './cluster/cluster-view';
 import { FunctionCache } from './functions/function-cache';
+import { InvokeTargets } from './functions/invoke-target';
+import { VersionStore } from './functions/version-store';
 import { FunctionRegistry } from './functions/function-registry';
 import { RegistryWatch } from './functions/registry-watch';
 import { createFunctionService } from './functions/function-service';
@@ -110,6 +112,8 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const registry = new FunctionRegistry(kv);
   const layers = new LayerRegistry(await new Kvm(nc).create(BUCKETS.layers, { history: 1, replicas, description: 'Stratus layer versions' }));
   const cache = new FunctionCache(registry, options.functionCacheEntries);
+  const versions = new VersionStore(kv);
+  const targets = new InvokeTargets(cache, versions);
   const registryWatch = new RegistryWatch({ registry, cache, logger }, { retryDelayMs: options.registryWatchRetryMs });
   registryWatch.start();
 
@@ -163,7 +167,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const metrics = new AsyncMetrics(options.asyncMetricsFunctions);
   metrics.observe(telemetryMetrics.meter);
   const dispatcher = new AsyncDispatcher(
-    { js, jsm, queue, cache, invoker, metrics, access, tracer, logger },
+    { js, jsm, queue, cache, targets, invoker, metrics, access, tracer, logger },
     {
       discoverIntervalMs: options.asyncDiscoverIntervalMs,
       fetchExpiresMs: options.asyncFetchExpiresMs,
@@ -182,8 +186,8 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   );
   dispatcher.start();
   const watchAsync = (fn: string): void => dispatcher.watch(fn);
-  const triggers = await createTriggers({ nc, js, jsm, queue, cache, watchAsync, metrics, access, tracer, logger }, { ...options, replicas });
-  const schedules = await createSchedules({ nc, queue, cache, watchAsync, metrics, access, tracer, logger }, { ...options, replicas });
+  const triggers = await createTriggers({ nc, js, jsm, queue, cache, targets, watchAsync, metrics, access, tracer, logger }, { ...options, replicas });
+  const schedules = await createSchedules({ nc, queue, cache, targets, watchAsync, metrics, access, tracer, logger }, { ...options, replicas });
   // Tables refuse to delete a table a mapping reads; mappings refuse a source table that does not exist.
   const tables = createTables({ nc, jsm, usersOf: (kind, name) => mappings.usersOf(kind, name) }, { replicas });
   const mappings = await createMappings(
@@ -210,7 +214,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
 
   const ctx = { auth: authenticator, access, tracer, logger };
   const server = createGrpcServer();
-  const functionService = createFunctionService(ctx, { registry, cache, codeStore, layers, onDeleted: (name) => logStreams.remove(name) });
+  const functionService = createFunctionService(ctx, { registry, cache, codeStore, layers, versions, targets, onDeleted: (name) => logStreams.remove(name) });
   server.addService(FunctionServiceService, functionService);
   const logDeps = { js, jsm, functions: cache, streams: logStreams };
   const logService = createLogService(ctx, logDeps);
@@ -219,12 +223,13 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   server.addService(InvocationServiceService, invocationService);
   const invokeService = createInvokeService(ctx, {
     cache,
+    targets,
     invoker,
     region: options.region,
     accountId: options.accountId,
     defaultDeadlineSlackMs: options.invokeSlackMs,
     countRecursionStopped: (fn) => metrics.count(fn, 'recursionStopped'),
-    asyncIntake: createAsyncIntake(ctx, { cache, queue, watchAsync, metrics }),
+    asyncIntake: createAsyncIntake(ctx, { cache, targets, queue, watchAsync, metrics }),
   });
   server.addService(InvokeServiceService, invokeService);
   const deadLetterService = createDeadLetterService(ctx, new DeadLetters(jsm, queue), watchAsync, cache);

@@ -12,3 +12,4 @@ export type * from './client/usage-client';
 export type * from './client/observability-client';
 export type { LogEntry, LogLevel, LogFormat, LoggingConfig } from './core/function-logs';
 export type { InvocationRecord, InvocationStatus, InvocationTrigger } from './core/invocation-record';
+export type * from './client/versions-client';

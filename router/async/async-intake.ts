@@ -14,7 +14,7 @@ import { requireJsonPayload } from '../../sdk/core/json-payload';
 import { LIMITS } from '../../sdk/core/limits';
 import { depthAfter, tenantOf, type Principal } from '../../sdk/core/identity';
 import type { FunctionCache } from '../functions/function-cache';
-import { resolveInvokeTarget } from '../functions/invoke-target';
+import type { InvokeTargets } from '../functions/invoke-target';
 import { unary, type HandlerContext } from '../grpc-handler';
 import type { AsyncMetrics } from './async-metrics';
 import type { AsyncQueue } from './async-queue';
@@ -22,6 +22,8 @@ import type { AsyncQueue } from './async-queue';
 /** What accepting async events needs. */
 export interface AsyncIntakeDeps {
   cache: FunctionCache;
+  /** Resolves the qualifier ($LATEST, a version, an alias) an event names. */
+  targets: Pick<InvokeTargets, 'resolve'>;
   queue: AsyncQueue;
   /** Starts pulling a function's async events on this router. */
   watchAsync: (functionName: string) => void;
@@ -43,7 +45,7 @@ async function acceptAsync(deps: AsyncIntakeDeps, req: InvokeAsyncRequest, calle
   if (req.requestId && !REQUEST_ID_PATTERN.test(req.requestId)) {
     throw new StratusError('InvalidRequest', `request id '${req.requestId}': use 1-128 letters, digits, '-', '_', '.' or ':'`);
   }
-  const record = await resolveInvokeTarget(deps.cache, name, req.qualifier);
+  const record = await deps.targets.resolve(name, req.qualifier);
   await access.authorize(caller, 'function:invoke', { kind: 'function', name, tenant: tenantOf(record) });
   const requestId = req.requestId || randomUUID();
   // The producer span's context travels in the event's headers: the dispatch span links to it.

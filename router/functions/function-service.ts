@@ -1,5 +1,8 @@
 import type { CodeRef, FunctionConfig, FunctionConfigInput, FunctionConfigPatch } from '../../sdk/core/function-config';
-import { normalizeFunctionConfig, parseLayerRef, validateFunctionName, type FunctionRecord } from '../../sdk/core/function-config';
+import { LATEST, normalizeFunctionConfig, parseLayerRef, validateFunctionName, type FunctionRecord } from '../../sdk/core/function-config';
+import type { InvokeTargets } from './invoke-target';
+import type { VersionStore } from './version-store';
+import { createVersionHandlers } from './version-service';
 import type { CodeStore } from '../../sdk/platform/code-store';
 import { StratusError } from '../../sdk/core/errors';
 import type { Action, ResourceRef } from '../../sdk/core/access';
@@ -71,6 +74,10 @@ export interface FunctionServiceDeps {
   layers: LayerRegistry;
   /** Removes what a deleted function leaves besides its record (its log stream). */
   onDeleted?: (name: string) => Promise<void>;
+  /** Published versions and aliases. */
+  versions: VersionStore;
+  /** Resolves GetFunction's qualifier (a version or an alias). */
+  targets: Pick<InvokeTargets, 'resolve'>;
 }
 
 /** FunctionService: upload code, create, update, get, list and delete functions. */
@@ -97,6 +104,7 @@ export function createFunctionService(ctx: HandlerContext, deps: FunctionService
     }
   };
   return {
+    ...createVersionHandlers(ctx, { registry, versions: deps.versions }),
     uploadCode: clientStream(ctx, 'stratus.FunctionService/UploadCode', async (stream, span, caller) => {
       // Code is content-addressed and unreadable through the API: anyone who may create functions may upload.
       await access.authorize(caller, 'function:write', { kind: 'function', name: '*', tenant: caller.tenant });
@@ -142,7 +150,14 @@ export function createFunctionService(ctx: HandlerContext, deps: FunctionService
       cache.put(record);
       return functionRecordToPb(record);
     }),
-    getFunction: unary(ctx, 'stratus.FunctionService/GetFunction', async (req, _span, caller) => functionRecordToPb(await authorized(caller, 'function:read', validateFunctionName(req.name)))),
+    getFunction: unary(ctx, 'stratus.FunctionService/GetFunction', async (req, _span, caller) => {
+      const latest = await authorized(caller, 'function:read', validateFunctionName(req.name));
+      // A version, or the version an alias names first (its routing aside), as Lambda's GetFunction with a qualifier.
+      if (!req.qualifier || req.qualifier === LATEST) return functionRecordToPb(latest);
+      const alias = /^\d+$/.test(req.qualifier) ? undefined : await deps.versions.getAlias(latest.config.name, req.qualifier);
+      const record = await deps.targets.resolve(latest.config.name, alias ? alias.functionVersion : req.qualifier);
+      return functionRecordToPb(record);
+    }),
     listFunctions: unary(ctx, 'stratus.FunctionService/ListFunctions', async (req, _span, caller) => {
       await access.authorize(caller, 'function:read', { kind: 'function', name: '*', tenant: caller.tenant });
       const max = req.maxItems > 0 ? Math.min(req.maxItems, 1000) : 50;
@@ -168,6 +183,7 @@ export function createFunctionService(ctx: HandlerContext, deps: FunctionService
       await registry.delete(name);
       cache.forget(name);
       await access.dropPolicy('function', name);
+      await deps.versions.dropAll(name);
       await deps.onDeleted?.(name);
       return {};
     }),

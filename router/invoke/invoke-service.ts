@@ -12,13 +12,15 @@ import { requireJsonPayload } from '../../sdk/core/json-payload';
 import { LIMITS } from '../../sdk/core/limits';
 import { depthAfter, tenantOf } from '../../sdk/core/identity';
 import type { FunctionCache } from '../functions/function-cache';
-import { resolveInvokeTarget } from '../functions/invoke-target';
+import type { InvokeTargets } from '../functions/invoke-target';
 import { unary, type HandlerContext } from '../grpc-handler';
 import type { Invoker } from './invoker';
 
 /** Dependencies of the invoke API. */
 export interface InvokeServiceDeps {
   cache: FunctionCache;
+  /** Resolves the qualifier ($LATEST, a version, an alias) a call names. */
+  targets: Pick<InvokeTargets, 'resolve'>;
   invoker: Invoker;
   region: string;
   accountId: string;
@@ -50,7 +52,7 @@ export function createInvokeService(ctx: HandlerContext, deps: InvokeServiceDeps
         if (req.payload.length > LIMITS.maxSyncPayloadBytes) {
           throw new StratusError('PayloadTooLarge', `the payload is ${req.payload.length} bytes, over the ${LIMITS.maxSyncPayloadBytes}-byte limit for synchronous invocations: send a reference to the data instead`);
         }
-        const record = await resolveInvokeTarget(deps.cache, name, req.qualifier);
+        const record = await deps.targets.resolve(name, req.qualifier);
         await ctx.access.authorize(caller, 'function:invoke', { kind: 'function', name, tenant: tenantOf(record) });
         // Lambda's DryRun: the caller may invoke and the function exists; nothing runs.
         if (req.dryRun) return { requestId: '', executedVersion: record.version, payload: Buffer.alloc(0), logTail: '', statusCode: 204, functionError: undefined, report: undefined };

@@ -6,6 +6,7 @@ import { registerClusterCommand } from './commands/cluster';
 import { registerUsageCommand } from './commands/usage';
 import { registerInvocationCommands, registerLogsCommand } from './commands/logs';
 import { registerConsoleCommand } from './commands/console';
+import { registerVersionCommands } from './commands/versions';
 import { registerDeployCommand } from './commands/deploy';
 import { registerDevCommand } from './commands/dev';
 import { registerDlqCommands } from './commands/dlq';
@@ -67,6 +68,7 @@ function buildProgram(env: NodeJS.ProcessEnv): Command {
   registerLogsCommand(program, run);
   registerInvocationCommands(program, run);
   registerConsoleCommand(program, run);
+  registerVersionCommands(program, run);
   return program;
 }
 

@@ -9,6 +9,7 @@ import * as invocations from './invoke-api';
 import * as layers from './layers-api';
 import { AuthClient } from './auth-client';
 import { UsageClient } from './usage-client';
+import { VersionsClient } from './versions-client';
 import { InvocationsClient, readLogs, type LogsOptions } from './observability-client';
 import type { LogEntry } from '../core/function-logs';
 import { MappingClient } from './mapping-client';
@@ -40,6 +41,8 @@ export class StratusClient {
   readonly usage: UsageClient;
   /** Invocation records: what each invocation did, from any entry point. */
   readonly invocations: InvocationsClient;
+  /** Published versions and aliases (with weighted traffic) of functions. */
+  readonly versions: VersionsClient;
 
   /**
    * A client for code running inside a function: it calls the router the invocation came through
@@ -61,6 +64,7 @@ export class StratusClient {
     this.auth = new AuthClient(this.transport.unary);
     this.usage = new UsageClient(this.transport.unary);
     this.invocations = new InvocationsClient(this.transport);
+    this.versions = new VersionsClient(this.transport.unary);
     this.asyncBatcher = new AsyncBatcher(invocations.asyncBatchSender(this.transport));
   }
 

@@ -28,6 +28,7 @@ interface DeployFlags {
   systemLogLevel?: string;
   logRetentionDays?: string;
   logMaxMb?: string;
+  publish?: boolean;
 }
 
 /** `subject:orders.done` or `function:audit` → a Destination. */
@@ -83,6 +84,7 @@ export function registerDeployCommand(program: Command, run: (action: (ctx: CliC
     .option('--app-log-level <level>', "JSON logs: the lowest level of the function's own lines kept (TRACE, DEBUG, INFO, WARN, ERROR, FATAL)")
     .option('--system-log-level <level>', 'JSON logs: the lowest level of platform lines kept (DEBUG, INFO, WARN; START/END/REPORT are INFO)')
     .option('--log-retention-days <days>', "days the function's log stream keeps lines (default: the cluster's, STRATUS_LOG_RETENTION_DAYS)")
+    .option('--publish', 'publish a version of what was deployed (stratus versions publish)')
     .option('--log-max-mb <mb>', "MB the function's log stream keeps before the oldest lines go (default: the cluster's, STRATUS_LOG_MAX_MB)")
     .action((name: string, source: string, flags: DeployFlags) =>
       run(async ({ out, client }) => {
@@ -132,9 +134,11 @@ export function registerDeployCommand(program: Command, run: (action: (ctx: CliC
         });
         bar?.stop();
         const f = result.function;
-        if (out.json) return out.printJson({ created: result.created, codeChanged: result.codeChanged, name: f.config.name, revisionId: f.revisionId, code: f.code });
+        // Guarded by the code just deployed: a deploy that raced this one is not published by mistake.
+        const published = flags.publish ? await (await client()).versions.publish(name, { codeSha256: f.code.sha256 }) : undefined;
+        if (out.json) return out.printJson({ created: result.created, codeChanged: result.codeChanged, name: f.config.name, revisionId: f.revisionId, code: f.code, ...(published ? { version: published.version } : {}) });
         const what = result.created ? 'created' : result.codeChanged ? 'updated code' : 'code unchanged';
-        out.line(`${f.config.name}: ${what} — ${f.config.runtime} ${f.config.handler}, ${f.config.memoryMb} MB, ${f.config.timeoutSeconds} s, bundle ${humanBytes(f.code.size)}`);
+        out.line(`${f.config.name}: ${what} — ${f.config.runtime} ${f.config.handler}, ${f.config.memoryMb} MB, ${f.config.timeoutSeconds} s, bundle ${humanBytes(f.code.size)}${published ? `; published version ${published.version}` : ''}`);
       }),
     );
 }

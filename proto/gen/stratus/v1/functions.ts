@@ -95,6 +95,86 @@ export interface DeleteFunctionRequest {
 export interface DeleteFunctionResponse {
 }
 
+export interface PublishVersionRequest {
+  name: string;
+  description: string;
+  /** When set, publishing fails with RevisionConflict unless $LATEST runs this code (Lambda's CodeSha256). */
+  codeSha256: string;
+}
+
+export interface ListVersionsRequest {
+  name: string;
+}
+
+export interface ListVersionsResponse {
+  /** Oldest first. */
+  versions: FunctionInfo[];
+}
+
+export interface DeleteVersionRequest {
+  name: string;
+  version: string;
+}
+
+export interface DeleteVersionResponse {
+}
+
+export interface Alias {
+  functionName: string;
+  name: string;
+  functionVersion: string;
+  description: string;
+  /** A second version and the share of invocations (0 < weight < 1) it takes; empty: none. */
+  routingVersion: string;
+  routingWeight: number;
+  revisionId: string;
+  lastModifiedMs: number;
+}
+
+export interface CreateAliasRequest {
+  functionName: string;
+  name: string;
+  functionVersion: string;
+  description: string;
+  routingVersion: string;
+  routingWeight: number;
+}
+
+export interface UpdateAliasRequest {
+  functionName: string;
+  name: string;
+  /** Empty: unchanged. */
+  functionVersion: string;
+  description?:
+    | string
+    | undefined;
+  /** Empty version and zero weight with clear_routing: the routing is removed. */
+  routingVersion: string;
+  routingWeight: number;
+  clearRouting: boolean;
+}
+
+export interface GetAliasRequest {
+  functionName: string;
+  name: string;
+}
+
+export interface ListAliasesRequest {
+  functionName: string;
+}
+
+export interface ListAliasesResponse {
+  aliases: Alias[];
+}
+
+export interface DeleteAliasRequest {
+  functionName: string;
+  name: string;
+}
+
+export interface DeleteAliasResponse {
+}
+
 function createBaseUploadCodeRequest(): UploadCodeRequest {
   return { part: undefined };
 }
@@ -1085,6 +1165,1330 @@ export const DeleteFunctionResponse: MessageFns<DeleteFunctionResponse> = {
   },
 };
 
+function createBasePublishVersionRequest(): PublishVersionRequest {
+  return { name: "", description: "", codeSha256: "" };
+}
+
+export const PublishVersionRequest: MessageFns<PublishVersionRequest> = {
+  encode(message: PublishVersionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.description !== "") {
+      writer.uint32(18).string(message.description);
+    }
+    if (message.codeSha256 !== "") {
+      writer.uint32(26).string(message.codeSha256);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishVersionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishVersionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.codeSha256 = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PublishVersionRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      codeSha256: isSet(object.codeSha256)
+        ? globalThis.String(object.codeSha256)
+        : isSet(object.code_sha256)
+        ? globalThis.String(object.code_sha256)
+        : "",
+    };
+  },
+
+  toJSON(message: PublishVersionRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.codeSha256 !== "") {
+      obj.codeSha256 = message.codeSha256;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PublishVersionRequest>, I>>(base?: I): PublishVersionRequest {
+    return PublishVersionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PublishVersionRequest>, I>>(object: I): PublishVersionRequest {
+    const message = createBasePublishVersionRequest();
+    message.name = object.name ?? "";
+    message.description = object.description ?? "";
+    message.codeSha256 = object.codeSha256 ?? "";
+    return message;
+  },
+};
+
+function createBaseListVersionsRequest(): ListVersionsRequest {
+  return { name: "" };
+}
+
+export const ListVersionsRequest: MessageFns<ListVersionsRequest> = {
+  encode(message: ListVersionsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListVersionsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListVersionsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListVersionsRequest {
+    return { name: isSet(object.name) ? globalThis.String(object.name) : "" };
+  },
+
+  toJSON(message: ListVersionsRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListVersionsRequest>, I>>(base?: I): ListVersionsRequest {
+    return ListVersionsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListVersionsRequest>, I>>(object: I): ListVersionsRequest {
+    const message = createBaseListVersionsRequest();
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseListVersionsResponse(): ListVersionsResponse {
+  return { versions: [] };
+}
+
+export const ListVersionsResponse: MessageFns<ListVersionsResponse> = {
+  encode(message: ListVersionsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.versions) {
+      FunctionInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListVersionsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListVersionsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.versions.push(FunctionInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListVersionsResponse {
+    return {
+      versions: globalThis.Array.isArray(object?.versions)
+        ? object.versions.map((e: any) => FunctionInfo.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListVersionsResponse): unknown {
+    const obj: any = {};
+    if (message.versions?.length) {
+      obj.versions = message.versions.map((e) => FunctionInfo.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListVersionsResponse>, I>>(base?: I): ListVersionsResponse {
+    return ListVersionsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListVersionsResponse>, I>>(object: I): ListVersionsResponse {
+    const message = createBaseListVersionsResponse();
+    message.versions = object.versions?.map((e) => FunctionInfo.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDeleteVersionRequest(): DeleteVersionRequest {
+  return { name: "", version: "" };
+}
+
+export const DeleteVersionRequest: MessageFns<DeleteVersionRequest> = {
+  encode(message: DeleteVersionRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.version !== "") {
+      writer.uint32(18).string(message.version);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteVersionRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteVersionRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteVersionRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+    };
+  },
+
+  toJSON(message: DeleteVersionRequest): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteVersionRequest>, I>>(base?: I): DeleteVersionRequest {
+    return DeleteVersionRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteVersionRequest>, I>>(object: I): DeleteVersionRequest {
+    const message = createBaseDeleteVersionRequest();
+    message.name = object.name ?? "";
+    message.version = object.version ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteVersionResponse(): DeleteVersionResponse {
+  return {};
+}
+
+export const DeleteVersionResponse: MessageFns<DeleteVersionResponse> = {
+  encode(_: DeleteVersionResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteVersionResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteVersionResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteVersionResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteVersionResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteVersionResponse>, I>>(base?: I): DeleteVersionResponse {
+    return DeleteVersionResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteVersionResponse>, I>>(_: I): DeleteVersionResponse {
+    const message = createBaseDeleteVersionResponse();
+    return message;
+  },
+};
+
+function createBaseAlias(): Alias {
+  return {
+    functionName: "",
+    name: "",
+    functionVersion: "",
+    description: "",
+    routingVersion: "",
+    routingWeight: 0,
+    revisionId: "",
+    lastModifiedMs: 0,
+  };
+}
+
+export const Alias: MessageFns<Alias> = {
+  encode(message: Alias, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.functionName !== "") {
+      writer.uint32(10).string(message.functionName);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.functionVersion !== "") {
+      writer.uint32(26).string(message.functionVersion);
+    }
+    if (message.description !== "") {
+      writer.uint32(34).string(message.description);
+    }
+    if (message.routingVersion !== "") {
+      writer.uint32(42).string(message.routingVersion);
+    }
+    if (message.routingWeight !== 0) {
+      writer.uint32(49).double(message.routingWeight);
+    }
+    if (message.revisionId !== "") {
+      writer.uint32(58).string(message.revisionId);
+    }
+    if (message.lastModifiedMs !== 0) {
+      writer.uint32(64).int64(message.lastModifiedMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Alias {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAlias();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.functionName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.functionVersion = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.routingVersion = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.routingWeight = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.revisionId = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.lastModifiedMs = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Alias {
+    return {
+      functionName: isSet(object.functionName)
+        ? globalThis.String(object.functionName)
+        : isSet(object.function_name)
+        ? globalThis.String(object.function_name)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      functionVersion: isSet(object.functionVersion)
+        ? globalThis.String(object.functionVersion)
+        : isSet(object.function_version)
+        ? globalThis.String(object.function_version)
+        : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      routingVersion: isSet(object.routingVersion)
+        ? globalThis.String(object.routingVersion)
+        : isSet(object.routing_version)
+        ? globalThis.String(object.routing_version)
+        : "",
+      routingWeight: isSet(object.routingWeight)
+        ? globalThis.Number(object.routingWeight)
+        : isSet(object.routing_weight)
+        ? globalThis.Number(object.routing_weight)
+        : 0,
+      revisionId: isSet(object.revisionId)
+        ? globalThis.String(object.revisionId)
+        : isSet(object.revision_id)
+        ? globalThis.String(object.revision_id)
+        : "",
+      lastModifiedMs: isSet(object.lastModifiedMs)
+        ? globalThis.Number(object.lastModifiedMs)
+        : isSet(object.last_modified_ms)
+        ? globalThis.Number(object.last_modified_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: Alias): unknown {
+    const obj: any = {};
+    if (message.functionName !== "") {
+      obj.functionName = message.functionName;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.functionVersion !== "") {
+      obj.functionVersion = message.functionVersion;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.routingVersion !== "") {
+      obj.routingVersion = message.routingVersion;
+    }
+    if (message.routingWeight !== 0) {
+      obj.routingWeight = floatToJson(message.routingWeight);
+    }
+    if (message.revisionId !== "") {
+      obj.revisionId = message.revisionId;
+    }
+    if (message.lastModifiedMs !== 0) {
+      obj.lastModifiedMs = Math.round(message.lastModifiedMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Alias>, I>>(base?: I): Alias {
+    return Alias.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Alias>, I>>(object: I): Alias {
+    const message = createBaseAlias();
+    message.functionName = object.functionName ?? "";
+    message.name = object.name ?? "";
+    message.functionVersion = object.functionVersion ?? "";
+    message.description = object.description ?? "";
+    message.routingVersion = object.routingVersion ?? "";
+    message.routingWeight = object.routingWeight ?? 0;
+    message.revisionId = object.revisionId ?? "";
+    message.lastModifiedMs = object.lastModifiedMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseCreateAliasRequest(): CreateAliasRequest {
+  return { functionName: "", name: "", functionVersion: "", description: "", routingVersion: "", routingWeight: 0 };
+}
+
+export const CreateAliasRequest: MessageFns<CreateAliasRequest> = {
+  encode(message: CreateAliasRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.functionName !== "") {
+      writer.uint32(10).string(message.functionName);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.functionVersion !== "") {
+      writer.uint32(26).string(message.functionVersion);
+    }
+    if (message.description !== "") {
+      writer.uint32(34).string(message.description);
+    }
+    if (message.routingVersion !== "") {
+      writer.uint32(42).string(message.routingVersion);
+    }
+    if (message.routingWeight !== 0) {
+      writer.uint32(49).double(message.routingWeight);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateAliasRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateAliasRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.functionName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.functionVersion = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.routingVersion = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.routingWeight = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateAliasRequest {
+    return {
+      functionName: isSet(object.functionName)
+        ? globalThis.String(object.functionName)
+        : isSet(object.function_name)
+        ? globalThis.String(object.function_name)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      functionVersion: isSet(object.functionVersion)
+        ? globalThis.String(object.functionVersion)
+        : isSet(object.function_version)
+        ? globalThis.String(object.function_version)
+        : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      routingVersion: isSet(object.routingVersion)
+        ? globalThis.String(object.routingVersion)
+        : isSet(object.routing_version)
+        ? globalThis.String(object.routing_version)
+        : "",
+      routingWeight: isSet(object.routingWeight)
+        ? globalThis.Number(object.routingWeight)
+        : isSet(object.routing_weight)
+        ? globalThis.Number(object.routing_weight)
+        : 0,
+    };
+  },
+
+  toJSON(message: CreateAliasRequest): unknown {
+    const obj: any = {};
+    if (message.functionName !== "") {
+      obj.functionName = message.functionName;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.functionVersion !== "") {
+      obj.functionVersion = message.functionVersion;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.routingVersion !== "") {
+      obj.routingVersion = message.routingVersion;
+    }
+    if (message.routingWeight !== 0) {
+      obj.routingWeight = floatToJson(message.routingWeight);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CreateAliasRequest>, I>>(base?: I): CreateAliasRequest {
+    return CreateAliasRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CreateAliasRequest>, I>>(object: I): CreateAliasRequest {
+    const message = createBaseCreateAliasRequest();
+    message.functionName = object.functionName ?? "";
+    message.name = object.name ?? "";
+    message.functionVersion = object.functionVersion ?? "";
+    message.description = object.description ?? "";
+    message.routingVersion = object.routingVersion ?? "";
+    message.routingWeight = object.routingWeight ?? 0;
+    return message;
+  },
+};
+
+function createBaseUpdateAliasRequest(): UpdateAliasRequest {
+  return {
+    functionName: "",
+    name: "",
+    functionVersion: "",
+    description: undefined,
+    routingVersion: "",
+    routingWeight: 0,
+    clearRouting: false,
+  };
+}
+
+export const UpdateAliasRequest: MessageFns<UpdateAliasRequest> = {
+  encode(message: UpdateAliasRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.functionName !== "") {
+      writer.uint32(10).string(message.functionName);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.functionVersion !== "") {
+      writer.uint32(26).string(message.functionVersion);
+    }
+    if (message.description !== undefined) {
+      writer.uint32(34).string(message.description);
+    }
+    if (message.routingVersion !== "") {
+      writer.uint32(42).string(message.routingVersion);
+    }
+    if (message.routingWeight !== 0) {
+      writer.uint32(49).double(message.routingWeight);
+    }
+    if (message.clearRouting !== false) {
+      writer.uint32(56).bool(message.clearRouting);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateAliasRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateAliasRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.functionName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.functionVersion = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.routingVersion = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.routingWeight = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.clearRouting = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateAliasRequest {
+    return {
+      functionName: isSet(object.functionName)
+        ? globalThis.String(object.functionName)
+        : isSet(object.function_name)
+        ? globalThis.String(object.function_name)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      functionVersion: isSet(object.functionVersion)
+        ? globalThis.String(object.functionVersion)
+        : isSet(object.function_version)
+        ? globalThis.String(object.function_version)
+        : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : undefined,
+      routingVersion: isSet(object.routingVersion)
+        ? globalThis.String(object.routingVersion)
+        : isSet(object.routing_version)
+        ? globalThis.String(object.routing_version)
+        : "",
+      routingWeight: isSet(object.routingWeight)
+        ? globalThis.Number(object.routingWeight)
+        : isSet(object.routing_weight)
+        ? globalThis.Number(object.routing_weight)
+        : 0,
+      clearRouting: isSet(object.clearRouting)
+        ? globalThis.Boolean(object.clearRouting)
+        : isSet(object.clear_routing)
+        ? globalThis.Boolean(object.clear_routing)
+        : false,
+    };
+  },
+
+  toJSON(message: UpdateAliasRequest): unknown {
+    const obj: any = {};
+    if (message.functionName !== "") {
+      obj.functionName = message.functionName;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.functionVersion !== "") {
+      obj.functionVersion = message.functionVersion;
+    }
+    if (message.description !== undefined) {
+      obj.description = message.description;
+    }
+    if (message.routingVersion !== "") {
+      obj.routingVersion = message.routingVersion;
+    }
+    if (message.routingWeight !== 0) {
+      obj.routingWeight = floatToJson(message.routingWeight);
+    }
+    if (message.clearRouting !== false) {
+      obj.clearRouting = message.clearRouting;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<UpdateAliasRequest>, I>>(base?: I): UpdateAliasRequest {
+    return UpdateAliasRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<UpdateAliasRequest>, I>>(object: I): UpdateAliasRequest {
+    const message = createBaseUpdateAliasRequest();
+    message.functionName = object.functionName ?? "";
+    message.name = object.name ?? "";
+    message.functionVersion = object.functionVersion ?? "";
+    message.description = object.description ?? undefined;
+    message.routingVersion = object.routingVersion ?? "";
+    message.routingWeight = object.routingWeight ?? 0;
+    message.clearRouting = object.clearRouting ?? false;
+    return message;
+  },
+};
+
+function createBaseGetAliasRequest(): GetAliasRequest {
+  return { functionName: "", name: "" };
+}
+
+export const GetAliasRequest: MessageFns<GetAliasRequest> = {
+  encode(message: GetAliasRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.functionName !== "") {
+      writer.uint32(10).string(message.functionName);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetAliasRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetAliasRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.functionName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetAliasRequest {
+    return {
+      functionName: isSet(object.functionName)
+        ? globalThis.String(object.functionName)
+        : isSet(object.function_name)
+        ? globalThis.String(object.function_name)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+    };
+  },
+
+  toJSON(message: GetAliasRequest): unknown {
+    const obj: any = {};
+    if (message.functionName !== "") {
+      obj.functionName = message.functionName;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetAliasRequest>, I>>(base?: I): GetAliasRequest {
+    return GetAliasRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetAliasRequest>, I>>(object: I): GetAliasRequest {
+    const message = createBaseGetAliasRequest();
+    message.functionName = object.functionName ?? "";
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseListAliasesRequest(): ListAliasesRequest {
+  return { functionName: "" };
+}
+
+export const ListAliasesRequest: MessageFns<ListAliasesRequest> = {
+  encode(message: ListAliasesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.functionName !== "") {
+      writer.uint32(10).string(message.functionName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAliasesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAliasesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.functionName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAliasesRequest {
+    return {
+      functionName: isSet(object.functionName)
+        ? globalThis.String(object.functionName)
+        : isSet(object.function_name)
+        ? globalThis.String(object.function_name)
+        : "",
+    };
+  },
+
+  toJSON(message: ListAliasesRequest): unknown {
+    const obj: any = {};
+    if (message.functionName !== "") {
+      obj.functionName = message.functionName;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListAliasesRequest>, I>>(base?: I): ListAliasesRequest {
+    return ListAliasesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListAliasesRequest>, I>>(object: I): ListAliasesRequest {
+    const message = createBaseListAliasesRequest();
+    message.functionName = object.functionName ?? "";
+    return message;
+  },
+};
+
+function createBaseListAliasesResponse(): ListAliasesResponse {
+  return { aliases: [] };
+}
+
+export const ListAliasesResponse: MessageFns<ListAliasesResponse> = {
+  encode(message: ListAliasesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.aliases) {
+      Alias.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAliasesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAliasesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.aliases.push(Alias.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListAliasesResponse {
+    return {
+      aliases: globalThis.Array.isArray(object?.aliases) ? object.aliases.map((e: any) => Alias.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ListAliasesResponse): unknown {
+    const obj: any = {};
+    if (message.aliases?.length) {
+      obj.aliases = message.aliases.map((e) => Alias.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListAliasesResponse>, I>>(base?: I): ListAliasesResponse {
+    return ListAliasesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListAliasesResponse>, I>>(object: I): ListAliasesResponse {
+    const message = createBaseListAliasesResponse();
+    message.aliases = object.aliases?.map((e) => Alias.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDeleteAliasRequest(): DeleteAliasRequest {
+  return { functionName: "", name: "" };
+}
+
+export const DeleteAliasRequest: MessageFns<DeleteAliasRequest> = {
+  encode(message: DeleteAliasRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.functionName !== "") {
+      writer.uint32(10).string(message.functionName);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteAliasRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteAliasRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.functionName = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteAliasRequest {
+    return {
+      functionName: isSet(object.functionName)
+        ? globalThis.String(object.functionName)
+        : isSet(object.function_name)
+        ? globalThis.String(object.function_name)
+        : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+    };
+  },
+
+  toJSON(message: DeleteAliasRequest): unknown {
+    const obj: any = {};
+    if (message.functionName !== "") {
+      obj.functionName = message.functionName;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteAliasRequest>, I>>(base?: I): DeleteAliasRequest {
+    return DeleteAliasRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteAliasRequest>, I>>(object: I): DeleteAliasRequest {
+    const message = createBaseDeleteAliasRequest();
+    message.functionName = object.functionName ?? "";
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteAliasResponse(): DeleteAliasResponse {
+  return {};
+}
+
+export const DeleteAliasResponse: MessageFns<DeleteAliasResponse> = {
+  encode(_: DeleteAliasResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteAliasResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteAliasResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteAliasResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteAliasResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DeleteAliasResponse>, I>>(base?: I): DeleteAliasResponse {
+    return DeleteAliasResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DeleteAliasResponse>, I>>(_: I): DeleteAliasResponse {
+    const message = createBaseDeleteAliasResponse();
+    return message;
+  },
+};
+
 /**
  * Function management. Code is uploaded first (chunked, content-addressed),
  * then referenced by sha256 from CreateFunction / UpdateFunctionCode.
@@ -1161,6 +2565,83 @@ export const FunctionServiceService = {
       Buffer.from(DeleteFunctionResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteFunctionResponse => DeleteFunctionResponse.decode(value),
   },
+  /** Versions: immutable snapshots of $LATEST, numbered from 1 (Lambda's PublishVersion). */
+  publishVersion: {
+    path: "/stratus.v1.FunctionService/PublishVersion" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PublishVersionRequest): Buffer =>
+      Buffer.from(PublishVersionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PublishVersionRequest => PublishVersionRequest.decode(value),
+    responseSerialize: (value: FunctionInfo): Buffer => Buffer.from(FunctionInfo.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FunctionInfo => FunctionInfo.decode(value),
+  },
+  listVersions: {
+    path: "/stratus.v1.FunctionService/ListVersions" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListVersionsRequest): Buffer => Buffer.from(ListVersionsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListVersionsRequest => ListVersionsRequest.decode(value),
+    responseSerialize: (value: ListVersionsResponse): Buffer =>
+      Buffer.from(ListVersionsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListVersionsResponse => ListVersionsResponse.decode(value),
+  },
+  deleteVersion: {
+    path: "/stratus.v1.FunctionService/DeleteVersion" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteVersionRequest): Buffer => Buffer.from(DeleteVersionRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteVersionRequest => DeleteVersionRequest.decode(value),
+    responseSerialize: (value: DeleteVersionResponse): Buffer =>
+      Buffer.from(DeleteVersionResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteVersionResponse => DeleteVersionResponse.decode(value),
+  },
+  /** Aliases: names for versions, optionally splitting traffic between two. */
+  createAlias: {
+    path: "/stratus.v1.FunctionService/CreateAlias" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateAliasRequest): Buffer => Buffer.from(CreateAliasRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateAliasRequest => CreateAliasRequest.decode(value),
+    responseSerialize: (value: Alias): Buffer => Buffer.from(Alias.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Alias => Alias.decode(value),
+  },
+  updateAlias: {
+    path: "/stratus.v1.FunctionService/UpdateAlias" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateAliasRequest): Buffer => Buffer.from(UpdateAliasRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateAliasRequest => UpdateAliasRequest.decode(value),
+    responseSerialize: (value: Alias): Buffer => Buffer.from(Alias.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Alias => Alias.decode(value),
+  },
+  getAlias: {
+    path: "/stratus.v1.FunctionService/GetAlias" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetAliasRequest): Buffer => Buffer.from(GetAliasRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetAliasRequest => GetAliasRequest.decode(value),
+    responseSerialize: (value: Alias): Buffer => Buffer.from(Alias.encode(value).finish()),
+    responseDeserialize: (value: Buffer): Alias => Alias.decode(value),
+  },
+  listAliases: {
+    path: "/stratus.v1.FunctionService/ListAliases" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListAliasesRequest): Buffer => Buffer.from(ListAliasesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListAliasesRequest => ListAliasesRequest.decode(value),
+    responseSerialize: (value: ListAliasesResponse): Buffer => Buffer.from(ListAliasesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListAliasesResponse => ListAliasesResponse.decode(value),
+  },
+  deleteAlias: {
+    path: "/stratus.v1.FunctionService/DeleteAlias" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteAliasRequest): Buffer => Buffer.from(DeleteAliasRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteAliasRequest => DeleteAliasRequest.decode(value),
+    responseSerialize: (value: DeleteAliasResponse): Buffer => Buffer.from(DeleteAliasResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteAliasResponse => DeleteAliasResponse.decode(value),
+  },
 } as const;
 
 export interface FunctionServiceServer extends UntypedServiceImplementation {
@@ -1171,6 +2652,16 @@ export interface FunctionServiceServer extends UntypedServiceImplementation {
   getFunction: handleUnaryCall<GetFunctionRequest, FunctionInfo>;
   listFunctions: handleUnaryCall<ListFunctionsRequest, ListFunctionsResponse>;
   deleteFunction: handleUnaryCall<DeleteFunctionRequest, DeleteFunctionResponse>;
+  /** Versions: immutable snapshots of $LATEST, numbered from 1 (Lambda's PublishVersion). */
+  publishVersion: handleUnaryCall<PublishVersionRequest, FunctionInfo>;
+  listVersions: handleUnaryCall<ListVersionsRequest, ListVersionsResponse>;
+  deleteVersion: handleUnaryCall<DeleteVersionRequest, DeleteVersionResponse>;
+  /** Aliases: names for versions, optionally splitting traffic between two. */
+  createAlias: handleUnaryCall<CreateAliasRequest, Alias>;
+  updateAlias: handleUnaryCall<UpdateAliasRequest, Alias>;
+  getAlias: handleUnaryCall<GetAliasRequest, Alias>;
+  listAliases: handleUnaryCall<ListAliasesRequest, ListAliasesResponse>;
+  deleteAlias: handleUnaryCall<DeleteAliasRequest, DeleteAliasResponse>;
 }
 
 export interface FunctionServiceClient extends Client {
@@ -1280,6 +2771,125 @@ export interface FunctionServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteFunctionResponse) => void,
   ): ClientUnaryCall;
+  /** Versions: immutable snapshots of $LATEST, numbered from 1 (Lambda's PublishVersion). */
+  publishVersion(
+    request: PublishVersionRequest,
+    callback: (error: ServiceError | null, response: FunctionInfo) => void,
+  ): ClientUnaryCall;
+  publishVersion(
+    request: PublishVersionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: FunctionInfo) => void,
+  ): ClientUnaryCall;
+  publishVersion(
+    request: PublishVersionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: FunctionInfo) => void,
+  ): ClientUnaryCall;
+  listVersions(
+    request: ListVersionsRequest,
+    callback: (error: ServiceError | null, response: ListVersionsResponse) => void,
+  ): ClientUnaryCall;
+  listVersions(
+    request: ListVersionsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListVersionsResponse) => void,
+  ): ClientUnaryCall;
+  listVersions(
+    request: ListVersionsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListVersionsResponse) => void,
+  ): ClientUnaryCall;
+  deleteVersion(
+    request: DeleteVersionRequest,
+    callback: (error: ServiceError | null, response: DeleteVersionResponse) => void,
+  ): ClientUnaryCall;
+  deleteVersion(
+    request: DeleteVersionRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteVersionResponse) => void,
+  ): ClientUnaryCall;
+  deleteVersion(
+    request: DeleteVersionRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteVersionResponse) => void,
+  ): ClientUnaryCall;
+  /** Aliases: names for versions, optionally splitting traffic between two. */
+  createAlias(
+    request: CreateAliasRequest,
+    callback: (error: ServiceError | null, response: Alias) => void,
+  ): ClientUnaryCall;
+  createAlias(
+    request: CreateAliasRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Alias) => void,
+  ): ClientUnaryCall;
+  createAlias(
+    request: CreateAliasRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Alias) => void,
+  ): ClientUnaryCall;
+  updateAlias(
+    request: UpdateAliasRequest,
+    callback: (error: ServiceError | null, response: Alias) => void,
+  ): ClientUnaryCall;
+  updateAlias(
+    request: UpdateAliasRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Alias) => void,
+  ): ClientUnaryCall;
+  updateAlias(
+    request: UpdateAliasRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Alias) => void,
+  ): ClientUnaryCall;
+  getAlias(request: GetAliasRequest, callback: (error: ServiceError | null, response: Alias) => void): ClientUnaryCall;
+  getAlias(
+    request: GetAliasRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: Alias) => void,
+  ): ClientUnaryCall;
+  getAlias(
+    request: GetAliasRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: Alias) => void,
+  ): ClientUnaryCall;
+  listAliases(
+    request: ListAliasesRequest,
+    callback: (error: ServiceError | null, response: ListAliasesResponse) => void,
+  ): ClientUnaryCall;
+  listAliases(
+    request: ListAliasesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListAliasesResponse) => void,
+  ): ClientUnaryCall;
+  listAliases(
+    request: ListAliasesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListAliasesResponse) => void,
+  ): ClientUnaryCall;
+  deleteAlias(
+    request: DeleteAliasRequest,
+    callback: (error: ServiceError | null, response: DeleteAliasResponse) => void,
+  ): ClientUnaryCall;
+  deleteAlias(
+    request: DeleteAliasRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteAliasResponse) => void,
+  ): ClientUnaryCall;
+  deleteAlias(
+    request: DeleteAliasRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteAliasResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const FunctionServiceClient = makeGenericClientConstructor(
@@ -1297,6 +2907,10 @@ function bytesFromBase64(b64: string): Uint8Array {
 
 function base64FromBytes(arr: Uint8Array): string {
   return globalThis.Buffer.from(arr).toString("base64");
+}
+
+function floatToJson(value: number | null | undefined): number | string | null | undefined {
+  return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
