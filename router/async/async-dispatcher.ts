@@ -10,6 +10,7 @@ import { asyncConsumerName, HEADERS, STREAMS } from '../../sdk/platform/nats-lay
 import { DEFAULT_TENANT, tenantOf } from '../../sdk/core/identity';
 import type { AccessControl } from '../auth/access-control';
 import type { InvokeTargets } from '../functions/invoke-target';
+import { splitFunctionTarget } from '../../sdk/core/function-versions';
 import type { FunctionCache } from '../functions/function-cache';
 import type { Invoker } from '../invoke/invoker';
 import { AdaptiveLimit } from './adaptive-limit';
@@ -456,13 +457,14 @@ export class AsyncDispatcher {
       await this.deps.js.publish(dest.target, body);
       return;
     }
-    const target = await this.deps.cache.get(dest.target);
-    if (!target) throw new StratusError('FunctionNotFound', `destination function '${dest.target}' of '${fn}' does not exist`);
+    const { name, qualifier } = splitFunctionTarget(dest.target);
+    const target = await this.deps.cache.get(name);
+    if (!target) throw new StratusError('FunctionNotFound', `destination function '${name}' of '${fn}' does not exist`);
     const source = await this.deps.cache.get(fn);
     // A destination invokes on its function's tenant's behalf: across tenants the target's policy must allow it.
-    await this.deps.access.authorize({ kind: 'source', source: 'destination', name: fn, tenant: source ? tenantOf(source) : DEFAULT_TENANT, depth }, 'function:invoke', { kind: 'function', name: dest.target, tenant: tenantOf(target) });
-    await this.deps.queue.enqueue({ functionName: dest.target, qualifier: '', payload: body, requestId: randomUUID(), enqueuedAtMs: Date.now(), attempt: 0, depth: depth + 1, origin: { trigger: 'destination', source: fn } });
-    this.watch(dest.target);
+    await this.deps.access.authorize({ kind: 'source', source: 'destination', name: fn, tenant: source ? tenantOf(source) : DEFAULT_TENANT, depth }, 'function:invoke', { kind: 'function', name, tenant: tenantOf(target) });
+    await this.deps.queue.enqueue({ functionName: name, qualifier, payload: body, requestId: randomUUID(), enqueuedAtMs: Date.now(), attempt: 0, depth: depth + 1, origin: { trigger: 'destination', source: fn } });
+    this.watch(name);
   }
 
   private throttleDelay(msg: JsMsg): number {

@@ -1,3 +1,4 @@
+import { splitFunctionTarget } from '../../sdk/core/function-versions';
 import { randomUUID } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { toStratusError } from '../../sdk/core/errors';
@@ -57,9 +58,10 @@ export class FailureSink {
       await viaNats(`publishing a failure record to ${dest.target}`, () => this.deps.js.publish(dest.target, body));
       return;
     }
-    const target = await this.deps.cache.get(dest.target);
-    if (!target) throw new Error(`destination function '${dest.target}' of the mappings of '${fn}' does not exist`);
-    await this.deps.queue.enqueue({ functionName: dest.target, qualifier: '', payload: body, requestId: randomUUID(), enqueuedAtMs: Date.now(), attempt: 0, origin: { trigger: 'destination', source: 'mapping' } });
-    this.deps.watchAsync(dest.target);
+    const { name, qualifier } = splitFunctionTarget(dest.target);
+    const target = await this.deps.cache.get(name);
+    if (!target) throw new Error(`destination function '${name}' of the mappings of '${fn}' does not exist`);
+    await this.deps.queue.enqueue({ functionName: name, qualifier, payload: body, requestId: randomUUID(), enqueuedAtMs: Date.now(), attempt: 0, origin: { trigger: 'destination', source: 'mapping' } });
+    this.deps.watchAsync(name);
   }
 }

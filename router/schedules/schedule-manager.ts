@@ -18,6 +18,8 @@ export interface CreateScheduleInput {
   timezone: string;
   payload: string;
   missedTicks: MissedTicksPolicy;
+  /** The version or alias its ticks run; empty: $LATEST. */
+  qualifier?: string;
 }
 
 /** Parses a stored schedule's expression without the creating router's limits (another router may have had other ones). */
@@ -63,6 +65,7 @@ export class ScheduleManager {
       timezone: input.timezone,
       payload,
       missedTicks: input.missedTicks,
+      ...(input.qualifier ? { qualifier: input.qualifier } : {}),
       createdMs,
       state: { lastTickMs: createdMs, inflight: [] },
     };

@@ -4,6 +4,7 @@ import { unary, type HandlerContext } from '../grpc-handler';
 import { StratusError } from '../../sdk/core/errors';
 import { validateFunctionName } from '../../sdk/core/function-config';
 import { tenantOf } from '../../sdk/core/identity';
+import type { InvokeTargets } from '../functions/invoke-target';
 import type { FunctionCache } from '../functions/function-cache';
 import { ownsSource, sourceTenant } from '../auth/source-ownership';
 import { upcomingTick, type ScheduleManager } from './schedule-manager';
@@ -17,6 +18,7 @@ function toPb(s: ScheduleRecord, nowMs: number): Schedule {
     timezone: s.timezone,
     payload: s.payload,
     missedTicks: missedTicksToPb(s.missedTicks),
+    qualifier: s.qualifier ?? '',
     createdMs: s.createdMs,
     // Before the first tick the state holds the creation time, which is no tick.
     lastTickMs: s.state.lastTickMs > s.createdMs ? s.state.lastTickMs : 0,
@@ -25,7 +27,7 @@ function toPb(s: ScheduleRecord, nowMs: number): Schedule {
 }
 
 /** ScheduleService: create, list and delete schedules, each owned by the tenant that created it. */
-export function createScheduleService(ctx: HandlerContext, manager: ScheduleManager, cache: FunctionCache): ScheduleServiceServer {
+export function createScheduleService(ctx: HandlerContext, manager: ScheduleManager, cache: FunctionCache, targets: Pick<InvokeTargets, 'resolve'>): ScheduleServiceServer {
   const { access } = ctx;
   return {
     createSchedule: unary(ctx, 'stratus.ScheduleService/CreateSchedule', async (req, span, caller) => {
@@ -35,8 +37,11 @@ export function createScheduleService(ctx: HandlerContext, manager: ScheduleMana
       const tenant = sourceTenant(caller, target);
       await access.authorize(caller, 'function:write', { kind: 'function', name: req.functionName, tenant: caller.tenant });
       await access.authorize({ kind: 'source', source: 'schedule', name: '*', tenant, depth: 0 }, 'function:invoke', { kind: 'function', name: target.config.name, tenant: tenantOf(target) });
+      // The version or alias must exist now (it is resolved again at every tick).
+      if (req.qualifier) await targets.resolve(target.config.name, req.qualifier);
       const record = await manager.create({
         tenant,
+        qualifier: req.qualifier,
         functionName: req.functionName,
         expression: req.expression,
         timezone: req.timezone,

@@ -228,7 +228,7 @@ export class Scheduler {
           await deadLetterUnrun(this.deps, { functionName: fn, functionArn: functionArn(this.options.region, this.options.accountId, fn), requestId, condition: 'AccessDenied', requestPayload: Buffer.from(payload), errorMessage: `${decision.reason}: ${decision.fix}` });
           return;
         }
-        const { duplicate } = await this.deps.queue.enqueue({ functionName: fn, qualifier: '', payload, requestId, enqueuedAtMs: Date.now(), attempt: 0, origin: { trigger: 'schedule', source: record.id } });
+        const { duplicate } = await this.deps.queue.enqueue({ functionName: fn, qualifier: record.qualifier ?? '', payload, requestId, enqueuedAtMs: Date.now(), attempt: 0, origin: { trigger: 'schedule', source: record.id } });
         this.deps.metrics.count(fn, duplicate ? 'duplicates' : 'accepted');
         this.deps.logger.debug('schedule tick enqueued', { schedule: record.id, tick: new Date(tickMs).toISOString(), duplicate });
         this.deps.watchAsync(fn);

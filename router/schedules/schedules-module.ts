@@ -55,7 +55,7 @@ export async function createSchedules(deps: SchedulesDeps, options: RouterOption
   );
   const manager = new ScheduleManager(registry, deps.cache, { minPeriodMs: options.scheduleMinPeriodMs });
   return {
-    scheduleService: (ctx) => createScheduleService(ctx, manager, deps.cache),
+    scheduleService: (ctx) => createScheduleService(ctx, manager, deps.cache, deps.targets),
     start: () => {
       scheduler.start();
       schedules.start();

@@ -258,7 +258,7 @@ export class TriggerDispatcher {
       await msg.ackAck();
       return;
     }
-    const { duplicate } = await this.deps.queue.enqueue({ functionName: fn, qualifier: '', payload, requestId, enqueuedAtMs: Date.now(), attempt: 0, depth, origin: { trigger: 'trigger', source: trigger.id } });
+    const { duplicate } = await this.deps.queue.enqueue({ functionName: fn, qualifier: trigger.qualifier ?? '', payload, requestId, enqueuedAtMs: Date.now(), attempt: 0, depth, origin: { trigger: 'trigger', source: trigger.id } });
     this.counters[duplicate ? 'duplicates' : 'enqueued'] += 1;
     this.deps.metrics.count(fn, duplicate ? 'duplicates' : 'accepted');
     this.deps.watchAsync(fn);

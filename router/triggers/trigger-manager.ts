@@ -18,6 +18,8 @@ export interface CreateTriggerInput {
   subject: string;
   /** Filter as JSON text (see event-filter.ts); empty for none. */
   filter: string;
+  /** The version or alias its events run; empty: $LATEST. */
+  qualifier?: string;
 }
 
 /**
@@ -45,7 +47,7 @@ export class TriggerManager {
     if (existing.length >= MAX_TRIGGERS) throw new StratusError('InvalidRequest', `the cluster has ${existing.length} triggers, the most it holds: delete unused ones (stratus triggers rm <id>)`);
     const desired = EventStream.subjectsFor([...existing.map((t) => t.subject), subject]);
     await this.stream.checkNoForeignOverlap(subject, desired);
-    const record: TriggerRecord = { id: newTriggerId(), tenant: input.tenant, functionName, subject, filter, createdMs: Date.now(), startSequence: (await this.stream.lastSequence()) + 1 };
+    const record: TriggerRecord = { id: newTriggerId(), tenant: input.tenant, functionName, ...(input.qualifier ? { qualifier: input.qualifier } : {}), subject, filter, createdMs: Date.now(), startSequence: (await this.stream.lastSequence()) + 1 };
     await this.registry.create(record);
     try {
       await this.reconcileSubjects();

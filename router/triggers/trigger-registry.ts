@@ -13,6 +13,8 @@ export interface TriggerRecord {
   /** The tenant that created the trigger: its events invoke on that tenant's behalf. Absent: the default tenant. */
   tenant?: string;
   functionName: string;
+  /** The version or alias its events run; absent or empty: $LATEST. */
+  qualifier?: string;
   /** NATS subject pattern (`orders.*`, `audit.>`). */
   subject: string;
   /** Empty: every event. */

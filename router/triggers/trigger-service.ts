@@ -4,6 +4,7 @@ import { StratusError } from '../../sdk/core/errors';
 import { validateFunctionName } from '../../sdk/core/function-config';
 import { tenantOf } from '../../sdk/core/identity';
 import { HEADERS } from '../../sdk/platform/nats-layout';
+import type { InvokeTargets } from '../functions/invoke-target';
 import type { FunctionCache } from '../functions/function-cache';
 import { validateTriggerPattern } from './subject-patterns';
 import { ownsSource, sourceTenant } from '../auth/source-ownership';
@@ -13,11 +14,11 @@ import type { TriggerManager } from './trigger-manager';
 import type { TriggerRecord } from './trigger-registry';
 
 function toPb(t: TriggerRecord): Trigger {
-  return { id: t.id, functionName: t.functionName, subject: t.subject, filter: formatEventFilter(t.filter), createdMs: t.createdMs };
+  return { id: t.id, functionName: t.functionName, subject: t.subject, filter: formatEventFilter(t.filter), createdMs: t.createdMs, qualifier: t.qualifier ?? '' };
 }
 
 /** TriggerService: create, list and delete subject triggers, each owned by the tenant that created it. */
-export function createTriggerService(ctx: HandlerContext, manager: TriggerManager, cache: FunctionCache): TriggerServiceServer {
+export function createTriggerService(ctx: HandlerContext, manager: TriggerManager, cache: FunctionCache, targets: Pick<InvokeTargets, 'resolve'>): TriggerServiceServer {
   const { access } = ctx;
   return {
     createTrigger: unary(ctx, 'stratus.TriggerService/CreateTrigger', async (req, span, caller) => {
@@ -28,7 +29,9 @@ export function createTriggerService(ctx: HandlerContext, manager: TriggerManage
       // Managing event sources is the caller's to do; invoking the function is the trigger's, on its tenant's behalf.
       await access.authorize(caller, 'function:write', { kind: 'function', name: req.functionName, tenant: caller.tenant });
       await access.authorize({ kind: 'source', source: 'subject', name: validateTriggerPattern(req.subject), tenant, depth: 0 }, 'function:invoke', { kind: 'function', name: record.config.name, tenant: tenantOf(record) });
-      return toPb(await manager.create({ tenant, functionName: req.functionName, subject: req.subject, filter: req.filter }));
+      // The version or alias must exist now (it is resolved again for every event).
+      if (req.qualifier) await targets.resolve(record.config.name, req.qualifier);
+      return toPb(await manager.create({ tenant, functionName: req.functionName, subject: req.subject, filter: req.filter, qualifier: req.qualifier }));
     }),
     listTriggers: unary(ctx, 'stratus.TriggerService/ListTriggers', async (req, _span, caller) => {
       await access.authorize(caller, 'function:read', { kind: 'function', name: req.functionName || '*', tenant: caller.tenant });

@@ -52,7 +52,7 @@ export async function createTriggers(deps: TriggersDeps, options: RouterOptions 
   );
   const publisher = new EventPublisher(deps.nc, deps.js, () => triggers.values().map((t) => t.subject));
   return {
-    triggerService: (ctx) => createTriggerService(ctx, manager, deps.cache),
+    triggerService: (ctx) => createTriggerService(ctx, manager, deps.cache, deps.targets),
     eventService: (ctx) => createEventService(ctx, publisher),
     start: () => {
       dispatcher.start();

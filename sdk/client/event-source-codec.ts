@@ -6,7 +6,7 @@ import { missedTicksFromPb } from '../core/wire/schedule-codec';
 
 /** Wire Trigger → SDK type. */
 export function triggerFromPb(t: TriggerPb): TriggerInfo {
-  return { id: t.id, functionName: t.functionName, subject: t.subject, filter: t.filter, created: new Date(t.createdMs) };
+  return { id: t.id, functionName: t.functionName, subject: t.subject, filter: t.filter, created: new Date(t.createdMs), qualifier: t.qualifier };
 }
 
 /** Wire Schedule → SDK type; zero times mean "none". */
@@ -18,6 +18,7 @@ export function scheduleFromPb(s: SchedulePb): ScheduleInfo {
     timezone: s.timezone,
     payload: s.payload,
     missedTicks: missedTicksFromPb(s.missedTicks),
+    qualifier: s.qualifier,
     created: new Date(s.createdMs),
     lastTick: s.lastTickMs ? new Date(s.lastTickMs) : undefined,
     nextTick: s.nextTickMs ? new Date(s.nextTickMs) : undefined,

@@ -13,6 +13,8 @@ export interface TriggerInfo {
   /** The filter as JSON text (`{"path":"type","equals":"created"}`); empty when every event runs the function. */
   filter: string;
   created: Date;
+  /** The version or alias its events run; empty: $LATEST. */
+  qualifier: string;
 }
 
 /** A filter condition on the event's JSON data; see the README's "Event sources" section. */
@@ -24,6 +26,8 @@ export type TriggerFilterCondition =
 
 /** Options for createTrigger. */
 export interface CreateTriggerOptions {
+  /** The version or alias its events run (default $LATEST). */
+  qualifier?: string;
   /** One condition, a list that must all hold, or the same as JSON text. */
   filter?: TriggerFilterCondition | TriggerFilterCondition[] | string;
 }
@@ -57,6 +61,8 @@ export interface ScheduleInfo extends ScheduleDefinition {
 
 /** Options for createSchedule. */
 export interface CreateScheduleOptions {
+  /** The version or alias its ticks run (default $LATEST). */
+  qualifier?: string;
   /** JSON text or a value; `$time`, `$epochMs` and `$schedule` are replaced at each tick. Default: EventBridge's Scheduled Event. */
   payload?: string | Record<string, unknown> | unknown[];
   /** IANA time zone for cron expressions. Default UTC. */

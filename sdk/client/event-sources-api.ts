@@ -8,7 +8,7 @@ import type { RouterTransport } from './router-transport';
 /** Subscribes a function to a NATS subject pattern; see StratusClient.createTrigger. */
 export async function createTrigger(t: RouterTransport, functionName: string, subject: string, options: CreateTriggerOptions): Promise<TriggerInfo> {
   const filter = options.filter === undefined ? '' : typeof options.filter === 'string' ? options.filter : JSON.stringify(options.filter);
-  const res = await t.call<TriggerPb>('write', 'CreateTrigger', t.deadline(), undefined, (s, md, opts, cb) => s.triggers.createTrigger({ functionName, subject, filter }, md, opts, cb));
+  const res = await t.call<TriggerPb>('write', 'CreateTrigger', t.deadline(), undefined, (s, md, opts, cb) => s.triggers.createTrigger({ functionName, subject, filter, qualifier: options.qualifier ?? '' }, md, opts, cb));
   return triggerFromPb(res);
 }
 
@@ -35,7 +35,7 @@ export async function publish(t: RouterTransport, subject: string, payload: Buff
 /** Invokes a function on a schedule; see StratusClient.createSchedule. */
 export async function createSchedule(t: RouterTransport, functionName: string, expression: string, options: CreateScheduleOptions): Promise<ScheduleInfo> {
   const payload = options.payload === undefined ? '' : typeof options.payload === 'string' ? options.payload : JSON.stringify(options.payload);
-  const request = { functionName, expression, timezone: options.timezone ?? '', payload, missedTicks: missedTicksToPb(options.missedTicks) };
+  const request = { functionName, expression, timezone: options.timezone ?? '', payload, missedTicks: missedTicksToPb(options.missedTicks), qualifier: options.qualifier ?? '' };
   return scheduleFromPb(await t.call<SchedulePb>('write', 'CreateSchedule', t.deadline(), undefined, (s, md, opts, cb) => s.schedules.createSchedule(request, md, opts, cb)));
 }
 

@@ -196,7 +196,11 @@ const SUBJECT_PATTERN = /^[^\s.*>]+(\.[^\s.*>]+)*$/;
 function validateDestination(which: string, d: Destination | undefined): Destination | undefined {
   if (!d || (!d.kind && !d.target)) return undefined;
   if (d.kind === 'function') {
-    if (!NAME_PATTERN.test(d.target)) throw new StratusError('InvalidRequest', `${which} destination: '${d.target}' is not a function name`);
+    // `name` or `name:qualifier` (a version or an alias).
+    const [name = '', qualifier, ...rest] = d.target.split(':');
+    if (!NAME_PATTERN.test(name) || rest.length > 0 || (qualifier !== undefined && !/^(\$LATEST|[1-9]\d{0,8}|(?!\d+$)[A-Za-z0-9_-]{1,128})$/.test(qualifier))) {
+      throw new StratusError('InvalidRequest', `${which} destination: '${d.target}' is not a function name (or name:version, name:alias)`);
+    }
     return { kind: 'function', target: d.target };
   }
   if (d.kind === 'subject') {

@@ -59,3 +59,9 @@ export function validateRouting(primary: string, routing: { version: string; wei
 export function pickVersion(alias: Pick<AliasRecord, 'functionVersion' | 'routing'>, random: number): string {
   return alias.routing && random < alias.routing.weight ? alias.routing.version : alias.functionVersion;
 }
+
+/** A function destination's target, `name` or `name:qualifier` (a version or alias, as a qualified Lambda ARN). */
+export function splitFunctionTarget(target: string): { name: string; qualifier: string } {
+  const colon = target.indexOf(':');
+  return colon < 0 ? { name: target, qualifier: '' } : { name: target.slice(0, colon), qualifier: target.slice(colon + 1) };
+}

@@ -25,4 +25,6 @@ export interface ScheduleDefinition {
   /** Payload template; empty: EventBridge's Scheduled Event. */
   payload: string;
   missedTicks: MissedTicksPolicy;
+  /** The version or alias its ticks run; absent or empty: $LATEST. */
+  qualifier?: string;
 }

@@ -288,7 +288,9 @@ describeHosts('a cluster on three hosts', () => {
       },
       restore: async () => {
         if (!restored) cluster.net.restore(h3);
-        await waitForNatsHealthy([{ running: cluster.nats.get(h3.index)!, healthzUrl: `http://${h3.ip}:${PORTS.natsMonitor}/healthz` }]);
+        // A server back from a partition is healthy once every replicated stream caught up: each
+        // function's log stream is one more (it took 37-61 s here with them, 30 s being too tight).
+        await waitForNatsHealthy([{ running: cluster.nats.get(h3.index)!, healthzUrl: `http://${h3.ip}:${PORTS.natsMonitor}/healthz` }], 90_000);
         await cluster.waitForAgents(allAgents(), 45_000);
       },
     });

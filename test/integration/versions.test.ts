@@ -16,7 +16,7 @@ describe('versions and aliases', () => {
   const fn = uniqueName('ver');
 
   beforeAll(async () => {
-    cluster = await startCluster({ agents: 1 });
+    cluster = await startCluster({ agents: 1, routerEnv: { STRATUS_SCHEDULE_MIN_PERIOD_MS: '1000' } });
     client = cluster.client({ maxAttempts: 1 });
     await client.deploy({ name: fn, source: functionDir({ 'index.js': code('one') }), settings: { runtime: 'nodejs', handler: 'index.handler', memoryMb: 128 } });
   }, 60_000);
@@ -78,6 +78,25 @@ describe('versions and aliases', () => {
     const rec = (await client.invocations.list(fn, { since: Date.now() - 60_000, trigger: 'async' })).invocations.find((r) => r.requestId === requestId)!;
     expect(rec).toMatchObject({ version: '2', status: 'Success' });
   });
+
+  test('triggers, schedules and function destinations run the version or alias they name', async () => {
+    const since = Date.now() - 1000;
+    const trigger = await client.createTrigger(fn, `ver.${fn}.in`, { qualifier: 'live' });
+    expect(trigger.qualifier).toBe('live');
+    await client.publish(`ver.${fn}.in`, '{}');
+    const schedule = await client.createSchedule(fn, 'rate(1 second)', { qualifier: '2' });
+    const source = uniqueName('ver-src');
+    await client.deploy({ name: source, source: functionDir({ 'index.js': 'exports.handler = async () => 1;' }), settings: { runtime: 'nodejs', handler: 'index.handler', async: { onSuccess: { kind: 'function', target: `${fn}:live` } } } });
+    await client.invokeAsync(source, '{}');
+    const byTrigger = async (t: string): Promise<string[]> => (await client.invocations.list(fn, { since, trigger: t as never })).invocations.map((r) => r.version);
+    await waitFor('a run from each', async () => (await byTrigger('trigger')).length > 0 && (await byTrigger('schedule')).length > 0 && (await byTrigger('destination')).length > 0, 20_000, 200);
+    await client.deleteSchedule(schedule.id);
+    await client.deleteTrigger(trigger.id);
+    expect(new Set([...(await byTrigger('trigger')), ...(await byTrigger('schedule')), ...(await byTrigger('destination'))])).toEqual(new Set(['2']));
+    // A qualifier that names nothing is refused when the source is made.
+    await expect(client.createTrigger(fn, `ver.${fn}.other`, { qualifier: 'nope' })).rejects.toMatchObject({ code: 'FunctionNotFound' });
+    await expect(client.createSchedule(fn, 'rate(1 second)', { qualifier: '99' })).rejects.toMatchObject({ code: 'FunctionNotFound' });
+  }, 60_000);
 
   test('deleting the function deletes its versions and aliases', async () => {
     await client.deleteFunction(fn);

@@ -17,10 +17,11 @@ export function registerScheduleCommands(program: Command, run: Run): void {
     .description("add a schedule: 'rate(5 minutes)', 'cron(0 12 * * ? *)' (EventBridge) or '*/5 * * * *'")
     .option('--payload <json>', 'the event; $time, $epochMs and $schedule are replaced at each tick (default: an EventBridge Scheduled Event)')
     .option('--tz <zone>', 'IANA time zone for cron expressions (default UTC)')
+    .option('--qualifier <version|alias>', 'the version or alias its ticks run (default $LATEST)')
     .option('--missed <policy>', 'ticks missed while no router ran: fire-once (the latest, late) or skip', 'fire-once')
-    .action((fn: string, expression: string, flags: { payload?: string; tz?: string; missed: string }) =>
+    .action((fn: string, expression: string, flags: { payload?: string; tz?: string; missed: string; qualifier?: string }) =>
       run(async ({ out, client }) => {
-        const s = await (await client()).createSchedule(fn, expression, { payload: flags.payload, timezone: flags.tz, missedTicks: parseMissedTicks(flags.missed) });
+        const s = await (await client()).createSchedule(fn, expression, { payload: flags.payload, timezone: flags.tz, missedTicks: parseMissedTicks(flags.missed), qualifier: flags.qualifier });
         if (out.json) return out.printJson(toJson(s));
         out.line(`${s.expression}${s.timezone ? ` (${s.timezone})` : ''} → ${s.functionName} (id ${s.id}; next tick ${s.nextTick?.toISOString() ?? 'none'})`);
       }),

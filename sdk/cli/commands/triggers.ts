@@ -51,10 +51,11 @@ export function registerTriggerCommands(program: Command, run: Run): void {
   triggers
     .command('add <function> <subject>')
     .description("subscribe a function to a subject pattern such as orders.* or audit.>")
+    .option('--qualifier <version|alias>', 'the version or alias its events run (default $LATEST)')
     .option('--filter <condition>', 'run only for events whose JSON data matches: path=value, or JSON like {"path":"type","in":["a","b"]}; repeat for conditions that must all hold', collect, [])
-    .action((fn: string, subject: string, flags: { filter: string[] }) =>
+    .action((fn: string, subject: string, flags: { filter: string[]; qualifier?: string }) =>
       run(async ({ out, client }) => {
-        const t = await (await client()).createTrigger(fn, subject, { filter: filterText(flags.filter) });
+        const t = await (await client()).createTrigger(fn, subject, { filter: filterText(flags.filter), qualifier: flags.qualifier });
         if (out.json) return out.printJson(toJson(t));
         out.line(`${t.subject} → ${t.functionName} (id ${t.id}${t.filter ? `, filter ${t.filter}` : ''})`);
       }),

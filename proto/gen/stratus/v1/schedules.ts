@@ -80,6 +80,8 @@ export interface Schedule {
   lastTickMs: number;
   /** The next tick; 0 when the expression has no more. */
   nextTickMs: number;
+  /** The version or alias its ticks run; empty: $LATEST. */
+  qualifier: string;
 }
 
 export interface CreateScheduleRequest {
@@ -88,6 +90,8 @@ export interface CreateScheduleRequest {
   timezone: string;
   payload: string;
   missedTicks: MissedTicks;
+  /** The version or alias its ticks run; empty: $LATEST. */
+  qualifier: string;
 }
 
 export interface ListSchedulesRequest {
@@ -117,6 +121,7 @@ function createBaseSchedule(): Schedule {
     createdMs: 0,
     lastTickMs: 0,
     nextTickMs: 0,
+    qualifier: "",
   };
 }
 
@@ -148,6 +153,9 @@ export const Schedule: MessageFns<Schedule> = {
     }
     if (message.nextTickMs !== 0) {
       writer.uint32(72).int64(message.nextTickMs);
+    }
+    if (message.qualifier !== "") {
+      writer.uint32(82).string(message.qualifier);
     }
     return writer;
   },
@@ -237,6 +245,14 @@ export const Schedule: MessageFns<Schedule> = {
             message.nextTickMs = longToNumber(reader.int64());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.qualifier = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -280,6 +296,7 @@ export const Schedule: MessageFns<Schedule> = {
         : isSet(object.next_tick_ms)
         ? globalThis.Number(object.next_tick_ms)
         : 0,
+      qualifier: isSet(object.qualifier) ? globalThis.String(object.qualifier) : "",
     };
   },
 
@@ -312,6 +329,9 @@ export const Schedule: MessageFns<Schedule> = {
     if (message.nextTickMs !== 0) {
       obj.nextTickMs = Math.round(message.nextTickMs);
     }
+    if (message.qualifier !== "") {
+      obj.qualifier = message.qualifier;
+    }
     return obj;
   },
 
@@ -329,12 +349,13 @@ export const Schedule: MessageFns<Schedule> = {
     message.createdMs = object.createdMs ?? 0;
     message.lastTickMs = object.lastTickMs ?? 0;
     message.nextTickMs = object.nextTickMs ?? 0;
+    message.qualifier = object.qualifier ?? "";
     return message;
   },
 };
 
 function createBaseCreateScheduleRequest(): CreateScheduleRequest {
-  return { functionName: "", expression: "", timezone: "", payload: "", missedTicks: 0 };
+  return { functionName: "", expression: "", timezone: "", payload: "", missedTicks: 0, qualifier: "" };
 }
 
 export const CreateScheduleRequest: MessageFns<CreateScheduleRequest> = {
@@ -353,6 +374,9 @@ export const CreateScheduleRequest: MessageFns<CreateScheduleRequest> = {
     }
     if (message.missedTicks !== 0) {
       writer.uint32(40).int32(message.missedTicks);
+    }
+    if (message.qualifier !== "") {
+      writer.uint32(50).string(message.qualifier);
     }
     return writer;
   },
@@ -410,6 +434,14 @@ export const CreateScheduleRequest: MessageFns<CreateScheduleRequest> = {
             message.missedTicks = reader.int32() as any;
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.qualifier = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -437,6 +469,7 @@ export const CreateScheduleRequest: MessageFns<CreateScheduleRequest> = {
         : isSet(object.missed_ticks)
         ? missedTicksFromJSON(object.missed_ticks)
         : 0,
+      qualifier: isSet(object.qualifier) ? globalThis.String(object.qualifier) : "",
     };
   },
 
@@ -457,6 +490,9 @@ export const CreateScheduleRequest: MessageFns<CreateScheduleRequest> = {
     if (message.missedTicks !== 0) {
       obj.missedTicks = missedTicksToJSON(message.missedTicks);
     }
+    if (message.qualifier !== "") {
+      obj.qualifier = message.qualifier;
+    }
     return obj;
   },
 
@@ -470,6 +506,7 @@ export const CreateScheduleRequest: MessageFns<CreateScheduleRequest> = {
     message.timezone = object.timezone ?? "";
     message.payload = object.payload ?? "";
     message.missedTicks = object.missedTicks ?? 0;
+    message.qualifier = object.qualifier ?? "";
     return message;
   },
 };

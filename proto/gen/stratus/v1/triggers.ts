@@ -35,11 +35,15 @@ export interface Trigger {
    */
   filter: string;
   createdMs: number;
+  /** The version or alias its events run; empty: $LATEST. */
+  qualifier: string;
 }
 
 export interface CreateTriggerRequest {
   functionName: string;
   subject: string;
+  /** The version or alias its events run; empty: $LATEST. */
+  qualifier: string;
   /** As Trigger.filter; empty for none. */
   filter: string;
 }
@@ -85,7 +89,7 @@ export interface PublishResponse {
 }
 
 function createBaseTrigger(): Trigger {
-  return { id: "", functionName: "", subject: "", filter: "", createdMs: 0 };
+  return { id: "", functionName: "", subject: "", filter: "", createdMs: 0, qualifier: "" };
 }
 
 export const Trigger: MessageFns<Trigger> = {
@@ -104,6 +108,9 @@ export const Trigger: MessageFns<Trigger> = {
     }
     if (message.createdMs !== 0) {
       writer.uint32(40).int64(message.createdMs);
+    }
+    if (message.qualifier !== "") {
+      writer.uint32(50).string(message.qualifier);
     }
     return writer;
   },
@@ -161,6 +168,14 @@ export const Trigger: MessageFns<Trigger> = {
             message.createdMs = longToNumber(reader.int64());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.qualifier = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -188,6 +203,7 @@ export const Trigger: MessageFns<Trigger> = {
         : isSet(object.created_ms)
         ? globalThis.Number(object.created_ms)
         : 0,
+      qualifier: isSet(object.qualifier) ? globalThis.String(object.qualifier) : "",
     };
   },
 
@@ -208,6 +224,9 @@ export const Trigger: MessageFns<Trigger> = {
     if (message.createdMs !== 0) {
       obj.createdMs = Math.round(message.createdMs);
     }
+    if (message.qualifier !== "") {
+      obj.qualifier = message.qualifier;
+    }
     return obj;
   },
 
@@ -221,12 +240,13 @@ export const Trigger: MessageFns<Trigger> = {
     message.subject = object.subject ?? "";
     message.filter = object.filter ?? "";
     message.createdMs = object.createdMs ?? 0;
+    message.qualifier = object.qualifier ?? "";
     return message;
   },
 };
 
 function createBaseCreateTriggerRequest(): CreateTriggerRequest {
-  return { functionName: "", subject: "", filter: "" };
+  return { functionName: "", subject: "", qualifier: "", filter: "" };
 }
 
 export const CreateTriggerRequest: MessageFns<CreateTriggerRequest> = {
@@ -236,6 +256,9 @@ export const CreateTriggerRequest: MessageFns<CreateTriggerRequest> = {
     }
     if (message.subject !== "") {
       writer.uint32(18).string(message.subject);
+    }
+    if (message.qualifier !== "") {
+      writer.uint32(34).string(message.qualifier);
     }
     if (message.filter !== "") {
       writer.uint32(26).string(message.filter);
@@ -272,6 +295,14 @@ export const CreateTriggerRequest: MessageFns<CreateTriggerRequest> = {
             message.subject = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.qualifier = reader.string();
+            continue;
+          }
           case 3: {
             if (tag !== 26) {
               break;
@@ -300,6 +331,7 @@ export const CreateTriggerRequest: MessageFns<CreateTriggerRequest> = {
         ? globalThis.String(object.function_name)
         : "",
       subject: isSet(object.subject) ? globalThis.String(object.subject) : "",
+      qualifier: isSet(object.qualifier) ? globalThis.String(object.qualifier) : "",
       filter: isSet(object.filter) ? globalThis.String(object.filter) : "",
     };
   },
@@ -311,6 +343,9 @@ export const CreateTriggerRequest: MessageFns<CreateTriggerRequest> = {
     }
     if (message.subject !== "") {
       obj.subject = message.subject;
+    }
+    if (message.qualifier !== "") {
+      obj.qualifier = message.qualifier;
     }
     if (message.filter !== "") {
       obj.filter = message.filter;
@@ -325,6 +360,7 @@ export const CreateTriggerRequest: MessageFns<CreateTriggerRequest> = {
     const message = createBaseCreateTriggerRequest();
     message.functionName = object.functionName ?? "";
     message.subject = object.subject ?? "";
+    message.qualifier = object.qualifier ?? "";
     message.filter = object.filter ?? "";
     return message;
   },
