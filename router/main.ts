@@ -267,7 +267,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
   const liveRoutes = new LiveRoutes(routeRegistry, logger);
   await liveRoutes.start();
   let httpUrl: string | undefined;
-  const routeService = createRouteService(ctx, { registry: routeRegistry, live: liveRoutes, functions: cache, httpBaseUrl: () => httpUrl });
+  const routeService = createRouteService(ctx, { registry: routeRegistry, live: liveRoutes, functions: cache, targets, httpBaseUrl: () => httpUrl });
   server.addService(RouteServiceService, routeService);
   const grpcPort = await bindGrpcServer(server, options.host, options.grpcPort, grpcServerCredentials(tlsIdentity));
 
@@ -279,7 +279,7 @@ async function main(env: NodeJS.ProcessEnv): Promise<void> {
     async () => (await telemetryMetrics.prometheus()) + mappings.prometheus() + usage.prometheus() + invocationRecords.prometheus(),
     tlsIdentity,
   );
-  const gateway = new HttpGateway({ routes: liveRoutes, functions: cache, invoker, auth: authenticator, access, tracer, logger }, {
+  const gateway = new HttpGateway({ routes: liveRoutes, functions: cache, targets, invoker, auth: authenticator, access, tracer, logger }, {
     region: options.region,
     accountId: options.accountId,
     deadlineSlackMs: options.invokeSlackMs,

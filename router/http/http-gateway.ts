@@ -32,6 +32,8 @@ export interface RouteSource {
 export interface HttpGatewayDeps {
   routes: RouteSource;
   functions: { get(name: string): Promise<FunctionRecord | undefined> };
+  /** Resolves a route's qualifier (a version or an alias); without it routes run $LATEST. */
+  targets?: { resolve(name: string, qualifier: string): Promise<FunctionRecord> };
   invoker: Pick<Invoker, 'invoke'>;
   /** Who a `token` route's caller is. */
   auth: Pick<Authenticator, 'authenticate'>;
@@ -54,6 +56,8 @@ export interface HttpGatewayOptions {
 /** Where a request goes once its route or URL is known. */
 interface Target {
   functionName: string;
+  /** The version or alias a route invokes; empty: $LATEST. */
+  qualifier: string;
   auth: RouteAuth;
   routeKey: string;
   /** The route's path template (`/users/{id}`, `$default`, `/fn/<name>/*`), for traces. */
@@ -132,7 +136,13 @@ export class HttpGateway {
       discardBody(req, this.options.maxPayloadBytes);
       return unauthorized(caller);
     }
-    const record = await this.deps.functions.get(target.functionName);
+    const record = target.qualifier && this.deps.targets
+      ? await this.deps.targets.resolve(target.functionName, target.qualifier).catch((err: unknown) => {
+          // A deleted version or alias is the route's function not being found; anything else is NATS failing.
+          if (err instanceof StratusError && err.code === 'FunctionNotFound') return undefined;
+          throw err;
+        })
+      : await this.deps.functions.get(target.functionName);
     if (!record) {
       discardBody(req, this.options.maxPayloadBytes);
       if (target.isFunctionUrl) return notFound();
@@ -199,6 +209,7 @@ export class HttpGateway {
       const eventPath = slash < 0 ? '/' : after.slice(slash);
       return {
         functionName: url.functionName,
+        qualifier: '',
         auth: url.auth,
         routeKey: '$default',
         template: `${FUNCTION_URL_PREFIX}${url.functionName}/*`,
@@ -214,6 +225,7 @@ export class HttpGateway {
     const { route } = match;
     return {
       functionName: route.functionName,
+      qualifier: route.qualifier ?? '',
       auth: route.auth,
       routeKey: route.routeKey,
       template: route.path,

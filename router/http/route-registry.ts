@@ -32,8 +32,8 @@ export function changeOf(entry: KvEntry): RouteChange | undefined {
   return undefined;
 }
 
-function sameTarget(a: Pick<RouteRecord, 'functionName' | 'auth'>, b: Pick<RouteRecord, 'functionName' | 'auth'>): boolean {
-  return a.functionName === b.functionName && a.auth === b.auth;
+function sameTarget(a: Pick<RouteRecord, 'functionName' | 'auth' | 'qualifier'>, b: Pick<RouteRecord, 'functionName' | 'auth' | 'qualifier'>): boolean {
+  return a.functionName === b.functionName && a.auth === b.auth && (a.qualifier ?? '') === (b.qualifier ?? '');
 }
 
 /**

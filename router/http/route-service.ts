@@ -18,6 +18,8 @@ export interface RouteServiceDeps {
   live: LiveRoutes;
   /** Whether a function exists (routes and URLs may only name existing functions). */
   functions: { get(name: string): Promise<FunctionRecord | undefined> };
+  /** Checks a route's qualifier names a version or alias that exists. */
+  targets: { resolve(name: string, qualifier: string): Promise<FunctionRecord> };
   /** `http://host:port` of this router's HTTP port, once known, for full function URLs. */
   httpBaseUrl: () => string | undefined;
 }
@@ -41,11 +43,13 @@ export function createRouteService(ctx: HandlerContext, deps: RouteServiceDeps):
     createRoute: unary(ctx, 'stratus.RouteService/CreateRoute', async (req, _span, caller) => {
       const route = describeRoute({ method: req.method, path: req.path, functionName: req.functionName, auth: routeAuthFromPb(req.auth) });
       const target = await requireFunction(deps, route.functionName);
+      // The version or alias must exist now (it is resolved again for every request).
+      if (req.qualifier) await deps.targets.resolve(route.functionName, req.qualifier);
       const tenant = sourceTenant(caller, target);
       await access.authorize(caller, 'function:write', { kind: 'function', name: route.functionName, tenant: caller.tenant });
       await access.authorize({ kind: 'source', source: 'route', name: route.routeKey, tenant, depth: 0 }, 'function:invoke', fnRef(target));
       await access.claim('route', route.id, tenant);
-      const { record, change } = await deps.registry.createRoute({ ...route, createdMs: Date.now() });
+      const { record, change } = await deps.registry.createRoute({ ...route, ...(req.qualifier ? { qualifier: req.qualifier } : {}), createdMs: Date.now() });
       if (change) deps.live.apply(change);
       return routeToPb(record);
     }),

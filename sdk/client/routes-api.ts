@@ -4,9 +4,9 @@ import type { FunctionUrlInfo, RouteAuth, RouteInfo } from './route-types';
 import type { RouterTransport } from './router-transport';
 
 /** Maps `METHOD path` on every router's HTTP port to a function; see StratusClient.createRoute. */
-export async function createRoute(t: RouterTransport, method: string, path: string, functionName: string, auth: RouteAuth | undefined): Promise<RouteInfo> {
+export async function createRoute(t: RouterTransport, method: string, path: string, functionName: string, auth: RouteAuth | undefined, qualifier = ''): Promise<RouteInfo> {
   const res = await t.call<RoutePb>('write', 'CreateRoute', t.deadline(), undefined, (s, md, opts, cb) =>
-    s.routes.createRoute({ method, path, functionName, auth: routeAuthToPb(auth) }, md, opts, cb),
+    s.routes.createRoute({ method, path, functionName, auth: routeAuthToPb(auth), qualifier }, md, opts, cb),
   );
   return routeFromPb(res);
 }

@@ -193,8 +193,8 @@ export class StratusClient {
    * defaults to none (public, as API Gateway); `token` requires an API token as a bearer token.
    * Creating the same route again with the same target returns it unchanged.
    */
-  async createRoute(method: string, path: string, functionName: string, options: { auth?: RouteAuth } = {}): Promise<RouteInfo> {
-    return routes.createRoute(this.transport, method, path, functionName, options.auth);
+  async createRoute(method: string, path: string, functionName: string, options: { auth?: RouteAuth; qualifier?: string } = {}): Promise<RouteInfo> {
+    return routes.createRoute(this.transport, method, path, functionName, options.auth, options.qualifier);
   }
 
   /** Every route, in the order requests are matched against them. */

@@ -47,6 +47,8 @@ export interface RouteRecord {
   /** Path template, or `$default`. */
   path: string;
   functionName: string;
+  /** The version or alias it invokes; absent or empty: $LATEST. */
+  qualifier?: string;
   auth: RouteAuth;
   createdMs: number;
 }

@@ -93,7 +93,13 @@ describe('versions and aliases', () => {
     await client.deleteSchedule(schedule.id);
     await client.deleteTrigger(trigger.id);
     expect(new Set([...(await byTrigger('trigger')), ...(await byTrigger('schedule')), ...(await byTrigger('destination'))])).toEqual(new Set(['2']));
+    // An HTTP route to an alias.
+    await client.createRoute('GET', `/${fn}/live`, fn, { auth: 'none', qualifier: 'live' });
+    const http = async (): Promise<{ version: string }> => (await (await fetch(`http://127.0.0.1:${cluster.routers[0]!.httpPort}/${fn}/live`)).json()) as { version: string };
+    await waitFor('the route to serve', async () => (await fetch(`http://127.0.0.1:${cluster.routers[0]!.httpPort}/${fn}/live`)).status === 200, 10_000, 100);
+    expect((await http()).version).toBe('2');
     // A qualifier that names nothing is refused when the source is made.
+    await expect(client.createRoute('GET', `/${fn}/nope`, fn, { qualifier: 'nope' })).rejects.toMatchObject({ code: 'FunctionNotFound' });
     await expect(client.createTrigger(fn, `ver.${fn}.other`, { qualifier: 'nope' })).rejects.toMatchObject({ code: 'FunctionNotFound' });
     await expect(client.createSchedule(fn, 'rate(1 second)', { qualifier: '99' })).rejects.toMatchObject({ code: 'FunctionNotFound' });
   }, 60_000);

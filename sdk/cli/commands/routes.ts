@@ -21,11 +21,12 @@ export function registerRouteCommands(program: Command, run: Run): void {
     .command('add <method> <path> <function>')
     .description("add a route: METHOD is GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS or ANY; path like /users/{id} or /{proxy+}, or '$default'")
     .option('--auth <mode>', 'none (anyone) or token (Authorization: Bearer <API token>)', 'none')
-    .action((method: string, path: string, fn: string, flags: { auth: string }) =>
+    .option('--qualifier <version|alias>', 'the version or alias it invokes (default $LATEST)')
+    .action((method: string, path: string, fn: string, flags: { auth: string; qualifier?: string }) =>
       run(async ({ out, client }) => {
-        const route = await (await client()).createRoute(method, path, fn, { auth: parseRouteAuth(flags.auth) });
+        const route = await (await client()).createRoute(method, path, fn, { auth: parseRouteAuth(flags.auth), qualifier: flags.qualifier });
         if (out.json) return out.printJson(routeJson(route));
-        out.line(`${route.routeKey} → ${route.functionName} (id ${route.id}, auth ${route.auth})`);
+        out.line(`${route.routeKey} → ${route.functionName}${route.qualifier ? `:${route.qualifier}` : ''} (id ${route.id}, auth ${route.auth})`);
       }),
     );
   routes

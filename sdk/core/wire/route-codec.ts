@@ -43,12 +43,12 @@ export function parseRouteAuth(value: string): RouteAuth {
 
 /** Domain route → wire. */
 export function routeToPb(r: RouteRecord): RoutePb {
-  return { id: r.id, routeKey: r.routeKey, method: r.method, path: r.path, functionName: r.functionName, auth: routeAuthToPb(r.auth), createdMs: r.createdMs };
+  return { id: r.id, routeKey: r.routeKey, method: r.method, path: r.path, functionName: r.functionName, auth: routeAuthToPb(r.auth), createdMs: r.createdMs, qualifier: r.qualifier ?? '' };
 }
 
 /** Wire route → domain. */
 export function routeFromPb(r: RoutePb): RouteRecord {
-  return { id: r.id, routeKey: r.routeKey, method: parseRouteMethod(r.method), path: r.path, functionName: r.functionName, auth: routeAuthFromPb(r.auth) ?? 'none', createdMs: r.createdMs };
+  return { id: r.id, routeKey: r.routeKey, method: parseRouteMethod(r.method), path: r.path, functionName: r.functionName, auth: routeAuthFromPb(r.auth) ?? 'none', createdMs: r.createdMs, ...(r.qualifier ? { qualifier: r.qualifier } : {}) };
 }
 
 /** A function URL as the API returns it: the record plus where to call it. */

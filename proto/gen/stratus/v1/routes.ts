@@ -74,6 +74,8 @@ export interface Route {
   functionName: string;
   auth: RouteAuth;
   createdMs: number;
+  /** The version or alias it invokes; empty: $LATEST. */
+  qualifier: string;
 }
 
 export interface CreateRouteRequest {
@@ -81,6 +83,8 @@ export interface CreateRouteRequest {
   path: string;
   functionName: string;
   auth: RouteAuth;
+  /** The version or alias it invokes; empty: $LATEST. */
+  qualifier: string;
 }
 
 export interface ListRoutesRequest {
@@ -133,7 +137,7 @@ export interface DeleteFunctionUrlResponse {
 }
 
 function createBaseRoute(): Route {
-  return { id: "", routeKey: "", method: "", path: "", functionName: "", auth: 0, createdMs: 0 };
+  return { id: "", routeKey: "", method: "", path: "", functionName: "", auth: 0, createdMs: 0, qualifier: "" };
 }
 
 export const Route: MessageFns<Route> = {
@@ -158,6 +162,9 @@ export const Route: MessageFns<Route> = {
     }
     if (message.createdMs !== 0) {
       writer.uint32(56).int64(message.createdMs);
+    }
+    if (message.qualifier !== "") {
+      writer.uint32(66).string(message.qualifier);
     }
     return writer;
   },
@@ -231,6 +238,14 @@ export const Route: MessageFns<Route> = {
             message.createdMs = longToNumber(reader.int64());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.qualifier = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -264,6 +279,7 @@ export const Route: MessageFns<Route> = {
         : isSet(object.created_ms)
         ? globalThis.Number(object.created_ms)
         : 0,
+      qualifier: isSet(object.qualifier) ? globalThis.String(object.qualifier) : "",
     };
   },
 
@@ -290,6 +306,9 @@ export const Route: MessageFns<Route> = {
     if (message.createdMs !== 0) {
       obj.createdMs = Math.round(message.createdMs);
     }
+    if (message.qualifier !== "") {
+      obj.qualifier = message.qualifier;
+    }
     return obj;
   },
 
@@ -305,12 +324,13 @@ export const Route: MessageFns<Route> = {
     message.functionName = object.functionName ?? "";
     message.auth = object.auth ?? 0;
     message.createdMs = object.createdMs ?? 0;
+    message.qualifier = object.qualifier ?? "";
     return message;
   },
 };
 
 function createBaseCreateRouteRequest(): CreateRouteRequest {
-  return { method: "", path: "", functionName: "", auth: 0 };
+  return { method: "", path: "", functionName: "", auth: 0, qualifier: "" };
 }
 
 export const CreateRouteRequest: MessageFns<CreateRouteRequest> = {
@@ -326,6 +346,9 @@ export const CreateRouteRequest: MessageFns<CreateRouteRequest> = {
     }
     if (message.auth !== 0) {
       writer.uint32(32).int32(message.auth);
+    }
+    if (message.qualifier !== "") {
+      writer.uint32(42).string(message.qualifier);
     }
     return writer;
   },
@@ -375,6 +398,14 @@ export const CreateRouteRequest: MessageFns<CreateRouteRequest> = {
             message.auth = reader.int32() as any;
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.qualifier = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -397,6 +428,7 @@ export const CreateRouteRequest: MessageFns<CreateRouteRequest> = {
         ? globalThis.String(object.function_name)
         : "",
       auth: isSet(object.auth) ? routeAuthFromJSON(object.auth) : 0,
+      qualifier: isSet(object.qualifier) ? globalThis.String(object.qualifier) : "",
     };
   },
 
@@ -414,6 +446,9 @@ export const CreateRouteRequest: MessageFns<CreateRouteRequest> = {
     if (message.auth !== 0) {
       obj.auth = routeAuthToJSON(message.auth);
     }
+    if (message.qualifier !== "") {
+      obj.qualifier = message.qualifier;
+    }
     return obj;
   },
 
@@ -426,6 +461,7 @@ export const CreateRouteRequest: MessageFns<CreateRouteRequest> = {
     message.path = object.path ?? "";
     message.functionName = object.functionName ?? "";
     message.auth = object.auth ?? 0;
+    message.qualifier = object.qualifier ?? "";
     return message;
   },
 };
