@@ -1,5 +1,5 @@
 import { DiscardPolicy, JetStreamApiCodes, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
-import type { FunctionRecord } from '../../sdk/core/function-config';
+import { LATEST, type FunctionRecord } from '../../sdk/core/function-config';
 import type { Logger } from '../../sdk/platform/logger';
 import { viaNats } from '../../sdk/platform/nats-errors';
 import { logStreamName, logSubject } from '../../sdk/platform/nats-layout';
@@ -47,6 +47,9 @@ export class LogStreams {
   isReady(record: FunctionRecord): boolean {
     const { days, mb } = this.limits(record);
     if ((this.failedUntil.get(record.config.name) ?? 0) > Date.now()) return true;
+    // The stream's size follows $LATEST's logging config: a published version (with the config it
+    // had then) uses the stream as it is, or versions and $LATEST would resize it back and forth.
+    if (record.version !== LATEST && this.ready.has(record.config.name)) return true;
     return this.ready.get(record.config.name) === `${days}:${mb}`;
   }
 
