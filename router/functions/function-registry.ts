@@ -17,7 +17,8 @@ export interface RegistryChange {
   revision: number;
 }
 
-function decode(entry: KvEntry | null): FunctionRecord | undefined {
+/** A stored function record ($LATEST or a version), with defaults for fields older records lack. */
+export function decodeFunctionRecord(entry: KvEntry | null): FunctionRecord | undefined {
   const record = decodeRecord<FunctionRecord>(entry);
   // Records written before functions had a logging config get the default one.
   if (record && !record.config.logging) return { ...record, config: { ...record.config, logging: DEFAULT_LOGGING } };
@@ -43,7 +44,7 @@ export class FunctionRegistry {
   /** The $LATEST record with its KV revision, or undefined. */
   async getEntry(name: string): Promise<{ record: FunctionRecord; revision: number } | undefined> {
     const entry = await viaNats(`reading function '${name}'`, () => this.kv.get(functionKey(name)));
-    const record = decode(entry);
+    const record = decodeFunctionRecord(entry);
     return entry && record ? { record, revision: entry.revision } : undefined;
   }
 
@@ -67,7 +68,7 @@ export class FunctionRegistry {
   async update(name: string, change: (current: FunctionRecord) => FunctionRecord | Promise<FunctionRecord>, expectedRevisionId?: string): Promise<FunctionRecord> {
     for (let attempt = 0; attempt < 5; attempt += 1) {
       const entry = await viaNats(`reading function '${name}'`, () => this.kv.get(functionKey(name)));
-      const current = decode(entry);
+      const current = decodeFunctionRecord(entry);
       if (!entry || !current) throw notFound(name);
       if (expectedRevisionId && current.revisionId !== expectedRevisionId) {
         throw new StratusError('RevisionConflict', `function '${name}' changed since revision ${expectedRevisionId}: read it again and retry`);
@@ -83,7 +84,7 @@ export class FunctionRegistry {
   /** Deletes a function; FunctionNotFound when absent. */
   async delete(name: string): Promise<void> {
     const entry = await viaNats(`reading function '${name}'`, () => this.kv.get(functionKey(name)));
-    if (!decode(entry)) throw notFound(name);
+    if (!decodeFunctionRecord(entry)) throw notFound(name);
     await viaNats(`deleting function '${name}'`, () => this.kv.delete(functionKey(name)));
   }
 
@@ -103,7 +104,7 @@ export class FunctionRegistry {
     signal.addEventListener('abort', () => iter.stop(), { once: true });
     for await (const entry of iter) {
       const name = functionNameFromKey(entry.key);
-      if (name) onChange({ name, record: decode(entry), revision: entry.revision });
+      if (name) onChange({ name, record: decodeFunctionRecord(entry), revision: entry.revision });
     }
   }
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { KV, KvEntry } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
+import { decodeFunctionRecord } from './function-registry';
 import { StratusError } from '../../sdk/core/errors';
 import type { FunctionRecord } from '../../sdk/core/function-config';
-import { DEFAULT_LOGGING } from '../../sdk/core/function-logs';
 import { validateAliasName, validateAliasVersion, validateRouting, type AliasRecord } from '../../sdk/core/function-versions';
 import { decodeRecord, isRevisionConflict, listRecords } from '../../sdk/platform/kv-records';
 import { viaNats } from '../../sdk/platform/nats-errors';
@@ -16,12 +16,6 @@ export function versionKey(name: string, version: string): string {
 /** KV key of an alias. */
 export function aliasKey(name: string, alias: string): string {
   return `fn.${name}.alias.${alias}`;
-}
-
-function decodeVersion(entry: KvEntry | null): FunctionRecord | undefined {
-  const record = decodeRecord<FunctionRecord>(entry);
-  if (record && !record.config.logging) return { ...record, config: { ...record.config, logging: DEFAULT_LOGGING } };
-  return record;
 }
 
 /** What a snapshot is compared on: the code and the configuration (not the revision, the time, or a version's own description). */
@@ -53,7 +47,7 @@ export class VersionStore {
    */
   async publish(name: string, options: { description: string; codeSha256: string }): Promise<FunctionRecord> {
     for (let attempt = 0; attempt < 5; attempt += 1) {
-      const latest = decodeVersion(await viaNats(`reading function '${name}'`, () => this.kv.get(functionKey(name))));
+      const latest = decodeFunctionRecord(await viaNats(`reading function '${name}'`, () => this.kv.get(functionKey(name))));
       if (!latest) throw new StratusError('FunctionNotFound', `function '${name}' does not exist: deploy it first (stratus deploy ${name} <folder>)`);
       if (options.codeSha256 && options.codeSha256 !== latest.code.sha256) {
         throw new StratusError('RevisionConflict', `$LATEST of '${name}' runs code ${latest.code.sha256.slice(0, 12)}…, not the ${options.codeSha256.slice(0, 12)}… you meant to publish: deploy it again, or publish without --code-sha256`);
@@ -83,12 +77,12 @@ export class VersionStore {
 
   /** A published version, or undefined. */
   async get(name: string, version: string): Promise<FunctionRecord | undefined> {
-    return decodeVersion(await viaNats(`reading version ${version} of '${name}'`, () => this.kv.get(versionKey(name, version))));
+    return decodeFunctionRecord(await viaNats(`reading version ${version} of '${name}'`, () => this.kv.get(versionKey(name, version))));
   }
 
   /** Every published version, oldest first. */
   async list(name: string): Promise<FunctionRecord[]> {
-    const records = await viaNats(`listing versions of '${name}'`, () => listRecords(this.kv, `fn.${name}.v.*`, decodeVersion));
+    const records = await viaNats(`listing versions of '${name}'`, () => listRecords(this.kv, `fn.${name}.v.*`, decodeFunctionRecord));
     return records.sort((a, b) => Number(a.version) - Number(b.version));
   }
 
