@@ -22,7 +22,7 @@ export const DEFAULT_ROUTE = '$default';
 export const FUNCTION_URL_PREFIX = '/fn/';
 
 /** Paths the router's HTTP port answers itself (health, readiness, metrics); no route may use them. */
-export const RESERVED_PATHS: readonly string[] = ['/healthz', '/readyz', '/metrics', '/console'];
+export const RESERVED_PATHS: readonly string[] = ['/healthz', '/readyz', '/metrics'];
 
 /** Auth of a route when none is given (API Gateway's default: a route is public). */
 export const DEFAULT_ROUTE_AUTH: RouteAuth = 'none';
