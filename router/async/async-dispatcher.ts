@@ -9,7 +9,7 @@ import type { Logger } from '../../sdk/platform/logger';
 import { asyncConsumerName, HEADERS, STREAMS } from '../../sdk/platform/nats-layout';
 import { DEFAULT_TENANT, tenantOf } from '../../sdk/core/identity';
 import type { AccessControl } from '../auth/access-control';
-import type { InvokeTargets } from '../functions/invoke-target';
+import { findInvokeTarget, type InvokeTargets } from '../functions/invoke-target';
 import { splitFunctionTarget } from '../../sdk/core/function-versions';
 import type { FunctionCache } from '../functions/function-cache';
 import type { Invoker } from '../invoke/invoker';
@@ -314,7 +314,7 @@ export class AsyncDispatcher {
 
   private async run(fn: string, msg: JsMsg, h: AsyncEventHeaders, ran: () => void): Promise<void> {
     const { metrics } = this.deps;
-    const record = this.deps.targets && h.qualifier ? await this.deps.targets.resolve(fn, h.qualifier).catch(onlyNotFound) : await this.deps.cache.get(fn);
+    const record = this.deps.targets && h.qualifier ? await findInvokeTarget(this.deps.targets, fn, h.qualifier) : await this.deps.cache.get(fn);
     const arn = functionArn(this.options.region, this.options.accountId, fn, h.qualifier || '$LATEST');
     // A view, not a copy: the message's bytes are not reused by the NATS client.
     const payload = Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength);
@@ -471,10 +471,4 @@ export class AsyncDispatcher {
     const exp = Math.min(this.options.throttleCapMs, this.options.throttleBaseMs * 2 ** Math.max(0, msg.info.deliveryCount - 1));
     return Math.round(exp * (0.5 + Math.random() / 2));
   }
-}
-
-/** A qualifier that names nothing (a deleted version or alias) is the event's function not being found; anything else is NATS failing. */
-function onlyNotFound(err: unknown): undefined {
-  if (err instanceof StratusError && err.code === 'FunctionNotFound') return undefined;
-  throw err;
 }

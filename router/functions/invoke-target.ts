@@ -50,6 +50,19 @@ export class InvokeTargets {
   }
 }
 
+/**
+ * The record `qualifier` names, or undefined when the function, version or alias is gone (an
+ * event or route made earlier that now names nothing); other failures (NATS) still throw.
+ */
+export async function findInvokeTarget(targets: Pick<InvokeTargets, 'resolve'>, name: string, qualifier: string): Promise<FunctionRecord | undefined> {
+  try {
+    return await targets.resolve(name, qualifier);
+  } catch (err) {
+    if (err instanceof StratusError && err.code === 'FunctionNotFound') return undefined;
+    throw err;
+  }
+}
+
 function splitKey(key: string): [string, string] {
   const i = key.indexOf('\n');
   return [key.slice(0, i), key.slice(i + 1)];

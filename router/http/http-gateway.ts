@@ -4,6 +4,7 @@
  * event, invokes synchronously through placement, and maps the result back. The decisions live
  * in pure modules (route-table, api-gateway-event, api-gateway-response, http-errors).
  */
+import { findInvokeTarget } from '../functions/invoke-target';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { context, defaultTextMapGetter, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, type Span, type Tracer } from '@opentelemetry/api';
@@ -136,13 +137,7 @@ export class HttpGateway {
       discardBody(req, this.options.maxPayloadBytes);
       return unauthorized(caller);
     }
-    const record = target.qualifier && this.deps.targets
-      ? await this.deps.targets.resolve(target.functionName, target.qualifier).catch((err: unknown) => {
-          // A deleted version or alias is the route's function not being found; anything else is NATS failing.
-          if (err instanceof StratusError && err.code === 'FunctionNotFound') return undefined;
-          throw err;
-        })
-      : await this.deps.functions.get(target.functionName);
+    const record = target.qualifier && this.deps.targets ? await findInvokeTarget(this.deps.targets, target.functionName, target.qualifier) : await this.deps.functions.get(target.functionName);
     if (!record) {
       discardBody(req, this.options.maxPayloadBytes);
       if (target.isFunctionUrl) return notFound();
