@@ -232,7 +232,7 @@ export async function startHostCluster(options: HostClusterOptions): Promise<Hos
       net.teardown();
       for (const d of dataDirs.values()) {
         // Agents that were killed leave their instances' /tmp disks mounted under their data directory.
-        sweepDisks(path.join(d, 'ephemeral'));
+        await sweepDisks(path.join(d, 'ephemeral'));
         rmSync(d, { recursive: true, force: true });
       }
       if (!keepLogs) rmSync(dir, { recursive: true, force: true });

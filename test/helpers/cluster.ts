@@ -1,6 +1,6 @@
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { EphemeralDisks } from '../../node-agent/sandbox/ephemeral-disk';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { StratusClient } from '../../sdk/client/stratus-client';
@@ -87,7 +87,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
       for (const c of clients) c.close();
       await Promise.all([...agents, ...routers].map((p) => p.stop(10_000)));
       // Agents a test SIGKILLed leave their instances' /tmp disks mounted: unmount them, as the agent's next start would.
-      for (const a of started) sweepDisks(path.join(a.env.STRATUS_DATA_DIR ?? '/nonexistent', 'ephemeral'));
+      for (const a of started) await sweepDisks(path.join(a.env.STRATUS_DATA_DIR ?? '/nonexistent', 'ephemeral'));
       await nats.stop();
     },
   };
@@ -122,16 +122,7 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${process.pid}-${counter}`;
 }
 
-/** Unmounts and detaches the /tmp disks under `dir` (an agent's data directory's ephemeral/) that a killed agent left. */
-export function sweepDisks(dir: string): void {
-  const prefix = `${dir}/`;
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const mountPoint = line.split(' ')[4];
-    if (mountPoint?.startsWith(prefix)) spawnSync('umount', ['-l', mountPoint]);
-  }
-  const loops = spawnSync('losetup', ['--list', '--noheadings', '--raw', '--output', 'NAME,BACK-FILE'], { encoding: 'utf8' }).stdout ?? '';
-  for (const line of loops.split('\n')) {
-    const [device, backing] = line.trim().split(/\s+/, 2);
-    if (device && backing?.startsWith(prefix)) spawnSync('losetup', ['-d', device]);
-  }
+/** Unmounts, detaches and deletes the /tmp disks under `dir` (an agent's data directory's ephemeral/) that a killed agent left: what the agent's next start would do. */
+export async function sweepDisks(dir: string): Promise<void> {
+  await new EphemeralDisks({ dir, uid: 0, gid: 0, mkfsPath: 'mkfs.ext4', mountPath: 'mount', umountPath: 'umount', losetupPath: 'losetup' }).sweep();
 }
