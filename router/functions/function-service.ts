@@ -1,6 +1,7 @@
 import type { CodeRef, FunctionConfig, FunctionConfigInput, FunctionConfigPatch } from '../../sdk/core/function-config';
 import { LATEST, normalizeFunctionConfig, parseLayerRef, validateFunctionName, type FunctionRecord } from '../../sdk/core/function-config';
 import type { InvokeTargets } from './invoke-target';
+import { overlayLogging } from '../../sdk/core/function-logs';
 import type { VersionStore } from './version-store';
 import { createVersionHandlers } from './version-service';
 import type { CodeStore } from '../../sdk/platform/code-store';
@@ -34,10 +35,6 @@ const MASK_FIELDS: Readonly<Record<string, keyof FunctionConfig>> = {
   logging: 'logging',
 };
 
-/** A logging patch's fields that carry a value: an update changes those and keeps the rest. */
-function definedOnly(o: object | undefined): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined && v !== '' && v !== 0));
-}
 
 /** The fields of `patch` an update applies: those in the mask, or every field given a value. */
 export function applyConfigPatch(current: FunctionConfig, patch: FunctionConfigPatch, mask: readonly string[]): FunctionConfigInput {
@@ -46,13 +43,13 @@ export function applyConfigPatch(current: FunctionConfig, patch: FunctionConfigP
     for (const field of mask) {
       const key = MASK_FIELDS[field];
       if (!key) throw new StratusError('InvalidRequest', `unknown field '${field}' in update mask: use one of ${Object.keys(MASK_FIELDS).join(', ')}`);
-      next[key] = key === 'logging' ? { ...current.logging, ...definedOnly(patch.logging) } : patch[key];
+      next[key] = key === 'logging' ? overlayLogging(current.logging, patch.logging) : patch[key];
     }
   } else {
     for (const key of Object.values(MASK_FIELDS)) {
       const value = patch[key];
       const empty = value === undefined || value === '' || (Array.isArray(value) && value.length === 0) || (typeof value === 'object' && value !== null && Object.keys(value).length === 0);
-      if (!empty) next[key] = key === 'logging' ? { ...current.logging, ...definedOnly(patch.logging) } : value;
+      if (!empty) next[key] = key === 'logging' ? overlayLogging(current.logging, patch.logging) : value;
     }
   }
   return { ...(next as FunctionConfigInput), name: current.name, runtime: String(next.runtime ?? current.runtime) };

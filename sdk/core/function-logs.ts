@@ -69,6 +69,12 @@ function isLevel(value: unknown): value is LogLevel {
   return typeof value === 'string' && value in PRIORITY;
 }
 
+/** `base` with the fields of `patch` that carry a value (the wire's '' and 0 mean "not set"): how an update and a decode apply a partial logging config. */
+export function overlayLogging(base: LoggingConfig, patch: Partial<LoggingConfig> | undefined): LoggingConfig {
+  const given = Object.entries(patch ?? {}).filter(([, v]: [string, unknown]) => v !== undefined && v !== '' && v !== 0);
+  return { ...base, ...(Object.fromEntries(given) as Partial<LoggingConfig>) };
+}
+
 /** Validates a logging configuration as a caller gives it, applying defaults; errors say what to write. */
 export function normalizeLoggingConfig(input: Partial<LoggingConfig> | undefined): LoggingConfig {
   const format = input?.format || 'Text';

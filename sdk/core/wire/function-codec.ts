@@ -1,7 +1,7 @@
 import { tenantOf } from '../identity';
 import type { LoggingConfig as LoggingConfigPb, AsyncConfig as AsyncConfigPb, CodeRef as CodeRefPb, Destination as DestinationPb, FunctionConfig as FunctionConfigPb, FunctionInfo } from '../../../proto/gen/stratus/v1/common';
 import { DEFAULT_ASYNC_CONFIG, type AsyncConfig, type BundleFormat, type CodeRef, type Destination, type FunctionConfig, type FunctionConfigInput, type FunctionConfigPatch, type FunctionRecord } from '../function-config';
-import { DEFAULT_LOGGING, type LogFormat, type LoggingConfig, type LogLevel } from '../function-logs';
+import { DEFAULT_LOGGING, overlayLogging, type LogFormat, type LoggingConfig, type LogLevel } from '../function-logs';
 import { resolveRuntime } from '../runtimes';
 
 /** Domain LoggingConfig → wire. */
@@ -130,7 +130,7 @@ export function functionRecordFromPb(pb: FunctionInfo): FunctionRecord {
     async: { ...DEFAULT_ASYNC_CONFIG, ...(asyncConfigFromPb(c?.async) ?? {}) },
     networkDisabled: c?.networkDisabled ?? false,
     recursiveLoop: c?.recursiveLoop === 'Allow' ? 'Allow' : 'Terminate',
-    logging: { ...DEFAULT_LOGGING, ...definedOnly(loggingConfigFromPb(c?.logging)) },
+    logging: overlayLogging(DEFAULT_LOGGING, loggingConfigFromPb(c?.logging)),
   };
   return {
     tenant: pb.tenant || undefined,
@@ -142,8 +142,4 @@ export function functionRecordFromPb(pb: FunctionInfo): FunctionRecord {
     lastModifiedMs: pb.lastModifiedMs,
     layers: pb.resolvedLayers.map((l) => ({ ref: l.ref, code: codeRefFromPb(l.code) })),
   };
-}
-
-function definedOnly<T extends object>(o: T | undefined): Partial<T> {
-  return Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
